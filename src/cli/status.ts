@@ -1,0 +1,71 @@
+/**
+ * The `status` view: every peer with its interface, short key, endpoint
+ * family, handshake age and decision. It never shows an endpoint address.
+ *
+ * @module
+ */
+import type { PlannedInterface } from "../purge/cycle.ts";
+import { type EndpointFamily, endpointFamily } from "../redact.ts";
+import { shortKey } from "../wg/keys.ts";
+
+/** One line of `status`. */
+export interface StatusRow {
+  interface: string;
+  publicKey: string;
+  /** The endpoint's address family only. */
+  endpoint: EndpointFamily;
+  /** Unix seconds; 0 = never. */
+  latestHandshake: number;
+  /** Seconds since the latest handshake; null when never; negative when in the future. */
+  handshakeAgeSeconds: number | null;
+  decision: "purge" | "keep";
+  reason: string;
+}
+
+/** Flattens planned interfaces into status rows. */
+export function statusRows(planned: readonly PlannedInterface[]): StatusRow[] {
+  return planned.flatMap(({ iface, now, plans }) =>
+    plans.map(({ peer, decision }) => ({
+      interface: iface.name,
+      publicKey: peer.publicKey,
+      endpoint: endpointFamily(peer.endpoint),
+      latestHandshake: peer.latestHandshake,
+      handshakeAgeSeconds: peer.latestHandshake > 0 ? now - peer.latestHandshake : null,
+      decision: decision.action,
+      reason: decision.reason,
+    }))
+  );
+}
+
+/** A handshake age for people: `never`, `in the future`, `45s`, `3m07s`, `2h05m`, `3d04h`. */
+export function formatAge(seconds: number | null): string {
+  if (seconds === null) return "never";
+  if (seconds < 0) return "in the future";
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${pad(seconds % 60)}s`;
+  if (seconds < 86400) {
+    return `${Math.floor(seconds / 3600)}h${pad(Math.floor(seconds / 60) % 60)}m`;
+  }
+  return `${Math.floor(seconds / 86400)}d${pad(Math.floor(seconds / 3600) % 24)}h`;
+}
+
+/** Renders rows as an aligned text table. */
+export function formatStatusTable(rows: readonly StatusRow[]): string {
+  const header = ["INTERFACE", "PEER", "ENDPOINT", "HANDSHAKE", "DECISION", "REASON"];
+  const body = rows.map((r) => [
+    r.interface,
+    shortKey(r.publicKey),
+    r.endpoint,
+    formatAge(r.handshakeAgeSeconds),
+    r.decision,
+    r.reason,
+  ]);
+  const table = [header, ...body];
+  const widths = header.map((_, col) => Math.max(...table.map((row) => row[col].length)));
+  const lines = table.map((row) =>
+    row.map((cell, col) => cell.padEnd(widths[col])).join("  ").trimEnd()
+  );
+  if (rows.length === 0) lines.push("(no peers)");
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,123 @@
+/**
+ * The one settings schema. CLI flags, the JSON config file and (on OpenWrt)
+ * UCI are each checked against {@link settingsInputSchema} and then merged,
+ * flags over file over defaults, by {@link resolveSettings}.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { ConfigError } from "../errors.ts";
+import { ifaceNameSchema, wgKeySchema } from "../wg/keys.ts";
+import { REJECT_AFTER_TIME } from "../purge/plan.ts";
+
+/** Log levels the tool accepts, lowest first. */
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+
+/** Every setting, each optional: one source may set any subset. */
+export const settingsInputSchema = z.strictObject({
+  /** Interfaces to purge, or "all". */
+  interfaces: z.union([
+    z.literal("all"),
+    z.array(ifaceNameSchema).min(1, { error: "needs at least one interface name" }),
+  ], { error: 'expected "all" or a list of interface names' }),
+  /** Seconds since the latest handshake after which a peer is purged. */
+  staleAfter: z.number().int().min(1).max(31_536_000),
+  /** Allows staleAfter below 180 s, for demos and tests. */
+  forceShortThreshold: z.boolean(),
+  /** Public keys never purged. */
+  exclude: z.array(wgKeySchema),
+  /**
+   * wg-quick config whose [Peer] Endpoint lines protect site-to-site peers;
+   * `%i` stands for the interface name. null: /etc/wireguard/%i.conf when it exists.
+   */
+  wgQuickConfig: z.string().min(1).nullable(),
+  /** Plan and report, change nothing. */
+  dryRun: z.boolean(),
+  /** Daemon: seconds between cycles. */
+  interval: z.number().int().min(1).max(86_400),
+  /** Lowest level logged. */
+  logLevel: z.enum(LOG_LEVELS),
+  /** `text` lines or JSON lines on stderr. */
+  logFormat: z.enum(["text", "json"]),
+  /** The `wg` binary. */
+  wg: z.string().min(1),
+  /** Seconds one `wg` call may take before it is stopped. */
+  wgTimeout: z.number().positive().max(600),
+}).partial();
+
+/** One source's settings; every field optional. */
+export type SettingsInput = z.infer<typeof settingsInputSchema>;
+
+/** The effective settings. */
+export type Settings = Required<SettingsInput>;
+
+/** Defaults, used for every setting no source gives. */
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  interfaces: "all",
+  staleAfter: REJECT_AFTER_TIME,
+  forceShortThreshold: false,
+  exclude: [],
+  wgQuickConfig: null,
+  dryRun: false,
+  interval: 30,
+  logLevel: "info",
+  logFormat: "text",
+  wg: "wg",
+  wgTimeout: 10,
+});
+
+/** A named source of settings, e.g. `--flags` or a file path. */
+export interface SettingsLayer {
+  /** How errors name the source: a file path, or "flags". */
+  source: string;
+  /** Untrusted values to check. */
+  values: unknown;
+  /** Turns a field name into what the user typed, e.g. `--stale-after`. */
+  fieldName?: (key: string) => string;
+}
+
+/**
+ * Checks one source against the schema.
+ *
+ * @throws {ConfigError} naming the source, the field and the problem
+ */
+export function parseSettingsLayer(layer: SettingsLayer): SettingsInput {
+  const result = settingsInputSchema.safeParse(layer.values);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const name = layer.fieldName ?? ((key: string) => key);
+  let where: string;
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    where = issue.keys.map(name).join(", ");
+    message = "unknown setting";
+  } else {
+    const [key, ...rest] = issue.path.map(String);
+    where = key === undefined ? "settings" : [name(key), ...rest].join(".");
+  }
+  throw new ConfigError(`${layer.source}: ${where}: ${message}`);
+}
+
+/**
+ * Merges sources, later ones winning (pass defaults' overrides in order:
+ * file, then flags), and checks the rules that span fields.
+ *
+ * @throws {ConfigError} for a bad value or a threshold below 180 s without force
+ */
+export function resolveSettings(layers: readonly SettingsLayer[]): Settings {
+  const merged: Settings = { ...DEFAULT_SETTINGS, exclude: [...DEFAULT_SETTINGS.exclude] };
+  for (const layer of layers) {
+    const input = parseSettingsLayer(layer);
+    for (const [key, value] of Object.entries(input)) {
+      if (value !== undefined) Object.assign(merged, { [key]: value });
+    }
+  }
+  if (merged.staleAfter < REJECT_AFTER_TIME && !merged.forceShortThreshold) {
+    throw new ConfigError(
+      `stale-after: ${merged.staleAfter} s is below ${REJECT_AFTER_TIME} s; a WireGuard session ` +
+        `lives up to ${REJECT_AFTER_TIME} s (REJECT_AFTER_TIME), so a shorter threshold cuts live ` +
+        `sessions (--force-short-threshold overrides this for demos and tests)`,
+    );
+  }
+  return merged;
+}

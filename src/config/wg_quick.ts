@@ -1,0 +1,65 @@
+/**
+ * Reads the peers of a wg-quick config (`/etc/wireguard/<iface>.conf`). Only
+ * two facts matter here: each [Peer]'s public key, and whether this side has
+ * an Endpoint configured for it (a site-to-site peer that this side dials).
+ * Private and preshared keys in the file are skipped without being kept.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import { WG_KEY_PATTERN } from "../wg/keys.ts";
+
+/** A [Peer] section of a wg-quick file. */
+export interface WgQuickPeer {
+  publicKey: string;
+  /** True when the section has an `Endpoint =` line. */
+  hasEndpoint: boolean;
+}
+
+/**
+ * Parses wg-quick config text. Keys are case-insensitive, as wg-quick reads
+ * them; `#` starts a comment.
+ *
+ * @param source the file name, for error messages
+ * @throws {ConfigError} `file:line` for a [Peer] without a valid PublicKey
+ */
+export function parseWgQuickPeers(text: string, source: string): WgQuickPeer[] {
+  const peers: WgQuickPeer[] = [];
+  let current: (WgQuickPeer & { line: number }) | null = null;
+  const finish = () => {
+    if (current === null) return;
+    if (current.publicKey === "") {
+      throw new ConfigError(`${source}:${current.line}: [Peer] has no PublicKey`);
+    }
+    peers.push({ publicKey: current.publicKey, hasEndpoint: current.hasEndpoint });
+    current = null;
+  };
+  text.split("\n").forEach((raw, index) => {
+    const line = index + 1;
+    const stripped = raw.replace(/#.*$/, "").trim();
+    if (stripped === "") return;
+    const section = /^\[(.+)\]$/.exec(stripped);
+    if (section) {
+      finish();
+      if (section[1].toLowerCase() === "peer") {
+        current = { publicKey: "", hasEndpoint: false, line };
+      }
+      return;
+    }
+    if (current === null) return;
+    const eq = stripped.indexOf("=");
+    if (eq < 0) return;
+    const key = stripped.slice(0, eq).trim().toLowerCase();
+    const value = stripped.slice(eq + 1).trim();
+    if (key === "publickey") {
+      if (!WG_KEY_PATTERN.test(value)) {
+        throw new ConfigError(`${source}:${line}: PublicKey: is not a WireGuard key`);
+      }
+      current.publicKey = value;
+    } else if (key === "endpoint" && value !== "") {
+      current.hasEndpoint = true;
+    }
+  });
+  finish();
+  return peers;
+}

@@ -1,0 +1,92 @@
+/**
+ * The daemon loop: a purge cycle at start and every `interval` seconds.
+ * SIGTERM and SIGINT let a running cycle finish, then the loop returns;
+ * SIGHUP reloads the settings and runs a cycle with them right away.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Settings } from "./config/schema.ts";
+import { redactText } from "./redact.ts";
+
+/** What the loop needs; injected so tests can drive it without signals or real time. */
+export interface DaemonHooks {
+  /** Runs one cycle with the given settings. Errors are logged and the loop goes on. */
+  cycle: (settings: Settings) => Promise<unknown>;
+  /** Loads settings again (SIGHUP). A failure keeps the previous settings. */
+  reload: () => Promise<Settings>;
+  log: Logger;
+  /** Where signal handlers are installed; defaults to the process's own signals. */
+  signals?: SignalSource;
+}
+
+/** Subscribes to process signals. */
+export interface SignalSource {
+  add(signal: Deno.Signal, handler: () => void): void;
+  remove(signal: Deno.Signal, handler: () => void): void;
+}
+
+const processSignals: SignalSource = {
+  add: (signal, handler) => Deno.addSignalListener(signal, handler),
+  remove: (signal, handler) => Deno.removeSignalListener(signal, handler),
+};
+
+/**
+ * Runs until SIGTERM or SIGINT. Resolves once the cycle that was running
+ * when the signal came has finished.
+ */
+export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<void> {
+  const signals = hooks.signals ?? processSignals;
+  let settings = initial;
+  let stopping = false;
+  let reloadWanted = false;
+  let wake: (() => void) | null = null;
+  const onStop = () => {
+    stopping = true;
+    wake?.();
+  };
+  const onReload = () => {
+    reloadWanted = true;
+    wake?.();
+  };
+  signals.add("SIGTERM", onStop);
+  signals.add("SIGINT", onStop);
+  signals.add("SIGHUP", onReload);
+  hooks.log.info("daemon started: a cycle every {interval} s", { interval: settings.interval });
+  try {
+    while (!stopping) {
+      if (reloadWanted) {
+        reloadWanted = false;
+        try {
+          settings = await hooks.reload();
+          hooks.log.info("settings reloaded");
+        } catch (error) {
+          hooks.log.error("reload failed, keeping the previous settings: {error}", {
+            error: redactText(error instanceof Error ? error.message : String(error)),
+          });
+        }
+      }
+      try {
+        await hooks.cycle(settings);
+      } catch (error) {
+        hooks.log.error("cycle failed: {error}", {
+          error: redactText(error instanceof Error ? error.message : String(error)),
+        });
+      }
+      if (stopping || reloadWanted) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, settings.interval * 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+    hooks.log.info("daemon stopping on signal");
+  } finally {
+    signals.remove("SIGTERM", onStop);
+    signals.remove("SIGINT", onStop);
+    signals.remove("SIGHUP", onReload);
+  }
+}

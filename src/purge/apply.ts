@@ -1,0 +1,78 @@
+/**
+ * Runs the `wg set` calls that purge peers: every peer's removal and re-add in
+ * the same call, all peers of an interface in as few calls as argv allows.
+ *
+ * @module
+ */
+import { WgError } from "../errors.ts";
+import type { Wg } from "../wg/run.ts";
+import { chunkByArgSize, type PeerConfig, reinstateArgs } from "./set_args.ts";
+import type { SecretDir } from "./secret_dir.ts";
+
+/** What happened when purging one interface's peers. */
+export interface ApplyOutcome<P extends PeerConfig> {
+  /** Peers handed to a `wg set` call, whether or not it succeeded, in order. */
+  attempted: P[];
+  /** The first failure; later chunks were not run. `null` on success. */
+  failure: WgError | null;
+  /** Number of `wg set` processes started. */
+  calls: number;
+}
+
+/**
+ * Removes and re-adds `peers` on `iface`. Stops at the first failing call so
+ * that nothing more is changed once something is wrong; the caller verifies
+ * and repairs every attempted peer either way.
+ *
+ * @param secrets where preshared keys are written for `wg` to read; required when a peer has one
+ * @param argvBudget bytes of arguments per `wg set` call
+ */
+export async function reinstatePeers<P extends PeerConfig>(
+  wg: Wg,
+  iface: string,
+  peers: readonly P[],
+  secrets: SecretDir | null,
+  argvBudget: number,
+): Promise<ApplyOutcome<P>> {
+  const outcome: ApplyOutcome<P> = { attempted: [], failure: null, calls: 0 };
+  const entries: Entry<P>[] = [];
+  for (const peer of peers) {
+    let pskFile: string | null = null;
+    if (peer.presharedKey !== null) {
+      if (secrets === null) throw new Error("internal: preshared key without a secret directory");
+      pskFile = await secrets.write(peer.presharedKey);
+    }
+    entries.push({ peer, args: reinstateArgs(peer, pskFile) });
+  }
+  for (const chunk of chunkByArgSize(entries, (e) => e.args, argvBudget)) {
+    if (!(await runChunk(wg, iface, chunk, outcome))) break;
+  }
+  return outcome;
+}
+
+type Entry<P> = { args: string[]; peer: P };
+
+async function runChunk<P extends PeerConfig>(
+  wg: Wg,
+  iface: string,
+  chunk: Entry<P>[],
+  outcome: ApplyOutcome<P>,
+): Promise<boolean> {
+  try {
+    outcome.calls++;
+    await wg.set(iface, chunk.flatMap((e) => e.args));
+    outcome.attempted.push(...chunk.map((e) => e.peer));
+    return true;
+  } catch (error) {
+    // E2BIG means the process never started, so nothing changed: a smaller
+    // stack limit than assumed. Split the chunk and go on.
+    if (error instanceof WgError && error.kind === "argv-too-long" && chunk.length > 1) {
+      const half = Math.ceil(chunk.length / 2);
+      return (await runChunk(wg, iface, chunk.slice(0, half), outcome)) &&
+        (await runChunk(wg, iface, chunk.slice(half), outcome));
+    }
+    outcome.attempted.push(...chunk.map((e) => e.peer));
+    outcome.failure = error instanceof WgError ? error : new WgError("failed", String(error));
+    return false;
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * One purge cycle: read, plan, apply, verify, repair. The CLI's `run`, the
+ * daemon loop and the OpenWrt service all call {@link runCycle}.
+ *
+ * Nothing is changed until every interface has been read and parsed and every
+ * interface's protection has been loaded, so a bad dump or a bad config file
+ * stops the cycle with no change at all.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { shortKey } from "../wg/keys.ts";
+import type { WgInterface, WgPeer } from "../wg/dump.ts";
+import type { Wg } from "../wg/run.ts";
+import { reinstatePeers } from "./apply.ts";
+import {
+  countKeptByReason,
+  type KeepReason,
+  type PeerPlan,
+  planPurge,
+  type Policy,
+} from "./plan.ts";
+import { SecretDir } from "./secret_dir.ts";
+import { type ReinstateProblem, verifyReinstated } from "./verify.ts";
+
+/** Inputs of one cycle. */
+export interface CycleOptions {
+  /** Interfaces to read, or `"all"`. */
+  interfaces: "all" | readonly string[];
+  /** Plan and report, change nothing. */
+  dryRun: boolean;
+  /** Bytes of argv per `wg set` call. */
+  argvBudget: number;
+  /** The wall clock in unix seconds; injected so tests can age real handshakes. */
+  now: () => number;
+  /** Loads the protection (exclusions, configured endpoints) of one interface. */
+  policyFor: (iface: string) => Promise<Policy>;
+  /** Parent directory for the private preshared-key directory; defaults to $TMPDIR. */
+  tempDir?: string;
+}
+
+/** A peer that was (or, in a dry run, would be) purged. */
+export interface PurgedPeer {
+  publicKey: string;
+  idleSeconds: number;
+}
+
+/** A purged peer that had to be repaired, and whether the repair held. */
+export interface RepairedPeer {
+  publicKey: string;
+  problems: ReinstateProblem[];
+  restored: boolean;
+}
+
+/** What one cycle did to one interface. */
+export interface InterfaceReport {
+  name: string;
+  checked: number;
+  purged: PurgedPeer[];
+  kept: Record<KeepReason, number>;
+  repaired: RepairedPeer[];
+  /** The first error on this interface, already redacted; `null` when none. */
+  error: string | null;
+}
+
+/** What one cycle did. */
+export interface CycleReport {
+  dryRun: boolean;
+  interfaces: InterfaceReport[];
+  durationMs: number;
+  /** False when any `wg` call failed or any peer needed repair. */
+  ok: boolean;
+}
+
+/**
+ * Runs one purge cycle over the configured interfaces.
+ *
+ * @throws {WgError} when the first read fails (nothing was changed)
+ * @throws {DumpParseError} when wg's output does not parse (nothing was changed)
+ * @throws {ConfigError} when protection cannot be loaded (nothing was changed)
+ */
+export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Promise<CycleReport> {
+  const started = performance.now();
+  const planned = await readAndPlan(wg, options);
+  const reports: InterfaceReport[] = [];
+  for (const { iface, plans } of planned) {
+    const report = await purgeInterface(wg, iface.name, plans, options, log);
+    log.info(
+      "{interface}: {checked} peers checked, {purged} {verb}, kept {kept}",
+      {
+        interface: report.name,
+        checked: report.checked,
+        purged: report.purged.length,
+        verb: options.dryRun ? "would be purged" : "purged",
+        kept: formatKept(report.kept),
+      },
+    );
+    reports.push(report);
+  }
+  const durationMs = Math.round(performance.now() - started);
+  const ok = reports.every((r) => r.error === null && r.repaired.length === 0);
+  log.info("cycle {result} in {durationMs} ms: {checked} peers checked, {purged} {verb}", {
+    result: ok ? "done" : "FAILED",
+    durationMs,
+    checked: reports.reduce((n, r) => n + r.checked, 0),
+    purged: reports.reduce((n, r) => n + r.purged.length, 0),
+    verb: options.dryRun ? "would be purged" : "purged",
+  });
+  return { dryRun: options.dryRun, interfaces: reports, durationMs, ok };
+}
+
+/** One interface as read, with a decision for each of its peers. */
+export interface PlannedInterface {
+  iface: WgInterface;
+  /** The wall-clock time the plan was made for, in unix seconds. */
+  now: number;
+  plans: PeerPlan[];
+}
+
+/**
+ * Reads the interfaces and plans every peer, changing nothing. Every
+ * interface's policy is loaded before anything is returned, so a config
+ * error surfaces before any change is made.
+ */
+export async function readAndPlan(
+  wg: Wg,
+  options: Pick<CycleOptions, "interfaces" | "now" | "policyFor">,
+): Promise<PlannedInterface[]> {
+  const snapshot = await wg.show(options.interfaces);
+  const now = Math.floor(options.now());
+  const planned: PlannedInterface[] = [];
+  for (const iface of snapshot) {
+    const policy = await options.policyFor(iface.name);
+    planned.push({ iface, now, plans: planPurge(iface.peers, now, policy) });
+  }
+  return planned;
+}
+
+function formatKept(kept: Record<KeepReason, number>): string {
+  const parts = Object.entries(kept).filter(([, n]) => n > 0).map(([r, n]) => `${r}=${n}`);
+  return parts.length > 0 ? parts.join(" ") : "none";
+}
+
+async function purgeInterface(
+  wg: Wg,
+  name: string,
+  plans: PeerPlan[],
+  options: CycleOptions,
+  log: Logger,
+): Promise<InterfaceReport> {
+  const report: InterfaceReport = {
+    name,
+    checked: plans.length,
+    purged: [],
+    kept: countKeptByReason(plans),
+    repaired: [],
+    error: null,
+  };
+  const idle = new Map<string, number>();
+  for (const { peer, decision } of plans) {
+    if (decision.action === "purge") idle.set(peer.publicKey, decision.idleSeconds);
+  }
+  const stale = plans.filter((p) => p.decision.action === "purge").map((p) => p.peer);
+  if (stale.length === 0) return report;
+  if (options.dryRun) {
+    for (const peer of stale) {
+      const idleSeconds = idle.get(peer.publicKey)!;
+      log.info("would purge peer {peer} on {interface}, idle {idleSeconds} s", {
+        interface: name,
+        peer: shortKey(peer.publicKey),
+        idleSeconds,
+      });
+      report.purged.push({ publicKey: peer.publicKey, idleSeconds });
+    }
+    return report;
+  }
+
+  const secrets = stale.some((p) => p.presharedKey !== null)
+    ? await SecretDir.create(options.tempDir)
+    : null;
+  try {
+    const outcome = await reinstatePeers(wg, name, stale, secrets, options.argvBudget);
+    if (outcome.failure !== null) {
+      report.error = outcome.failure.message;
+      log.error("{interface}: {error}; verifying every peer it touched", {
+        interface: name,
+        error: outcome.failure.message,
+      });
+    }
+    const attempted = outcome.attempted;
+    const bad = await verifyAndRepair(wg, name, attempted, secrets, options, log, report);
+    for (const peer of attempted) {
+      if (bad.has(peer.publicKey)) continue;
+      const idleSeconds = idle.get(peer.publicKey)!;
+      log.info("purged peer {peer} on {interface}, idle {idleSeconds} s", {
+        interface: name,
+        peer: shortKey(peer.publicKey),
+        idleSeconds,
+      });
+      report.purged.push({ publicKey: peer.publicKey, idleSeconds });
+    }
+  } finally {
+    await secrets?.remove();
+  }
+  return report;
+}
+
+/**
+ * Re-reads the interface and checks every attempted peer; re-adds any that is
+ * missing or differs, then checks again. Returns the keys that needed repair.
+ */
+async function verifyAndRepair(
+  wg: Wg,
+  name: string,
+  attempted: WgPeer[],
+  secrets: SecretDir | null,
+  options: CycleOptions,
+  log: Logger,
+  report: InterfaceReport,
+): Promise<Set<string>> {
+  const needRepair = new Set<string>();
+  if (attempted.length === 0) return needRepair;
+  const after = await readPeers(wg, name, log, report);
+  // Without a re-read nothing can be known, and re-adding blindly could undo
+  // a good purge with stale data; the error makes the run exit non-zero.
+  if (after === null) return new Set(attempted.map((p) => p.publicKey));
+  const findings = verifyReinstated(attempted, after);
+  if (findings.length === 0) return needRepair;
+  for (const f of findings) {
+    needRepair.add(f.expected.publicKey);
+    log.error("peer {peer} on {interface} did not come back as it was ({problems}); re-adding it", {
+      interface: name,
+      peer: shortKey(f.expected.publicKey),
+      problems: f.problems.join(", "),
+    });
+  }
+  const expected = findings.map((f) => f.expected);
+  const repair = await reinstatePeers(wg, name, expected, secrets, options.argvBudget);
+  if (repair.failure !== null) report.error ??= repair.failure.message;
+  const reread = await readPeers(wg, name, log, report);
+  const still = new Set(
+    reread === null
+      ? expected.map((p) => p.publicKey)
+      : verifyReinstated(expected, reread).map((f) => f.expected.publicKey),
+  );
+  for (const f of findings) {
+    const restored = !still.has(f.expected.publicKey);
+    report.repaired.push({ publicKey: f.expected.publicKey, problems: f.problems, restored });
+    if (restored) {
+      log.warning("peer {peer} on {interface} restored", {
+        interface: name,
+        peer: shortKey(f.expected.publicKey),
+      });
+    } else {
+      log.error("peer {peer} on {interface} could NOT be restored", {
+        interface: name,
+        peer: shortKey(f.expected.publicKey),
+      });
+    }
+  }
+  return needRepair;
+}
+
+async function readPeers(
+  wg: Wg,
+  name: string,
+  log: Logger,
+  report: InterfaceReport,
+): Promise<WgPeer[] | null> {
+  try {
+    return (await wg.show([name]))[0].peers;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    report.error ??= message;
+    log.error("{interface}: could not re-read to verify: {error}", {
+      interface: name,
+      error: message,
+    });
+    return null;
+  }
+}

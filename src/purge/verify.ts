@@ -1,0 +1,62 @@
+/**
+ * Checks, without side effects, that purged peers came back exactly as they
+ * were: present, with the same allowed IPs, preshared key and keepalive, and
+ * without the endpoint they had.
+ *
+ * @module
+ */
+import type { WgPeer } from "../wg/dump.ts";
+
+/** One way a purged peer can differ from what it was before. */
+export type ReinstateProblem =
+  | "missing"
+  | "allowed-ips"
+  | "preshared-key"
+  | "persistent-keepalive"
+  | "endpoint-kept";
+
+/** A purged peer that did not come back as it was. */
+export interface VerifyFinding {
+  /** The peer as it was before the purge: what a repair restores. */
+  expected: WgPeer;
+  /** Every difference found. */
+  problems: ReinstateProblem[];
+}
+
+/**
+ * Compares each purged peer's state before the purge with the state read
+ * afterwards.
+ *
+ * A peer may legitimately hold an endpoint again if it handshaked between the
+ * purge and this read; that shows as a different latest-handshake value (0
+ * after an unconfirmed initiation), so an endpoint only counts as kept when
+ * the handshake value is also unchanged.
+ *
+ * @param expected the purged peers as read before the purge
+ * @param after the interface's peers as read after the purge
+ */
+export function verifyReinstated(
+  expected: readonly WgPeer[],
+  after: readonly WgPeer[],
+): VerifyFinding[] {
+  const byKey = new Map(after.map((p) => [p.publicKey, p]));
+  const findings: VerifyFinding[] = [];
+  for (const before of expected) {
+    const now = byKey.get(before.publicKey);
+    const problems: ReinstateProblem[] = [];
+    if (now === undefined) {
+      problems.push("missing");
+    } else {
+      if (now.allowedIps.join(",") !== before.allowedIps.join(",")) problems.push("allowed-ips");
+      if (now.presharedKey !== before.presharedKey) problems.push("preshared-key");
+      if (now.persistentKeepalive !== before.persistentKeepalive) {
+        problems.push("persistent-keepalive");
+      }
+      if (now.endpoint !== null && now.latestHandshake === before.latestHandshake) {
+        problems.push("endpoint-kept");
+      }
+    }
+    if (problems.length > 0) findings.push({ expected: before, problems });
+  }
+  return findings;
+}

@@ -1,0 +1,270 @@
+/**
+ * Parses `wg show <iface> dump` and `wg show all dump` into typed interfaces
+ * and peers. Every field is checked with zod; output that does not fit is a
+ * {@link DumpParseError} naming the line and the field, so a surprise in
+ * `wg`'s output stops the cycle before anything is changed.
+ *
+ * The interface's private key is checked for shape and then dropped: nothing
+ * downstream needs it, so it is never held.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { DumpParseError } from "../errors.ts";
+import { IFACE_NAME_PATTERN, WG_KEY_PATTERN } from "./keys.ts";
+
+/** One peer of a WireGuard interface, as the kernel (or wireguard-go) holds it. */
+export interface WgPeer {
+  /** Base64 public key; identifies the peer. */
+  publicKey: string;
+  /** Base64 preshared key, or `null` when none is set. Secret. */
+  presharedKey: string | null;
+  /** `ip:port` or `[ip]:port` as printed by wg, or `null`. Never log it. */
+  endpoint: string | null;
+  /** Allowed IPs in the order wg lists them. */
+  allowedIps: string[];
+  /** Unix seconds of the latest completed handshake; 0 means never. */
+  latestHandshake: number;
+  /** Bytes received from the peer. */
+  rxBytes: number;
+  /** Bytes sent to the peer. */
+  txBytes: number;
+  /** Persistent keepalive interval in seconds, or `null` when off. */
+  persistentKeepalive: number | null;
+}
+
+/** One WireGuard interface with its peers. */
+export interface WgInterface {
+  /** Interface name, e.g. `wg0`. */
+  name: string;
+  /** The interface's own public key, or `null` when it has no private key yet. */
+  publicKey: string | null;
+  /** UDP listen port (0 when not yet bound). */
+  listenPort: number;
+  /** Firewall mark, or `null` when off. */
+  fwmark: number | null;
+  /** Peers in dump order. */
+  peers: WgPeer[];
+}
+
+const NONE = "(none)";
+
+const keyOrNone = z.union([z.literal(NONE), z.string().regex(WG_KEY_PATTERN)], {
+  error: "expected a base64 key or (none)",
+}).transform((v) => (v === NONE ? null : v));
+
+const publicKey = z.string().regex(WG_KEY_PATTERN, {
+  error: "expected a base64 public key",
+});
+
+const u64 = z.string().regex(/^\d{1,20}$/, { error: "expected an unsigned integer" })
+  .transform(Number)
+  .refine(Number.isSafeInteger, { error: "number is too large" });
+
+const port = z.string().regex(/^\d{1,5}$/, { error: "expected a port number" })
+  .transform(Number)
+  .refine((n) => n <= 65535, { error: "port is above 65535" });
+
+const keepalive = z.union([
+  z.literal("off").transform(() => null),
+  z.string().regex(/^\d{1,5}$/).transform(Number).refine((n) => n >= 1 && n <= 65535),
+], { error: "expected off or 1-65535 seconds" });
+
+const fwmark = z.union([
+  z.literal("off").transform(() => null),
+  z.string().regex(/^0x[0-9a-fA-F]{1,8}$/).transform((v) => parseInt(v, 16)),
+  z.string().regex(/^\d{1,10}$/).transform(Number),
+], { error: "expected off or a mark" });
+
+const IPV4 = String
+  .raw`(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`;
+const IPV6 = String.raw`[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*`;
+const ENDPOINT = new RegExp(`^(?:${IPV4}|\\[${IPV6}(?:%[A-Za-z0-9_.-]+)?\\]):\\d{1,5}$`);
+const CIDR4 = new RegExp(`^${IPV4}/(?:3[0-2]|[12]?\\d)$`);
+const CIDR6 = new RegExp(`^${IPV6}/(?:12[0-8]|1[01]\\d|[1-9]?\\d)$`);
+
+// The value is an address: the message must not repeat it.
+const endpoint = z.union([z.literal(NONE), z.string().regex(ENDPOINT)], {
+  error: "expected ip:port, [ip]:port or (none)",
+}).transform((v) => (v === NONE ? null : v));
+
+const allowedIps = z.string().transform((v, ctx) => {
+  if (v === NONE) return [];
+  const list = v.split(",");
+  for (const cidr of list) {
+    if (!CIDR4.test(cidr) && !CIDR6.test(cidr)) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(cidr)} is not a CIDR` });
+      return z.NEVER;
+    }
+  }
+  return list;
+});
+
+const ifaceName = z.string().regex(IFACE_NAME_PATTERN, { error: "expected an interface name" });
+
+// Column names follow wg(8)'s description of `dump`.
+const INTERFACE_COLUMNS = ["private-key", "public-key", "listen-port", "fwmark"] as const;
+const PEER_COLUMNS = [
+  "public-key",
+  "preshared-key",
+  "endpoint",
+  "allowed-ips",
+  "latest-handshake",
+  "transfer-rx",
+  "transfer-tx",
+  "persistent-keepalive",
+] as const;
+
+function field<T extends z.ZodType>(
+  schema: T,
+  value: string,
+  line: number,
+  name: string,
+): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new DumpParseError(line, name, result.error.issues[0]?.message ?? "invalid");
+  }
+  return result.data;
+}
+
+function parseInterfaceFields(name: string, cols: string[], line: number): WgInterface {
+  // The private key is validated for shape only and then dropped.
+  field(keyOrNone, cols[0], line, INTERFACE_COLUMNS[0]);
+  return {
+    name,
+    publicKey: field(keyOrNone, cols[1], line, INTERFACE_COLUMNS[1]),
+    listenPort: field(port, cols[2], line, INTERFACE_COLUMNS[2]),
+    fwmark: field(fwmark, cols[3], line, INTERFACE_COLUMNS[3]),
+    peers: [],
+  };
+}
+
+function parsePeerFields(cols: string[], line: number): WgPeer {
+  return {
+    publicKey: field(publicKey, cols[0], line, PEER_COLUMNS[0]),
+    presharedKey: field(keyOrNone, cols[1], line, PEER_COLUMNS[1]),
+    endpoint: field(endpoint, cols[2], line, PEER_COLUMNS[2]),
+    allowedIps: field(allowedIps, cols[3], line, PEER_COLUMNS[3]),
+    latestHandshake: field(u64, cols[4], line, PEER_COLUMNS[4]),
+    rxBytes: field(u64, cols[5], line, PEER_COLUMNS[5]),
+    txBytes: field(u64, cols[6], line, PEER_COLUMNS[6]),
+    persistentKeepalive: field(keepalive, cols[7], line, PEER_COLUMNS[7]),
+  };
+}
+
+/**
+ * Parses the output of `wg show <name> dump` (one interface, no name column).
+ *
+ * @param name the interface that was asked for
+ * @param text wg's standard output
+ * @throws {DumpParseError} when a line or field does not fit
+ */
+export function parseInterfaceDump(name: string, text: string): WgInterface {
+  const lines = splitLines(text);
+  if (lines.length === 0) {
+    throw new DumpParseError(1, "line", "empty output, expected an interface line");
+  }
+  const first = lines[0].split("\t");
+  if (first.length !== INTERFACE_COLUMNS.length) {
+    throw new DumpParseError(
+      1,
+      "line",
+      `expected ${INTERFACE_COLUMNS.length} interface columns, got ${first.length}`,
+    );
+  }
+  const iface = parseInterfaceFields(name, first, 1);
+  for (let i = 1; i < lines.length; i++) {
+    const cols = lines[i].split("\t");
+    if (cols.length !== PEER_COLUMNS.length) {
+      throw new DumpParseError(
+        i + 1,
+        "line",
+        `expected ${PEER_COLUMNS.length} peer columns, got ${cols.length}`,
+      );
+    }
+    iface.peers.push(parsePeerFields(cols, i + 1));
+  }
+  checkUniquePeers(iface, lines.length);
+  return iface;
+}
+
+/**
+ * Parses the output of `wg show all dump`, where every line starts with the
+ * interface name. Interfaces come back in the order wg listed them.
+ *
+ * @throws {DumpParseError} when a line or field does not fit
+ */
+export function parseAllDump(text: string): WgInterface[] {
+  const byName = new Map<string, WgInterface>();
+  const lines = splitLines(text);
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const cols = raw.split("\t");
+    const name = field(ifaceName, cols[0], line, "interface");
+    const current = byName.get(name);
+    if (current === undefined) {
+      if (cols.length !== INTERFACE_COLUMNS.length + 1) {
+        throw new DumpParseError(
+          line,
+          "line",
+          `expected an interface line of ${
+            INTERFACE_COLUMNS.length + 1
+          } columns, got ${cols.length}`,
+        );
+      }
+      byName.set(name, parseInterfaceFields(name, cols.slice(1), line));
+      return;
+    }
+    if (cols.length !== PEER_COLUMNS.length + 1) {
+      throw new DumpParseError(
+        line,
+        "line",
+        `expected a peer line of ${PEER_COLUMNS.length + 1} columns, got ${cols.length}`,
+      );
+    }
+    current.peers.push(parsePeerFields(cols.slice(1), line));
+  });
+  for (const iface of byName.values()) checkUniquePeers(iface, lines.length);
+  return [...byName.values()];
+}
+
+function splitLines(text: string): string[] {
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return lines;
+}
+
+function checkUniquePeers(iface: WgInterface, lineCount: number): void {
+  const seen = new Set<string>();
+  for (const peer of iface.peers) {
+    if (seen.has(peer.publicKey)) {
+      throw new DumpParseError(lineCount, "public-key", `peer listed twice on ${iface.name}`);
+    }
+    seen.add(peer.publicKey);
+  }
+}
+
+/** Formats peers back into `wg show <iface> dump` lines (used by tests and tools). */
+export function formatInterfaceDump(iface: WgInterface, privateKey: string | null): string {
+  const head = [
+    privateKey ?? NONE,
+    iface.publicKey ?? NONE,
+    iface.listenPort,
+    iface.fwmark === null ? "off" : `0x${iface.fwmark.toString(16)}`,
+  ];
+  const lines = [head.join("\t")];
+  for (const p of iface.peers) {
+    lines.push([
+      p.publicKey,
+      p.presharedKey ?? NONE,
+      p.endpoint ?? NONE,
+      p.allowedIps.length === 0 ? NONE : p.allowedIps.join(","),
+      p.latestHandshake,
+      p.rxBytes,
+      p.txBytes,
+      p.persistentKeepalive ?? "off",
+    ].join("\t"));
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,143 @@
+/**
+ * Runs the `wg` tool through `Deno.Command`. This is the only module that
+ * starts processes; everything it returns has been parsed and checked.
+ *
+ * @module
+ */
+import { WgError } from "../errors.ts";
+import { redactText } from "../redact.ts";
+import { parseAllDump, parseInterfaceDump, type WgInterface } from "./dump.ts";
+
+/** How to run `wg`. */
+export interface WgOptions {
+  /** Path or name of the `wg` binary (looked up in PATH when it has no slash). */
+  wgPath: string;
+  /** Time limit for one `wg` call, in milliseconds. */
+  timeoutMs: number;
+}
+
+/** The `wg` operations the purge needs. Tests may substitute another implementation. */
+export interface Wg {
+  /** Reads the named interfaces, or every interface for `"all"`. */
+  show(interfaces: "all" | readonly string[]): Promise<WgInterface[]>;
+  /** Runs `wg set <iface> ...args`. */
+  set(iface: string, args: readonly string[]): Promise<void>;
+}
+
+interface WgOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const decoder = new TextDecoder();
+
+/** {@link Wg} backed by the real `wg` binary. */
+export class WgCommand implements Wg {
+  /** @param options the binary and the per-call time limit */
+  constructor(private readonly options: WgOptions) {}
+
+  /** @inheritdoc */
+  async show(interfaces: "all" | readonly string[]): Promise<WgInterface[]> {
+    if (interfaces !== "all" && interfaces.length === 1) {
+      const name = interfaces[0];
+      const out = await this.exec(["show", name, "dump"]);
+      if (out.code !== 0) await this.fail(out, `wg show ${name} dump`, [name]);
+      return [parseInterfaceDump(name, out.stdout)];
+    }
+    const out = await this.exec(["show", "all", "dump"]);
+    if (out.code !== 0) await this.fail(out, "wg show all dump", []);
+    const all = parseAllDump(out.stdout);
+    if (interfaces === "all") return all;
+    const missing = interfaces.filter((name) => !all.some((i) => i.name === name));
+    if (missing.length > 0) throw noInterface(missing);
+    return interfaces.map((name) => all.find((i) => i.name === name)!);
+  }
+
+  /** @inheritdoc */
+  async set(iface: string, args: readonly string[]): Promise<void> {
+    const out = await this.exec(["set", iface, ...args]);
+    if (out.code !== 0) await this.fail(out, `wg set ${iface}`, [iface]);
+  }
+
+  /** Lists interface names (`wg show interfaces`). */
+  async interfaces(): Promise<string[]> {
+    const out = await this.exec(["show", "interfaces"]);
+    if (out.code !== 0) await this.fail(out, "wg show interfaces", []);
+    return out.stdout.split(/\s+/).filter((name) => name !== "");
+  }
+
+  private async exec(args: string[]): Promise<WgOutput> {
+    const what = `wg ${args.slice(0, 2).join(" ")}`;
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command(this.options.wgPath, {
+        args,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal,
+      }).output();
+    } catch (error) {
+      throw spawnError(error, this.options.wgPath);
+    }
+    if (signal.aborted) {
+      throw new WgError(
+        "timeout",
+        `${what} did not finish within ${this.options.timeoutMs / 1000} s (--wg-timeout)`,
+      );
+    }
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  }
+
+  private async fail(out: WgOutput, what: string, named: string[]): Promise<never> {
+    const detail = redactText(out.stderr.trim().split("\n").join("; ")) || `exit code ${out.code}`;
+    if (/Permission denied|Operation not permitted/.test(out.stderr)) {
+      throw new WgError(
+        "permission",
+        `${what}: permission denied; wg needs root or CAP_NET_ADMIN (${detail})`,
+      );
+    }
+    // wg's wording for a missing interface differs between the kernel module
+    // ("No such device") and a userspace implementation without the module
+    // ("Protocol not supported"), so ask which interfaces exist instead.
+    if (named.length > 0) {
+      const existing = await this.interfaces().catch(() => null);
+      const missing = existing === null ? [] : named.filter((n) => !existing.includes(n));
+      if (missing.length > 0) throw noInterface(missing);
+    }
+    throw new WgError("failed", `${what} failed: ${detail}`);
+  }
+}
+
+function noInterface(names: string[]): WgError {
+  return new WgError(
+    "no-interface",
+    `WireGuard interface ${names.join(", ")} does not exist (see: wg show interfaces)`,
+  );
+}
+
+function spawnError(error: unknown, wgPath: string): WgError {
+  if (error instanceof Deno.errors.NotFound) {
+    return new WgError(
+      "not-found",
+      `wg binary not found at "${wgPath}": install wireguard-tools or point --wg at it`,
+    );
+  }
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    return new WgError(
+      "permission",
+      `not allowed to run "${wgPath}": ${redactText(String(error))}`,
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/os error 7\b|Argument list too long/.test(message)) {
+    return new WgError("argv-too-long", "wg argument list too long");
+  }
+  return new WgError("failed", `could not start "${wgPath}": ${redactText(message)}`);
+}

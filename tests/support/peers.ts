@@ -1,0 +1,44 @@
+/**
+ * Generators of peers for unit and property tests.
+ *
+ * @module
+ */
+import fc from "fast-check";
+import type { WgPeer } from "../../src/wg/dump.ts";
+
+/** A random valid WireGuard key. */
+export const keyArb: fc.Arbitrary<string> = fc.uint8Array({ minLength: 32, maxLength: 32 })
+  .map((b) => btoa(String.fromCharCode(...b)));
+
+/** A peer with fields in their valid ranges. */
+export const peerArb: fc.Arbitrary<WgPeer> = fc.record({
+  publicKey: keyArb,
+  presharedKey: fc.option(keyArb),
+  endpoint: fc.option(fc.constantFrom("192.0.2.7:51820", "[2001:db8::7]:4500")),
+  allowedIps: fc.array(fc.constantFrom("10.0.0.2/32", "fd00::2/128", "10.1.0.0/24"), {
+    maxLength: 3,
+  }),
+  latestHandshake: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2_000_000_000 })),
+  rxBytes: fc.nat(),
+  txBytes: fc.nat(),
+  persistentKeepalive: fc.option(fc.integer({ min: 1, max: 65535 })),
+});
+
+/** Builds a peer for example-based tests. */
+export function peer(overrides: Partial<WgPeer> & { publicKey: string }): WgPeer {
+  return {
+    presharedKey: null,
+    endpoint: "192.0.2.1:51820",
+    allowedIps: ["10.0.0.2/32"],
+    latestHandshake: 1000,
+    rxBytes: 0,
+    txBytes: 0,
+    persistentKeepalive: null,
+    ...overrides,
+  };
+}
+
+/** A fixed, valid key for example-based tests, distinct per letter. */
+export function key(letter: string): string {
+  return letter.repeat(43).slice(0, 42) + "A=";
+}

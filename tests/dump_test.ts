@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DumpParseError } from "../src/errors.ts";
-import { formatInterfaceDump, parseAllDump, parseInterfaceDump, type WgInterface } from "../src/wg/dump.ts";
+import {
+  formatInterfaceDump,
+  parseAllDump,
+  parseInterfaceDump,
+  type WgInterface,
+} from "../src/wg/dump.ts";
 
 const PRIV = "UPNaPTAgN2uN73I4k15aLDhJ1ZpITYmzgc2jD41u6G0=";
 const PUB = "C6pwgllX3suVHZl98d9TajLOdKp6MmJdMHvoKvH7pWA=";
@@ -92,7 +97,10 @@ Deno.test("parseInterfaceDump names the line and field of bad output", () => {
     assert.match(error.message, new RegExp(`line ${line}, field ${field}`));
   }
   assert.strictEqual(parseError("").field, "line");
-  assert.match(parseError(SINGLE + "extra\tcolumns\n").message, /line 4.*expected 8 peer columns, got 2/);
+  assert.match(
+    parseError(SINGLE + "extra\tcolumns\n").message,
+    /line 4.*expected 8 peer columns, got 2/,
+  );
 });
 
 Deno.test("parseInterfaceDump never repeats a secret or an address in its error", () => {
@@ -116,8 +124,12 @@ Deno.test("parseInterfaceDump refuses a peer listed twice", () => {
   assert.match(parseError([lines[0], lines[1], lines[1]].join("\n")).message, /listed twice/);
 });
 
-const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => btoa(String.fromCharCode(...b)));
-const ipv4Arb = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join("."));
+const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) =>
+  btoa(String.fromCharCode(...b))
+);
+const ipv4Arb = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) =>
+  p.join(".")
+);
 const ipv6Arb = fc.array(fc.nat(0xffff).map((n) => n.toString(16)), { minLength: 8, maxLength: 8 })
   .map((g) => g.join(":"));
 const cidrArb = fc.oneof(

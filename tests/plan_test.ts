@@ -63,9 +63,18 @@ const scenario = fc.record({
 Deno.test("planPurge never purges an unprotectable peer and decides each peer once", () => {
   fc.assert(
     fc.property(scenario, (s) => {
-      const exclude = new Set([...s.extraKeys, ...s.peers.filter((_, i) => s.excludeMask[i]).map((p) => p.publicKey)]);
-      const configured = new Set(s.peers.filter((_, i) => s.configuredMask[i]).map((p) => p.publicKey));
-      const plans = planPurge(s.peers, s.now, { staleAfter: s.staleAfter, exclude, configuredEndpoints: configured });
+      const exclude = new Set([
+        ...s.extraKeys,
+        ...s.peers.filter((_, i) => s.excludeMask[i]).map((p) => p.publicKey),
+      ]);
+      const configured = new Set(
+        s.peers.filter((_, i) => s.configuredMask[i]).map((p) => p.publicKey),
+      );
+      const plans = planPurge(s.peers, s.now, {
+        staleAfter: s.staleAfter,
+        exclude,
+        configuredEndpoints: configured,
+      });
       // Exactly one decision per peer, in order.
       assert.deepStrictEqual(plans.map((p) => p.peer), s.peers);
       for (const { peer, decision } of plans) {
@@ -81,7 +90,10 @@ Deno.test("planPurge never purges an unprotectable peer and decides each peer on
         p.endpoint !== null && p.latestHandshake > 0 && s.now - p.latestHandshake > s.staleAfter &&
         !exclude.has(p.publicKey) && !configured.has(p.publicKey)
       );
-      assert.deepStrictEqual(plans.filter((p) => p.decision.action === "purge").map((p) => p.peer), expected);
+      assert.deepStrictEqual(
+        plans.filter((p) => p.decision.action === "purge").map((p) => p.peer),
+        expected,
+      );
     }),
     { numRuns: 1000 },
   );

@@ -34,11 +34,17 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
     assert.ok(await lab.ping(active), "active client handshakes");
 
     const before = (await lab.dump()).peers;
-    const lastStale = Math.max(...s.stale.map((c) => peerByKey(before, c.keys.publicKey).latestHandshake));
+    const lastStale = Math.max(
+      ...s.stale.map((c) => peerByKey(before, c.keys.publicKey).latestHandshake),
+    );
     const now = () => lastStale + 181;
     const settings = resolveSettings([{
       source: "test",
-      values: { interfaces: [lab.iface], wgQuickConfig: s.wgQuickFile, exclude: [s.excluded.keys.publicKey] },
+      values: {
+        interfaces: [lab.iface],
+        wgQuickConfig: s.wgQuickFile,
+        exclude: [s.excluded.keys.publicKey],
+      },
     }]);
     const options = { ...cycleOptions(settings, now), tempDir: tempParent };
     const endpoints = before.map((p) => p.endpoint).filter((e): e is string => e !== null);
@@ -49,9 +55,13 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
     const logs = captureLogs();
     const dry = await runCycle(wg, { ...options, dryRun: true }, logger("purge"));
     const afterDry = (await lab.dump()).peers;
-    const notActive = (peers: WgPeer[]) => statesByKey(peers.filter((p) => p.publicKey !== active.keys.publicKey));
+    const notActive = (peers: WgPeer[]) =>
+      statesByKey(peers.filter((p) => p.publicKey !== active.keys.publicKey));
     assert.deepStrictEqual(notActive(afterDry), notActive(before));
-    assert.deepStrictEqual(new Set(dry.interfaces[0].purged.map((p) => p.publicKey)), new Set(s.stale.map((c) => c.keys.publicKey)));
+    assert.deepStrictEqual(
+      new Set(dry.interfaces[0].purged.map((p) => p.publicKey)),
+      new Set(s.stale.map((c) => c.keys.publicKey)),
+    );
 
     // The real cycle.
     const report = await runCycle(wg, options, logger("purge"));
@@ -60,7 +70,10 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
 
     assert.strictEqual(report.ok, true);
     const [r] = report.interfaces;
-    assert.deepStrictEqual(new Set(r.purged.map((p) => p.publicKey)), new Set(s.stale.map((c) => c.keys.publicKey)));
+    assert.deepStrictEqual(
+      new Set(r.purged.map((p) => p.publicKey)),
+      new Set(s.stale.map((c) => c.keys.publicKey)),
+    );
     for (const p of r.purged) assert.ok(p.idleSeconds > 180);
     assert.deepStrictEqual(r.kept, {
       "active": 1,
@@ -82,7 +95,11 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
       assert.deepStrictEqual(configOf(now), configOf(was), client.iface);
     }
     assert.strictEqual(peerByKey(after, s.psk.keys.publicKey).presharedKey, s.psk.psk);
-    assert.deepStrictEqual(peerByKey(after, s.psk.keys.publicKey).allowedIps, ["10.77.0.3/32", "fd77::2/128", "10.77.100.0/24"]);
+    assert.deepStrictEqual(peerByKey(after, s.psk.keys.publicKey).allowedIps, [
+      "10.77.0.3/32",
+      "fd77::2/128",
+      "10.77.100.0/24",
+    ]);
     assert.strictEqual(peerByKey(after, s.keepalive.keys.publicKey).persistentKeepalive, 25);
     for (const key of [s.site.keys.publicKey, s.excluded.keys.publicKey, s.idleKey, s.halfKey]) {
       assert.deepStrictEqual(stateOf(peerByKey(after, key)), stateOf(peerByKey(before, key)));
@@ -96,10 +113,17 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
     const text = logs.join("");
     assert.strictEqual(logs.filter((l) => / purged peer /.test(l)).length, 3, text);
     assert.strictEqual(logs.filter((l) => /would purge peer/.test(l)).length, 3, text);
-    assert.match(text, new RegExp(`${lab.iface}: 8 peers checked, 3 purged, kept active=1 no-endpoint=1 never-handshaked=1 excluded=1 configured-endpoint=1`));
+    assert.match(
+      text,
+      new RegExp(
+        `${lab.iface}: 8 peers checked, 3 purged, kept active=1 no-endpoint=1 never-handshaked=1 excluded=1 configured-endpoint=1`,
+      ),
+    );
     assert.match(text, /cycle done in \d+ ms: 8 peers checked, 3 purged/);
     for (const address of addresses) assert.ok(!text.includes(address), `log leaks ${address}`);
-    for (const psk of [s.psk.psk!, s.excluded.psk!]) assert.ok(!text.includes(psk), "log leaks a PSK");
+    for (const psk of [s.psk.psk!, s.excluded.psk!]) {
+      assert.ok(!text.includes(psk), "log leaks a PSK");
+    }
 
     // Every purged client handshakes again, passes traffic, and the server learns its new endpoint.
     await Promise.all(s.stale.map((c) => lab.pingUntilAnswered(c)));
@@ -124,9 +148,16 @@ Deno.test("purge cycle with nothing stale changes nothing and spawns no wg set",
     assert.ok(await lab.ping(a));
     const before = (await lab.dump()).peers;
     const calls: string[][] = [];
-    const counting = { show: wg.show.bind(wg), set: (i: string, args: readonly string[]) => (calls.push([...args]), wg.set(i, args)) };
+    const counting = {
+      show: wg.show.bind(wg),
+      set: (i: string, args: readonly string[]) => (calls.push([...args]), wg.set(i, args)),
+    };
     const settings = resolveSettings([{ source: "test", values: { interfaces: [lab.iface] } }]);
-    const report = await runCycle(counting, cycleOptions(settings, () => Date.now() / 1000), logger("purge"));
+    const report = await runCycle(
+      counting,
+      cycleOptions(settings, () => Date.now() / 1000),
+      logger("purge"),
+    );
     assert.strictEqual(report.ok, true);
     assert.deepStrictEqual(report.interfaces[0].purged, []);
     assert.strictEqual(report.interfaces[0].kept.active, 1);

@@ -41,7 +41,11 @@ Deno.test("formatStatusTable shows short keys and families, never addresses", ()
   const rows = statusRows([{
     iface: { name: "wg0", publicKey: null, listenPort: 0, fwmark: null, peers },
     now,
-    plans: planPurge(peers, now, { staleAfter: 180, exclude: new Set(), configuredEndpoints: new Set() }),
+    plans: planPurge(peers, now, {
+      staleAfter: 180,
+      exclude: new Set(),
+      configuredEndpoints: new Set(),
+    }),
   }]);
   const table = formatStatusTable(rows);
   assert.deepStrictEqual(table.trimEnd().split("\n").map((l) => l.split(/\s+/)), [

@@ -40,9 +40,24 @@ Deno.test("resolveSettings uses defaults when nothing is given", () => {
 });
 
 Deno.test("loadSettings lets flags override the file and the file override defaults", async () => {
-  const file = JSON.stringify({ staleAfter: 600, interval: 45, exclude: [key("a")], logFormat: "json" });
+  const file = JSON.stringify({
+    staleAfter: 600,
+    interval: 45,
+    exclude: [key("a")],
+    logFormat: "json",
+  });
   const settings = await withFile(file, (path) => {
-    const cmd = flags(["daemon", "--config", path, "--stale-after", "900", "-i", "wg0", "-i", "wg1"]);
+    const cmd = flags([
+      "daemon",
+      "--config",
+      path,
+      "--stale-after",
+      "900",
+      "-i",
+      "wg0",
+      "-i",
+      "wg1",
+    ]);
     return loadSettings(cmd.configPath, cmd.flags);
   });
   assert.strictEqual(settings.staleAfter, 900);
@@ -54,29 +69,58 @@ Deno.test("loadSettings lets flags override the file and the file override defau
 });
 
 Deno.test("resolveSettings refuses a threshold below 180 s unless forced", () => {
-  const message = configErrorOf(() => resolveSettings([flags(["run", "--stale-after", "60"]).flags]));
+  const message = configErrorOf(() =>
+    resolveSettings([flags(["run", "--stale-after", "60"]).flags])
+  );
   assert.match(message, /stale-after: 60 s is below 180 s.*REJECT_AFTER_TIME/);
-  assert.strictEqual(resolveSettings([flags(["run", "--stale-after", "60", "--force-short-threshold"]).flags]).staleAfter, 60);
+  assert.strictEqual(
+    resolveSettings([flags(["run", "--stale-after", "60", "--force-short-threshold"]).flags])
+      .staleAfter,
+    60,
+  );
 });
 
 Deno.test("settings errors name the flag or the file field", async () => {
-  assert.match(configErrorOf(() => resolveSettings([flags(["run", "--exclude", "nope"]).flags])), /^flags: --exclude\.0: is not a WireGuard key/);
-  assert.match(configErrorOf(() => parseCommandLine(["run", "-i", "-h"])), /'-i' argument is ambiguous/);
-  assert.match(configErrorOf(() => resolveSettings([flags(["run", "--interface=-h"]).flags])), /--interface\.0: is not a valid/);
-  assert.match(configErrorOf(() => resolveSettings([flags(["run", "-i", "all; rm"]).flags])), /--interface\.0: is not a valid interface name/);
-  assert.match(configErrorOf(() => resolveSettings([flags(["run", "--log-level", "loud"]).flags])), /--log-level/);
-  assert.match(configErrorOf(() => parseCommandLine(["run", "--stale-after", "abc"])), /--stale-after: "abc" is not a number/);
+  assert.match(
+    configErrorOf(() => resolveSettings([flags(["run", "--exclude", "nope"]).flags])),
+    /^flags: --exclude\.0: is not a WireGuard key/,
+  );
+  assert.match(
+    configErrorOf(() => parseCommandLine(["run", "-i", "-h"])),
+    /'-i' argument is ambiguous/,
+  );
+  assert.match(
+    configErrorOf(() => resolveSettings([flags(["run", "--interface=-h"]).flags])),
+    /--interface\.0: is not a valid/,
+  );
+  assert.match(
+    configErrorOf(() => resolveSettings([flags(["run", "-i", "all; rm"]).flags])),
+    /--interface\.0: is not a valid interface name/,
+  );
+  assert.match(
+    configErrorOf(() => resolveSettings([flags(["run", "--log-level", "loud"]).flags])),
+    /--log-level/,
+  );
+  assert.match(
+    configErrorOf(() => parseCommandLine(["run", "--stale-after", "abc"])),
+    /--stale-after: "abc" is not a number/,
+  );
   assert.match(configErrorOf(() => parseCommandLine(["run", "--bogus"])), /bogus/);
-  assert.match(configErrorOf(() => parseCommandLine(["run", "-i", "all", "-i", "wg0"])), /--interface: "all" cannot be combined/);
+  assert.match(
+    configErrorOf(() => parseCommandLine(["run", "-i", "all", "-i", "wg0"])),
+    /--interface: "all" cannot be combined/,
+  );
   assert.match(configErrorOf(() => parseCommandLine(["purge"])), /unknown command "purge"/);
   assert.match(configErrorOf(() => parseCommandLine(["status", "--dry-run"])), /dry-run/);
-  for (const [text, pattern] of [
-    ['{"staleAfter": "long"}', /: staleAfter: /],
-    ['{"interval": 0}', /: interval: /],
-    ['{"stale_after": 200}', /: stale_after: unknown setting/],
-    ['{"exclude": ["AAAA"]}', /: exclude\.0: is not a WireGuard key/],
-    ["{not json", /not valid JSON/],
-  ] as const) {
+  for (
+    const [text, pattern] of [
+      ['{"staleAfter": "long"}', /: staleAfter: /],
+      ['{"interval": 0}', /: interval: /],
+      ['{"stale_after": 200}', /: stale_after: unknown setting/],
+      ['{"exclude": ["AAAA"]}', /: exclude\.0: is not a WireGuard key/],
+      ["{not json", /not valid JSON/],
+    ] as const
+  ) {
     const error = await withFile(text, (path) => loadSettings(path, flags(["run"]).flags)).then(
       () => assert.fail(`accepted ${text}`),
       (e) => e,
@@ -85,8 +129,13 @@ Deno.test("settings errors name the flag or the file field", async () => {
     assert.match(error.message, pattern, text);
     assert.match(error.message, /\.json/);
   }
-  const missing = await loadSettings("/nonexistent/wg-reinstate.json", flags(["run"]).flags).catch((e) => e);
-  assert.match(missing.message, /\/nonexistent\/wg-reinstate\.json: cannot read config file: no such file/);
+  const missing = await loadSettings("/nonexistent/wg-reinstate.json", flags(["run"]).flags).catch((
+    e,
+  ) => e);
+  assert.match(
+    missing.message,
+    /\/nonexistent\/wg-reinstate\.json: cannot read config file: no such file/,
+  );
 });
 
 Deno.test("parseSettingsLayer throws only ConfigError for arbitrary JSON", () => {

@@ -16,7 +16,10 @@ Deno.test("verifyReinstated accepts a peer re-added as it was", () => {
 });
 
 Deno.test("verifyReinstated accepts a peer that handshaked again since", () => {
-  assert.deepStrictEqual(verifyReinstated([before], [{ ...fresh, endpoint: "192.0.2.9:1", latestHandshake: 900 }]), []);
+  assert.deepStrictEqual(
+    verifyReinstated([before], [{ ...fresh, endpoint: "192.0.2.9:1", latestHandshake: 900 }]),
+    [],
+  );
   // An answered initiation without confirmation: endpoint set, handshake 0.
   assert.deepStrictEqual(verifyReinstated([before], [{ ...fresh, endpoint: "192.0.2.9:1" }]), []);
 });

@@ -32,15 +32,26 @@ Deno.test("parseWgQuickPeers finds which peers have a configured endpoint", () =
 
 Deno.test("parseWgQuickPeers names file and line of a bad key, without the secret", () => {
   const bad = CONF.replace(`PublicKey=${key("b")}`, "PublicKey = notakey");
-  assert.throws(() => parseWgQuickPeers(bad, "wg0.conf"), (e: Error) => e instanceof ConfigError && /^wg0\.conf:14: PublicKey: is not a WireGuard key$/.test(e.message));
-  assert.throws(() => parseWgQuickPeers("[Peer]\nAllowedIPs = 10.0.0.0/8\n", "x.conf"), /x\.conf:1: \[Peer\] has no PublicKey/);
+  assert.throws(
+    () => parseWgQuickPeers(bad, "wg0.conf"),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      /^wg0\.conf:14: PublicKey: is not a WireGuard key$/.test(e.message),
+  );
+  assert.throws(
+    () => parseWgQuickPeers("[Peer]\nAllowedIPs = 10.0.0.0/8\n", "x.conf"),
+    /x\.conf:1: \[Peer\] has no PublicKey/,
+  );
 });
 
 Deno.test("loadPolicy protects configured endpoints and refuses a missing configured file", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/wg7.conf`, CONF);
-    const settings = resolveSettings([{ source: "t", values: { wgQuickConfig: `${dir}/%i.conf`, exclude: [key("c")] } }]);
+    const settings = resolveSettings([{
+      source: "t",
+      values: { wgQuickConfig: `${dir}/%i.conf`, exclude: [key("c")] },
+    }]);
     const policy = await loadPolicy(settings, "wg7");
     assert.deepStrictEqual([...policy.configuredEndpoints], [key("a")]);
     assert.deepStrictEqual([...policy.exclude], [key("c")]);

@@ -80,19 +80,22 @@ export class WgCommand implements Wg {
         signal,
       }).output();
     } catch (error) {
+      if (signal.aborted) throw this.timeout(what);
       throw spawnError(error, this.options.wgPath);
     }
-    if (signal.aborted) {
-      throw new WgError(
-        "timeout",
-        `${what} did not finish within ${this.options.timeoutMs / 1000} s (--wg-timeout)`,
-      );
-    }
+    if (signal.aborted) throw this.timeout(what);
     return {
       code: output.code,
       stdout: decoder.decode(output.stdout),
       stderr: decoder.decode(output.stderr),
     };
+  }
+
+  private timeout(what: string): WgError {
+    return new WgError(
+      "timeout",
+      `${what} did not finish within ${this.options.timeoutMs / 1000} s (--wg-timeout)`,
+    );
   }
 
   private async fail(out: WgOutput, what: string, named: string[]): Promise<never> {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { handshakeMany, type HandshakeJob, type ServerAddress } from "./initiator.ts";
+import { type HandshakeJob, handshakeMany, type ServerAddress } from "./initiator.ts";
 
 interface Input {
   server: ServerAddress;

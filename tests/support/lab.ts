@@ -10,7 +10,13 @@
  * @module
  */
 import { parseInterfaceDump, type WgInterface } from "../../src/wg/dump.ts";
-import { generateKeyPair, generatePsk, type HandshakeJob, type HandshakeResult, type KeyPair } from "./initiator.ts";
+import {
+  generateKeyPair,
+  generatePsk,
+  type HandshakeJob,
+  type HandshakeResult,
+  type KeyPair,
+} from "./initiator.ts";
 
 const decoder = new TextDecoder();
 
@@ -24,7 +30,11 @@ export interface ShResult {
 /** Runs a command to completion; throws on a non-zero exit unless `allowFail`. */
 export async function sh(
   cmd: readonly string[],
-  { stdin, allowFail = false, env }: { stdin?: string; allowFail?: boolean; env?: Record<string, string> } = {},
+  { stdin, allowFail = false, env }: {
+    stdin?: string;
+    allowFail?: boolean;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ShResult> {
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
@@ -39,7 +49,11 @@ export async function sh(
     await writer.close();
   }
   const out = await child.output();
-  const result = { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  const result = {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
   if (result.code !== 0 && !allowFail) {
     throw new Error(`${cmd.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
   }
@@ -60,7 +74,11 @@ const SOCKET_DIR = "/var/run/wireguard";
 const TUNNEL_PREFIX = "10.77";
 const LOADGEN_PREFIX = "10.78";
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+async function waitFor(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -147,7 +165,10 @@ export class WgLab {
 
   /** Creates the server namespace and its wireguard-go interface. */
   static async start(): Promise<WgLab> {
-    const id = crypto.getRandomValues(new Uint8Array(2)).reduce((s, b) => s + b.toString(16).padStart(2, "0"), "");
+    const id = crypto.getRandomValues(new Uint8Array(2)).reduce(
+      (s, b) => s + b.toString(16).padStart(2, "0"),
+      "",
+    );
     const workDir = await Deno.makeTempDir({ prefix: `wr-lab-${id}-` });
     const lab = new WgLab(id, `wr-${id}-srv`, `wr${id}s`, generateKeyPair(), workDir);
     try {
@@ -185,7 +206,21 @@ export class WgLab {
   private async link(ns: string, n: number): Promise<{ v4: string; v6: string }> {
     const a = `wr${this.id}a${n}`;
     const b = `wr${this.id}b${n}`;
-    await sh(["ip", "link", "add", a, "netns", this.serverNs, "type", "veth", "peer", "name", b, "netns", ns]);
+    await sh([
+      "ip",
+      "link",
+      "add",
+      a,
+      "netns",
+      this.serverNs,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      b,
+      "netns",
+      ns,
+    ]);
     await this.ip(this.serverNs, "addr", "add", `172.30.${n}.1/24`, "dev", a);
     await this.ip(this.serverNs, "addr", "add", `fd30:0:0:${n}::1/64`, "dev", a, "nodad");
     await this.ip(this.serverNs, "link", "set", a, "up");
@@ -197,10 +232,25 @@ export class WgLab {
 
   /** Adds a peer on the server only (a site-to-site or excluded peer without a live client). */
   async addServerPeer(
-    peer: { publicKey: string; allowedIps: string[]; psk?: string | null; keepalive?: number; endpoint?: string },
+    peer: {
+      publicKey: string;
+      allowedIps: string[];
+      psk?: string | null;
+      keepalive?: number;
+      endpoint?: string;
+    },
   ): Promise<void> {
-    const args = ["set", this.iface, "peer", peer.publicKey, "allowed-ips", peer.allowedIps.join(",")];
-    if (peer.psk) args.push("preshared-key", await this.writeSecret(`psk-${crypto.randomUUID()}`, peer.psk));
+    const args = [
+      "set",
+      this.iface,
+      "peer",
+      peer.publicKey,
+      "allowed-ips",
+      peer.allowedIps.join(","),
+    ];
+    if (peer.psk) {
+      args.push("preshared-key", await this.writeSecret(`psk-${crypto.randomUUID()}`, peer.psk));
+    }
     if (peer.keepalive) args.push("persistent-keepalive", String(peer.keepalive));
     if (peer.endpoint) args.push("endpoint", peer.endpoint);
     await sh(["wg", ...args]);
@@ -229,9 +279,18 @@ export class WgLab {
     });
     const endpoint = options.ipv6 ? `[${server.v6}]:${this.port}` : `${server.v4}:${this.port}`;
     const clientArgs = [
-      "set", iface, "private-key", await this.writeSecret(`c${index}.key`, keys.privateKey),
-      "listen-port", String(clientPort),
-      "peer", this.serverKeys.publicKey, "allowed-ips", `${TUNNEL_PREFIX}.0.1/32`, "endpoint", endpoint,
+      "set",
+      iface,
+      "private-key",
+      await this.writeSecret(`c${index}.key`, keys.privateKey),
+      "listen-port",
+      String(clientPort),
+      "peer",
+      this.serverKeys.publicKey,
+      "allowed-ips",
+      `${TUNNEL_PREFIX}.0.1/32`,
+      "endpoint",
+      endpoint,
     ];
     if (psk) clientArgs.push("preshared-key", await this.writeSecret(`c${index}.psk`, psk));
     await sh(["wg", ...clientArgs]);
@@ -246,7 +305,18 @@ export class WgLab {
   /** Sends one ping through the client's tunnel; true when the server answered. */
   async ping(client: LabClient, timeoutSeconds = 2): Promise<boolean> {
     const result = await sh(
-      ["ip", "netns", "exec", client.ns, "ping", "-c", "1", "-W", String(timeoutSeconds), `${TUNNEL_PREFIX}.0.1`],
+      [
+        "ip",
+        "netns",
+        "exec",
+        client.ns,
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        String(timeoutSeconds),
+        `${TUNNEL_PREFIX}.0.1`,
+      ],
       { allowFail: true },
     );
     return result.code === 0;
@@ -269,7 +339,9 @@ export class WgLab {
    */
   async handshakeMany(
     specs: readonly { psk?: boolean; keepalive?: number; confirm?: boolean }[],
-  ): Promise<{ keys: KeyPair; psk: string | null; allowedIps: string[]; result: HandshakeResult }[]> {
+  ): Promise<
+    { keys: KeyPair; psk: string | null; allowedIps: string[]; result: HandshakeResult }[]
+  > {
     if (this.loadgenNs === null) {
       this.loadgenNs = `wr-${this.id}-load`;
       await this.addNamespace(this.loadgenNs);
@@ -288,7 +360,12 @@ export class WgLab {
     const args = ["set", this.iface];
     for (const [i, p] of peers.entries()) {
       args.push("peer", p.keys.publicKey, "allowed-ips", p.allowedIps.join(","));
-      if (p.psk) args.push("preshared-key", await this.writeSecret(`load-${this.loadgenCount}-${i}.psk`, p.psk));
+      if (p.psk) {
+        args.push(
+          "preshared-key",
+          await this.writeSecret(`load-${this.loadgenCount}-${i}.psk`, p.psk),
+        );
+      }
       if (p.spec.keepalive) args.push("persistent-keepalive", String(p.spec.keepalive));
     }
     await sh(["wg", ...args]);
@@ -299,7 +376,13 @@ export class WgLab {
     }));
     const out = await sh(
       [
-        "ip", "netns", "exec", this.loadgenNs, Deno.execPath(), "run", "--allow-all",
+        "ip",
+        "netns",
+        "exec",
+        this.loadgenNs,
+        Deno.execPath(),
+        "run",
+        "--allow-all",
         new URL("./initiator_main.ts", import.meta.url).pathname,
       ],
       {
@@ -311,7 +394,12 @@ export class WgLab {
       },
     );
     const results = JSON.parse(out.stdout) as HandshakeResult[];
-    return peers.map((p, i) => ({ keys: p.keys, psk: p.psk, allowedIps: p.allowedIps, result: results[i] }));
+    return peers.map((p, i) => ({
+      keys: p.keys,
+      psk: p.psk,
+      allowedIps: p.allowedIps,
+      result: results[i],
+    }));
   }
 
   /** Reads the server interface with the project's own parser. */
@@ -323,7 +411,9 @@ export class WgLab {
   /** Stops every process and deletes every namespace and file of the lab. */
   async close(): Promise<void> {
     for (const p of this.processes.reverse()) await p.stop();
-    for (const ns of this.namespaces.reverse()) await sh(["ip", "netns", "del", ns], { allowFail: true });
+    for (const ns of this.namespaces.reverse()) {
+      await sh(["ip", "netns", "del", ns], { allowFail: true });
+    }
     await Deno.remove(this.workDir, { recursive: true }).catch(() => {});
   }
 }

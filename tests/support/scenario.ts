@@ -37,7 +37,10 @@ export interface MixedServer {
  */
 export async function buildMixedServer(lab: WgLab): Promise<MixedServer> {
   const roaming = await lab.addClient();
-  const psk = await lab.addClient({ psk: true, extraAllowedIps: ["fd77::2/128", "10.77.100.0/24"] });
+  const psk = await lab.addClient({
+    psk: true,
+    extraAllowedIps: ["fd77::2/128", "10.77.100.0/24"],
+  });
   const keepalive = await lab.addClient({ ipv6: true, keepalive: 25 });
   const site = await lab.addClient({ serverDials: true });
   const excluded = await lab.addClient({ psk: true });

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { labAvailable, sh, WgLab } from "../tests/support/lab.ts";
-import { buildMixedServer } from "../tests/support/scenario.ts";
+import { buildMixedServer, protectionFlags } from "../tests/support/scenario.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { real: { type: "boolean" } } });
 const staleAfter = values.real ? 180 : 10;
@@ -59,10 +59,7 @@ try {
   const policy = [
     "-i",
     lab.iface,
-    "--wg-quick-config",
-    s.wgQuickFile,
-    "--exclude",
-    s.excluded.keys.publicKey,
+    ...protectionFlags(s),
     "--stale-after",
     String(staleAfter),
     ...(staleAfter < 180 ? ["--force-short-threshold"] : []),

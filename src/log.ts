@@ -7,7 +7,6 @@
  */
 import {
   configureSync,
-  getJsonLinesFormatter,
   getLogger,
   getTextFormatter,
   type Logger,
@@ -35,12 +34,31 @@ function writeAllSync(bytes: Uint8Array): void {
 
 /** Formats records for people (text) or machines (JSON lines), before redaction. */
 export function lineFormatter(format: Settings["logFormat"]): (record: LogRecord) => string {
-  if (format === "json") return getJsonLinesFormatter();
+  if (format === "json") return jsonLine;
   // Strings are printed bare, so "wg0: 3 purged" does not read as "\"wg0\": 3 purged".
-  return getTextFormatter({
-    timestamp: "date-time-tz",
-    value: (v) => (typeof v === "string" ? v : Deno.inspect(v)),
-  });
+  return getTextFormatter({ timestamp: "date-time-tz", value: renderValue });
+}
+
+function renderValue(value: unknown): string {
+  return typeof value === "string" ? value : Deno.inspect(value);
+}
+
+/**
+ * One JSON object per line: time, level, rendered message, category and the
+ * structured properties. (LogTape's own JSON formatter quotes string values
+ * inside the message.)
+ */
+function jsonLine(record: LogRecord): string {
+  const message = record.message
+    .map((part, i) => (i % 2 === 0 ? part : renderValue(part)))
+    .join("");
+  return JSON.stringify({
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    level: record.level,
+    message,
+    logger: record.category.join("."),
+    properties: record.properties,
+  }) + "\n";
 }
 
 /**

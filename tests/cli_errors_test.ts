@@ -63,6 +63,27 @@ Deno.test("cli exits 2 with one line for bad flags", async () => {
   }
 });
 
+Deno.test("cli logs JSON lines with --log-format json", async () => {
+  const r = await runCli([
+    "run",
+    "-i",
+    "wrnosuch1",
+    "--log-format",
+    "json",
+    "--stale-after",
+    "60",
+    "--force-short-threshold",
+  ]);
+  assert.strictEqual(r.code, 1);
+  const records = r.stderr.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepStrictEqual(records.map((x) => [x.level, x.logger]), [
+    ["warning", "wg-reinstate.config"],
+    ["error", "wg-reinstate.main"],
+  ]);
+  assert.match(records[1].message, /^WireGuard interface wrnosuch1 does not exist/);
+  assert.strictEqual(records[0].properties.staleAfter, 60);
+});
+
 Deno.test("cli names a missing wg binary", async () => {
   const r = await runCli(["run", "--wg", "/nonexistent/wg"]);
   assert.strictEqual(r.code, 1);

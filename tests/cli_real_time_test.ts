@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { runCli } from "./support/cli.ts";
 import { WgLab } from "./support/lab.ts";
-import { buildMixedServer, configOf, peerByKey, stateOf } from "./support/scenario.ts";
+import {
+  buildMixedServer,
+  configOf,
+  peerByKey,
+  protectionFlags,
+  stateOf,
+} from "./support/scenario.ts";
 
 Deno.test("run purges handshakes really older than 180 s and the clients reconnect at once", async () => {
   const lab = await WgLab.start();
@@ -26,16 +32,7 @@ Deno.test("run purges handshakes really older than 180 s and the clients reconne
     assert.ok(await lab.ping(active));
 
     const before = (await lab.dump()).peers;
-    const r = await runCli([
-      "run",
-      "-i",
-      lab.iface,
-      "--wg-quick-config",
-      s.wgQuickFile,
-      "--exclude",
-      s.excluded.keys.publicKey,
-      "--json",
-    ]);
+    const r = await runCli(["run", "-i", lab.iface, ...protectionFlags(s), "--json"]);
     assert.strictEqual(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     const purged = report.interfaces[0].purged as { publicKey: string; idleSeconds: number }[];

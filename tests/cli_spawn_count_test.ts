@@ -34,11 +34,20 @@ Deno.test("run spawns one dump, one set per argv chunk and one verify dump for 2
       `#!/bin/sh\n# Counting wrapper: logs the subcommand, then runs the real wg.\nprintf '%s %s\\n' "$1" "$2" >> '${callLog}'\nexec '${realWg}' "$@"\n`,
       { mode: 0o755 },
     );
-    const result = await runCli(["run", "-i", lab.iface, "--json"], {
+    const result = await runCli(["run", "-i", lab.iface, "--json", "--log-level", "debug"], {
       clockShift: 200,
       pathPrefix: wrapperDir,
     });
     assert.strictEqual(result.code, 0, result.stderr);
+    // Neither the debug log nor the report carries a PSK or an endpoint address.
+    for (const out of [result.stderr, result.stdout]) {
+      assert.ok(!out.includes("172.30."), "an endpoint address leaked");
+      for (const p of peers) if (p.psk) assert.ok(!out.includes(p.psk), "a PSK leaked");
+    }
+    assert.strictEqual(
+      result.stderr.split("\n").filter((l) => / purged peer /.test(l)).length,
+      PEERS,
+    );
     const report = JSON.parse(result.stdout);
     assert.strictEqual(report.interfaces[0].purged.length, PEERS);
 

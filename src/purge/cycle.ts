@@ -162,16 +162,20 @@ async function purgeInterface(
   }
   const stale = plans.filter((p) => p.decision.action === "purge").map((p) => p.peer);
   if (stale.length === 0) return report;
-  if (options.dryRun) {
-    for (const peer of stale) {
+  // One log line and one report entry per purged (or, dry, purgeable) peer.
+  const recordPurged = (peers: readonly WgPeer[], what: "purged" | "would purge") => {
+    for (const peer of peers) {
       const idleSeconds = idle.get(peer.publicKey)!;
-      log.info("would purge peer {peer} on {interface}, idle {idleSeconds} s", {
+      log.info(`${what} peer {peer} on {interface}, idle {idleSeconds} s`, {
         interface: name,
         peer: shortKey(peer.publicKey),
         idleSeconds,
       });
       report.purged.push({ publicKey: peer.publicKey, idleSeconds });
     }
+  };
+  if (options.dryRun) {
+    recordPurged(stale, "would purge");
     return report;
   }
 
@@ -189,16 +193,7 @@ async function purgeInterface(
     }
     const attempted = outcome.attempted;
     const bad = await verifyAndRepair(wg, name, attempted, secrets, options, log, report);
-    for (const peer of attempted) {
-      if (bad.has(peer.publicKey)) continue;
-      const idleSeconds = idle.get(peer.publicKey)!;
-      log.info("purged peer {peer} on {interface}, idle {idleSeconds} s", {
-        interface: name,
-        peer: shortKey(peer.publicKey),
-        idleSeconds,
-      });
-      report.purged.push({ publicKey: peer.publicKey, idleSeconds });
-    }
+    recordPurged(attempted.filter((p) => !bad.has(p.publicKey)), "purged");
   } finally {
     await secrets?.remove();
   }

@@ -81,6 +81,11 @@ export async function buildMixedServer(lab: WgLab): Promise<MixedServer> {
   };
 }
 
+/** The CLI flags that protect the site-to-site and the excluded peer. */
+export function protectionFlags(s: MixedServer): string[] {
+  return ["--wg-quick-config", s.wgQuickFile, "--exclude", s.excluded.keys.publicKey];
+}
+
 /** The configuration a purge must preserve, and what it must clear. */
 export function configOf(peer: WgPeer) {
   return {

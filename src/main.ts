@@ -5,8 +5,15 @@
  * @module
  */
 import { parseCommandLine } from "./cli/args.ts";
-import { type CommandContext, cycleOptions, runCommand, statusCommand } from "./cli/commands.ts";
-import { loadSettings } from "./config/load.ts";
+import {
+  type CommandContext,
+  configCommand,
+  cycleOptions,
+  runCommand,
+  statusCommand,
+} from "./cli/commands.ts";
+import { loadSettings, uciPathFor } from "./config/load.ts";
+import { readUci, uciEnabled } from "./config/uci_settings.ts";
 import type { Settings } from "./config/schema.ts";
 import { runDaemon } from "./daemon.ts";
 import { ConfigError, DumpParseError, ExitCode, WgError } from "./errors.ts";
@@ -68,11 +75,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       print(`wg-reinstate ${VERSION}\n`);
       return ExitCode.ok;
     }
-    const reload = () => loadSettings(cmd.configPath, cmd.flags);
+    const sources = { configPath: cmd.configPath, uciPath: cmd.uciPath };
+    const reload = () => loadSettings(sources, cmd.flags);
     const settings = await reload();
     startLogging(settings);
     logging = true;
     warnIfShortThreshold(settings);
+    if (cmd.command === "config") {
+      const uci = await uciPathFor(sources);
+      const enabled = uci === null ? null : uciEnabled(await readUci(uci), uci);
+      return await configCommand(settings, enabled, print);
+    }
     if (cmd.command === "run") return await runCommand(settings, cmd.json, contextFor(settings));
     if (cmd.command === "status") {
       return await statusCommand(settings, cmd.json, contextFor(settings));

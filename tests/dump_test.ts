@@ -181,6 +181,6 @@ Deno.test("parseInterfaceDump throws only DumpParseError on arbitrary text", () 
         assert.ok(error instanceof DumpParseError, String(error));
       }
     }),
-    { numRuns: 2000 },
+    { numRuns: 10_000 },
   );
 });

@@ -58,7 +58,7 @@ Deno.test("loadSettings lets flags override the file and the file override defau
       "-i",
       "wg1",
     ]);
-    return loadSettings(cmd.configPath, cmd.flags);
+    return loadSettings({ configPath: cmd.configPath, uciPath: null }, cmd.flags);
   });
   assert.strictEqual(settings.staleAfter, 900);
   assert.strictEqual(settings.interval, 45);
@@ -121,7 +121,10 @@ Deno.test("settings errors name the flag or the file field", async () => {
       ["{not json", /not valid JSON/],
     ] as const
   ) {
-    const error = await withFile(text, (path) => loadSettings(path, flags(["run"]).flags)).then(
+    const error = await withFile(
+      text,
+      (path) => loadSettings({ configPath: path, uciPath: null }, flags(["run"]).flags),
+    ).then(
       () => assert.fail(`accepted ${text}`),
       (e) => e,
     );
@@ -129,7 +132,10 @@ Deno.test("settings errors name the flag or the file field", async () => {
     assert.match(error.message, pattern, text);
     assert.match(error.message, /\.json/);
   }
-  const missing = await loadSettings("/nonexistent/wg-reinstate.json", flags(["run"]).flags).catch((
+  const missing = await loadSettings({
+    configPath: "/nonexistent/wg-reinstate.json",
+    uciPath: null,
+  }, flags(["run"]).flags).catch((
     e,
   ) => e);
   assert.match(
@@ -148,7 +154,7 @@ Deno.test("parseSettingsLayer throws only ConfigError for arbitrary JSON", () =>
         assert.match(error.message, /^fuzz\.json: /);
       }
     }),
-    { numRuns: 2000 },
+    { numRuns: 10_000 },
   );
 });
 

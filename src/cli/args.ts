@@ -9,7 +9,7 @@ import { ConfigError } from "../errors.ts";
 import type { SettingsInput, SettingsLayer } from "../config/schema.ts";
 
 /** The subcommands. */
-export type CommandName = "run" | "status" | "daemon";
+export type CommandName = "run" | "status" | "daemon" | "config";
 
 /** What the command line asks for. */
 export type CommandLine =
@@ -20,6 +20,8 @@ export type CommandLine =
     command: CommandName;
     /** `--config FILE`, or null. */
     configPath: string | null;
+    /** `--uci FILE`, or null. */
+    uciPath: string | null;
     /** The settings given as flags. */
     flags: SettingsLayer;
     /** `--json`: machine-readable output on stdout. */
@@ -31,6 +33,8 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 // Flags shared by every command, and the settings field each one sets.
 const POLICY_OPTIONS: Options = {
   config: { type: "string" },
+  uci: { type: "string" },
+  network: { type: "string" },
   interface: { type: "string", short: "i", multiple: true },
   "stale-after": { type: "string" },
   "force-short-threshold": { type: "boolean" },
@@ -47,6 +51,7 @@ const COMMAND_OPTIONS: Record<CommandName, Options> = {
   run: { ...POLICY_OPTIONS, "dry-run": { type: "boolean" }, json: { type: "boolean" } },
   status: { ...POLICY_OPTIONS, json: { type: "boolean" } },
   daemon: { ...POLICY_OPTIONS, "dry-run": { type: "boolean" }, interval: { type: "string" } },
+  config: POLICY_OPTIONS,
 };
 
 const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
@@ -61,6 +66,8 @@ const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
   logFormat: "--log-format",
   wg: "--wg",
   wgTimeout: "--wg-timeout",
+  networkConfig: "--network",
+  interfaceOverrides: "interfaceOverrides",
 };
 
 const NUMERIC_FLAGS = new Set(["stale-after", "interval", "wg-timeout"]);
@@ -75,6 +82,10 @@ const COMMON_HELP = `
       --wg-quick-config P   wg-quick file whose [Peer] Endpoint lines protect site-to-site
                             peers; %i is the interface (default /etc/wireguard/%i.conf if present)
       --config FILE         JSON settings file (flags override it)
+      --uci FILE            UCI settings file (default on OpenWrt: /etc/config/wg-reinstate
+                            when it exists and --config is not given)
+      --network FILE        OpenWrt network config: WireGuard peers with endpoint_host are
+                            protected (default with UCI: /etc/config/network)
       --log-level L         debug, info, warning or error (default info)
       --log-format F        text or json (JSON lines), on stderr (default text)
       --wg PATH             the wg binary (default: wg from PATH)
@@ -88,6 +99,7 @@ Usage:
   wg-reinstate run [options]      one purge cycle, then exit
   wg-reinstate status [options]   show every peer and what a cycle would do
   wg-reinstate daemon [options]   a purge cycle every --interval seconds
+  wg-reinstate config [options]   print the effective settings and protected peers as JSON
   wg-reinstate --version
   wg-reinstate COMMAND --help
 
@@ -114,6 +126,13 @@ SIGINT lets the running cycle finish, then exits 0. SIGHUP reloads --config.
 ${COMMON_HELP}
       --interval S          seconds between cycles (default 30)
       --dry-run             report what would be purged, change nothing`,
+  config: `Usage: wg-reinstate config [options]
+
+Prints, as JSON, the effective settings after defaults, the UCI or JSON file
+and flags, and for each interface the peers that are never purged and why.
+Reads no WireGuard state; with interfaces "all" it lists the WireGuard
+interfaces of the network config.
+${COMMON_HELP}`,
 };
 
 /**
@@ -129,7 +148,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     return { kind: "help", text: HELP.main };
   }
   if (!(first in COMMAND_OPTIONS)) {
-    throw new ConfigError(`unknown command "${first}"; expected run, status or daemon`);
+    throw new ConfigError(`unknown command "${first}"; expected run, status, daemon or config`);
   }
   const command = first as CommandName;
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -150,6 +169,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     kind: "command",
     command,
     configPath: (values.config as string | undefined) ?? null,
+    uciPath: (values.uci as string | undefined) ?? null,
     flags: {
       source: "flags",
       values: flagsToSettings(values),
@@ -162,7 +182,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 function flagsToSettings(values: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [flag, value] of Object.entries(values)) {
-    if (flag === "config" || flag === "help" || flag === "json" || value === undefined) continue;
+    if (["config", "uci", "help", "json"].includes(flag) || value === undefined) continue;
     const field = Object.entries(FLAG_FOR_FIELD).find(([, f]) => f === `--${flag}`)?.[0];
     if (field === undefined) continue;
     out[field] = NUMERIC_FLAGS.has(flag) ? toNumber(flag, value as string) : value;

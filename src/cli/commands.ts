@@ -4,13 +4,14 @@
  * @module
  */
 import type { Settings } from "../config/schema.ts";
-import { loadPolicy } from "../config/protection.ts";
+import { loadNetwork, loadPolicy, loadProtection } from "../config/protection.ts";
 import { type CycleOptions, type CycleReport, readAndPlan, runCycle } from "../purge/cycle.ts";
 import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
 import { ExitCode } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { Wg } from "../wg/run.ts";
 import { formatStatusTable, statusRows } from "./status.ts";
+import type { WireguardNetwork } from "../config/uci_network.ts";
 
 /** What the commands need from the outside world; tests pass their own clock. */
 export interface CommandContext {
@@ -53,7 +54,48 @@ export async function statusCommand(
   json: boolean,
   ctx: CommandContext,
 ): Promise<number> {
-  const rows = statusRows(await readAndPlan(ctx.wg, cycleOptions(settings, ctx.now)));
+  const planned = await readAndPlan(ctx.wg, cycleOptions(settings, ctx.now));
+  const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)));
   ctx.print(json ? JSON.stringify(rows, null, 2) + "\n" : formatStatusTable(rows));
+  return ExitCode.ok;
+}
+
+function descriptionsOf(network: WireguardNetwork | null): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const peer of network?.peers ?? []) {
+    if (peer.description === null) continue;
+    if (!out.has(peer.iface)) out.set(peer.iface, new Map());
+    out.get(peer.iface)!.set(peer.publicKey, peer.description);
+  }
+  return out;
+}
+
+/**
+ * `wg-reinstate config`: the effective settings and, per interface, the peers
+ * that are never purged and why. Reads no WireGuard state.
+ */
+export async function configCommand(
+  settings: Settings,
+  uciEnabled: boolean | null,
+  print: (text: string) => void,
+): Promise<number> {
+  const network = await loadNetwork(settings);
+  const names = settings.interfaces === "all"
+    ? [...new Set([...(network?.interfaces ?? []), ...Object.keys(settings.interfaceOverrides)])]
+    : settings.interfaces;
+  const interfaces = [];
+  for (const name of names) {
+    const { policy, protectedPeers } = await loadProtection(settings, name, network);
+    interfaces.push({ name, staleAfter: policy.staleAfter, protected: protectedPeers });
+  }
+  const out = {
+    ...(uciEnabled === null ? {} : { enabled: uciEnabled }),
+    settings,
+    interfacesFrom: settings.interfaces === "all"
+      ? "all WireGuard interfaces at run time; listed here: those in the network config"
+      : "settings",
+    interfaces,
+  };
+  print(JSON.stringify(out, null, 2) + "\n");
   return ExitCode.ok;
 }

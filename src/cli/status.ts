@@ -20,10 +20,18 @@ export interface StatusRow {
   handshakeAgeSeconds: number | null;
   decision: "purge" | "keep";
   reason: string;
+  /** The peer's description from the network config, or null. */
+  description: string | null;
 }
 
+/** Descriptions by interface, then public key. */
+export type Descriptions = ReadonlyMap<string, ReadonlyMap<string, string>>;
+
 /** Flattens planned interfaces into status rows. */
-export function statusRows(planned: readonly PlannedInterface[]): StatusRow[] {
+export function statusRows(
+  planned: readonly PlannedInterface[],
+  descriptions: Descriptions = new Map(),
+): StatusRow[] {
   return planned.flatMap(({ iface, now, plans }) =>
     plans.map(({ peer, decision }) => ({
       interface: iface.name,
@@ -33,6 +41,7 @@ export function statusRows(planned: readonly PlannedInterface[]): StatusRow[] {
       handshakeAgeSeconds: peer.latestHandshake > 0 ? now - peer.latestHandshake : null,
       decision: decision.action,
       reason: decision.reason,
+      description: descriptions.get(iface.name)?.get(peer.publicKey) ?? null,
     }))
   );
 }
@@ -52,7 +61,9 @@ export function formatAge(seconds: number | null): string {
 
 /** Renders rows as an aligned text table. */
 export function formatStatusTable(rows: readonly StatusRow[]): string {
+  const described = rows.some((r) => r.description !== null);
   const header = ["INTERFACE", "PEER", "ENDPOINT", "HANDSHAKE", "DECISION", "REASON"];
+  if (described) header.push("DESCRIPTION");
   const body = rows.map((r) => [
     r.interface,
     shortKey(r.publicKey),
@@ -60,6 +71,7 @@ export function formatStatusTable(rows: readonly StatusRow[]): string {
     formatAge(r.handshakeAgeSeconds),
     r.decision,
     r.reason,
+    ...(described ? [r.description ?? ""] : []),
   ]);
   const table = [header, ...body];
   const widths = header.map((_, col) => Math.max(...table.map((row) => row[col].length)));

@@ -1,6 +1,8 @@
 /**
  * Builds each interface's {@link Policy}: the threshold, the excluded keys,
- * and the peers whose endpoint this side configured.
+ * and the peers whose endpoint this side configured, from a wg-quick file
+ * and (on OpenWrt) the network config. It also says why each peer is
+ * protected, for `wg-reinstate config`.
  *
  * @module
  */
@@ -8,41 +10,108 @@ import { ConfigError } from "../errors.ts";
 import type { Policy } from "../purge/plan.ts";
 import { describeFsError } from "./json_file.ts";
 import type { Settings } from "./schema.ts";
+import { loadWireguardNetwork, type WireguardNetwork } from "./uci_network.ts";
 import { parseWgQuickPeers } from "./wg_quick.ts";
 
 /** Where wg-quick keeps its configs; used when no path is configured. */
 export const DEFAULT_WG_QUICK_CONFIG = "/etc/wireguard/%i.conf";
 
+/** A peer that is never purged, and why. */
+export interface ProtectedPeer {
+  publicKey: string;
+  /** e.g. `excluded`, `Endpoint in /etc/wireguard/wg0.conf`. */
+  reasons: string[];
+  /** The peer's description from the network config, if any. */
+  description: string | null;
+}
+
+/** Everything known about protecting one interface's peers. */
+export interface InterfaceProtection {
+  policy: Policy;
+  protectedPeers: ProtectedPeer[];
+}
+
 /**
- * Loads the policy for one interface.
+ * Loads the protection of one interface.
  *
- * A missing file at the default path is normal (not every interface is run
- * by wg-quick). A missing file at a path the user configured is an error: a
- * typo there would otherwise silently purge the site-to-site peers it was
- * meant to protect.
+ * A missing file at the default wg-quick path is normal (not every interface
+ * is run by wg-quick). A missing file at a path the user configured is an
+ * error: a typo there would otherwise silently purge the site-to-site peers
+ * it was meant to protect.
  *
+ * @param network the parsed network config, when the caller already read it
  * @throws {ConfigError} when a configured file is missing, or any file is unreadable or invalid
  */
-export async function loadPolicy(settings: Settings, iface: string): Promise<Policy> {
-  const template = settings.wgQuickConfig ?? DEFAULT_WG_QUICK_CONFIG;
-  const path = template.replaceAll("%i", iface);
+export async function loadProtection(
+  settings: Settings,
+  iface: string,
+  network?: WireguardNetwork | null,
+): Promise<InterfaceProtection> {
+  const override = settings.interfaceOverrides[iface] ?? {};
+  const reasons = new Map<string, string[]>();
+  const descriptions = new Map<string, string>();
+  const add = (key: string, reason: string) =>
+    reasons.set(key, [...(reasons.get(key) ?? []), reason]);
+  const exclude = new Set([...settings.exclude, ...(override.exclude ?? [])]);
+  for (const key of exclude) add(key, "excluded");
   const configuredEndpoints = new Set<string>();
-  let text: string | null = null;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound) || settings.wgQuickConfig !== null) {
-      throw new ConfigError(`wg-quick-config: ${path}: ${describeFsError(error)}`);
-    }
+
+  const wgQuickPath = (settings.wgQuickConfig ?? DEFAULT_WG_QUICK_CONFIG).replaceAll("%i", iface);
+  const wgQuick = await readOptional(
+    wgQuickPath,
+    settings.wgQuickConfig !== null,
+    "wg-quick-config",
+  );
+  for (const peer of wgQuick === null ? [] : parseWgQuickPeers(wgQuick, wgQuickPath)) {
+    if (!peer.hasEndpoint) continue;
+    configuredEndpoints.add(peer.publicKey);
+    add(peer.publicKey, `Endpoint in ${wgQuickPath}`);
   }
-  if (text !== null) {
-    for (const peer of parseWgQuickPeers(text, path)) {
-      if (peer.hasEndpoint) configuredEndpoints.add(peer.publicKey);
-    }
+
+  const net = network !== undefined ? network : await loadNetwork(settings);
+  for (const peer of net?.peers ?? []) {
+    if (peer.iface !== iface) continue;
+    if (peer.description !== null) descriptions.set(peer.publicKey, peer.description);
+    if (!peer.dialed) continue;
+    configuredEndpoints.add(peer.publicKey);
+    add(peer.publicKey, `endpoint_host in ${settings.networkConfig} (section ${peer.section})`);
   }
+
   return {
-    staleAfter: settings.staleAfter,
-    exclude: new Set(settings.exclude),
-    configuredEndpoints,
+    policy: {
+      staleAfter: override.staleAfter ?? settings.staleAfter,
+      exclude,
+      configuredEndpoints,
+    },
+    protectedPeers: [...reasons].map(([publicKey, why]) => ({
+      publicKey,
+      reasons: why,
+      description: descriptions.get(publicKey) ?? null,
+    })),
   };
+}
+
+/** The planner's view of {@link loadProtection}. */
+export async function loadPolicy(settings: Settings, iface: string): Promise<Policy> {
+  return (await loadProtection(settings, iface)).policy;
+}
+
+/** Reads the configured network config, or returns null when none is configured. */
+export function loadNetwork(settings: Settings): Promise<WireguardNetwork | null> {
+  return settings.networkConfig === null
+    ? Promise.resolve(null)
+    : loadWireguardNetwork(settings.networkConfig);
+}
+
+async function readOptional(
+  path: string,
+  required: boolean,
+  field: string,
+): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound && !required) return null;
+    throw new ConfigError(`${field}: ${path}: ${describeFsError(error)}`);
+  }
 }

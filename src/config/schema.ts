@@ -13,6 +13,8 @@ import { REJECT_AFTER_TIME } from "../purge/plan.ts";
 /** Log levels the tool accepts, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
+const STALE_AFTER = z.number().int().min(1).max(31_536_000);
+
 /** Every setting, each optional: one source may set any subset. */
 export const settingsInputSchema = z.strictObject({
   /** Interfaces to purge, or "all". */
@@ -21,7 +23,7 @@ export const settingsInputSchema = z.strictObject({
     z.array(ifaceNameSchema).min(1, { error: "needs at least one interface name" }),
   ], { error: 'expected "all" or a list of interface names' }),
   /** Seconds since the latest handshake after which a peer is purged. */
-  staleAfter: z.number().int().min(1).max(31_536_000),
+  staleAfter: STALE_AFTER,
   /** Allows staleAfter below 180 s, for demos and tests. */
   forceShortThreshold: z.boolean(),
   /** Public keys never purged. */
@@ -43,6 +45,16 @@ export const settingsInputSchema = z.strictObject({
   wg: z.string().min(1),
   /** Seconds one `wg` call may take before it is stopped. */
   wgTimeout: z.number().positive().max(600),
+  /**
+   * OpenWrt's network config (/etc/config/network): its WireGuard peers with
+   * `endpoint_host` are protected, and their descriptions shown. null: none.
+   */
+  networkConfig: z.string().min(1).nullable(),
+  /** Per-interface threshold and extra exclusions. */
+  interfaceOverrides: z.record(
+    ifaceNameSchema,
+    z.strictObject({ staleAfter: STALE_AFTER, exclude: z.array(wgKeySchema) }).partial(),
+  ),
 }).partial();
 
 /** One source's settings; every field optional. */
@@ -64,6 +76,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   logFormat: "text",
   wg: "wg",
   wgTimeout: 10,
+  networkConfig: null,
+  interfaceOverrides: {},
 });
 
 /** A named source of settings, e.g. `--flags` or a file path. */
@@ -112,9 +126,17 @@ export function resolveSettings(layers: readonly SettingsLayer[]): Settings {
       if (value !== undefined) Object.assign(merged, { [key]: value });
     }
   }
-  if (merged.staleAfter < REJECT_AFTER_TIME && !merged.forceShortThreshold) {
+  const thresholds: [string, number | undefined][] = [
+    ["stale-after", merged.staleAfter],
+    ...Object.entries(merged.interfaceOverrides).map(([name, o]): [string, number | undefined] => [
+      `stale-after of interface ${name}`,
+      o.staleAfter,
+    ]),
+  ];
+  for (const [what, value] of thresholds) {
+    if (value === undefined || value >= REJECT_AFTER_TIME || merged.forceShortThreshold) continue;
     throw new ConfigError(
-      `stale-after: ${merged.staleAfter} s is below ${REJECT_AFTER_TIME} s; a WireGuard session ` +
+      `${what}: ${value} s is below ${REJECT_AFTER_TIME} s; a WireGuard session ` +
         `lives up to ${REJECT_AFTER_TIME} s (REJECT_AFTER_TIME), so a shorter threshold cuts live ` +
         `sessions (--force-short-threshold overrides this for demos and tests)`,
     );

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what wg-reinstate's tests and demo need, only where it is missing:
-#   - Debian packages: wireguard-tools (wg), wireguard-go, iproute2, iputils-ping
+#   - Debian packages: wireguard-tools (wg), wireguard-go, iproute2, iputils-ping,
+#     util-linux (setpriv), busybox (ash for the init script tests), shellcheck, make
 #   - Deno from the npm registry into .tools/ (git-ignored; never in package.json,
 #     or `deno compile` would embed it)
 # Prints nothing but progress on stderr; the Deno binary path on stdout.
@@ -14,6 +15,9 @@ command -v wireguard-go >/dev/null 2>&1 || missing+=(wireguard-go)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v busybox >/dev/null 2>&1 || missing+=(busybox)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v make >/dev/null 2>&1 || missing+=(make)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "ensure_deps: need root to install ${missing[*]}" >&2

@@ -48,6 +48,9 @@ const MAIN_OPTIONS: Record<
   network_config: { kind: "string", field: "networkConfig" },
 };
 
+/** The options of the main section, for the init script's validation to match. */
+export const UCI_MAIN_OPTIONS: readonly string[] = Object.keys(MAIN_OPTIONS);
+
 const INTERFACE_OPTIONS: Record<string, { kind: "uint" | "list"; field: string }> = {
   stale_after: { kind: "uint", field: "staleAfter" },
   exclude: { kind: "list", field: "exclude" },

@@ -6,5 +6,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deno=$(bash "$root/scripts/ensure_deps.sh")
 cd "$root"
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (network namespaces)" >&2; exit 1; }
-export PATH="$(dirname "$deno"):$PATH"
+PATH="$(dirname "$deno"):$PATH"
+export PATH
 exec "$deno" task demo "$@"

@@ -10,5 +10,6 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "test.sh: the integration tests need root (network namespaces, wireguard-go)" >&2
   exit 1
 fi
-export PATH="$(dirname "$deno"):$PATH"
+PATH="$(dirname "$deno"):$PATH"
+export PATH
 exec "$deno" task test "$@"

@@ -4,6 +4,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { readConfigText } from "./read_file.ts";
 import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
 
 /**
@@ -13,12 +14,7 @@ import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
  * @throws {ConfigError} when the file cannot be read, is not JSON, or a field is invalid
  */
 export async function loadJsonSettings(path: string): Promise<SettingsLayer> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new ConfigError(`${path}: cannot read config file: ${describeFsError(error)}`);
-  }
+  const text = await readConfigText(path, "config file");
   let values: unknown;
   try {
     values = JSON.parse(text);
@@ -28,13 +24,4 @@ export async function loadJsonSettings(path: string): Promise<SettingsLayer> {
   const layer = { source: path, values };
   parseSettingsLayer(layer);
   return layer;
-}
-
-/** A short reason for a file-system error, without a stack. */
-export function describeFsError(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.NotCapable) return "not allowed by the runtime's permissions";
-  if (error instanceof Deno.errors.IsADirectory) return "is a directory";
-  return error instanceof Error ? error.message : String(error);
 }

@@ -8,7 +8,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { Policy } from "../purge/plan.ts";
-import { describeFsError } from "./json_file.ts";
+import { describeFsError } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
 import { loadWireguardNetwork, type WireguardNetwork } from "./uci_network.ts";
 import { parseWgQuickPeers } from "./wg_quick.ts";

@@ -16,7 +16,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { describeFsError } from "./json_file.ts";
+import { readConfigText } from "./read_file.ts";
 import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
 import { listValues, parseUci, type UciPackage, type UciSection, UciSyntaxError } from "./uci.ts";
 
@@ -141,12 +141,7 @@ export function uciSettingsLayer(pkg: UciPackage, source: string): SettingsLayer
 
 /** Reads and parses a UCI file; a syntax error becomes a {@link ConfigError}. */
 export async function readUci(path: string): Promise<UciPackage> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new ConfigError(`${path}: cannot read UCI file: ${describeFsError(error)}`);
-  }
+  const text = await readConfigText(path, "UCI file");
   try {
     return parseUci(text, path);
   } catch (error) {

@@ -10,6 +10,7 @@
  * @module
  */
 import { parseInterfaceDump, type WgInterface } from "../../src/wg/dump.ts";
+import { chunkByArgSize, DEFAULT_ARGV_BUDGET } from "../../src/purge/set_args.ts";
 import {
   generateKeyPair,
   generatePsk,
@@ -116,6 +117,23 @@ class WireguardGo {
     } catch { /* already gone */ }
     await this.child.status;
   }
+}
+
+/** What a load-generator peer should be like. */
+export interface LoadPeerSpec {
+  psk?: boolean;
+  keepalive?: number;
+  /** false: the initiator stops after the response (no recorded handshake). */
+  confirm?: boolean;
+}
+
+/** A server peer driven by the handshake initiator. */
+export interface LoadPeer {
+  keys: KeyPair;
+  psk: string | null;
+  keepalive: number | null;
+  allowedIps: string[];
+  confirm: boolean;
 }
 
 /** Options for a wireguard-go client. */
@@ -333,53 +351,62 @@ export class WgLab {
   }
 
   /**
-   * Adds `count` server peers (allowed-ips in 10.78.0.0/16) and completes real
-   * handshakes for them from a load-generator namespace, each from its own UDP
-   * source port. Peers with `confirm: false` answer the initiation only.
+   * Adds `count` server peers (allowed-ips in 10.78.0.0/16) for the
+   * load-generator namespace, configured in as few `wg set` calls as argv
+   * allows (keys go through files, never argv).
    */
-  async handshakeMany(
-    specs: readonly { psk?: boolean; keepalive?: number; confirm?: boolean }[],
-  ): Promise<
-    { keys: KeyPair; psk: string | null; allowedIps: string[]; result: HandshakeResult }[]
-  > {
+  async addLoadPeers(specs: readonly LoadPeerSpec[]): Promise<LoadPeer[]> {
     if (this.loadgenNs === null) {
       this.loadgenNs = `wr-${this.id}-load`;
       await this.addNamespace(this.loadgenNs);
       await this.link(this.loadgenNs, 250);
     }
-    const peers = specs.map((spec) => {
+    const peers: LoadPeer[] = specs.map((spec) => {
       const n = this.loadgenCount++;
       return {
-        spec,
+        confirm: spec.confirm ?? true,
+        keepalive: spec.keepalive ?? null,
         keys: generateKeyPair(),
         psk: spec.psk ? generatePsk() : null,
         allowedIps: [`${LOADGEN_PREFIX}.${n >> 8}.${n & 255}/32`],
       };
     });
-    // One wg call configures them all; keys go through files, never argv.
-    const args = ["set", this.iface];
-    for (const [i, p] of peers.entries()) {
-      args.push("peer", p.keys.publicKey, "allowed-ips", p.allowedIps.join(","));
+    const perPeer: string[][] = [];
+    for (const p of peers) {
+      const args = ["peer", p.keys.publicKey, "allowed-ips", p.allowedIps.join(",")];
       if (p.psk) {
         args.push(
           "preshared-key",
-          await this.writeSecret(`load-${this.loadgenCount}-${i}.psk`, p.psk),
+          await this.writeSecret(`load-${crypto.randomUUID()}.psk`, p.psk),
         );
       }
-      if (p.spec.keepalive) args.push("persistent-keepalive", String(p.spec.keepalive));
+      if (p.keepalive) args.push("persistent-keepalive", String(p.keepalive));
+      perPeer.push(args);
     }
-    await sh(["wg", ...args]);
+    for (const chunk of chunkByArgSize(perPeer, (a) => a, DEFAULT_ARGV_BUDGET)) {
+      await sh(["wg", "set", this.iface, ...chunk.flat()]);
+    }
+    return peers;
+  }
+
+  /**
+   * Completes real handshakes for load peers from the load-generator
+   * namespace, each from its own UDP source port. Peers with
+   * `confirm: false` stop after the response: the server learns the endpoint
+   * but records no handshake. Can be repeated for the same peers.
+   */
+  async runHandshakes(peers: readonly LoadPeer[], concurrency = 16): Promise<HandshakeResult[]> {
     const jobs: HandshakeJob[] = peers.map((p) => ({
       privateKey: p.keys.privateKey,
       presharedKey: p.psk ?? undefined,
-      confirm: p.spec.confirm ?? true,
+      confirm: p.confirm,
     }));
     const out = await sh(
       [
         "ip",
         "netns",
         "exec",
-        this.loadgenNs,
+        this.loadgenNs!,
         Deno.execPath(),
         "run",
         "--allow-all",
@@ -389,17 +416,20 @@ export class WgLab {
         stdin: JSON.stringify({
           server: { host: "172.30.250.1", port: this.port, publicKey: this.serverKeys.publicKey },
           jobs,
-          concurrency: 16,
+          concurrency,
         }),
       },
     );
-    const results = JSON.parse(out.stdout) as HandshakeResult[];
-    return peers.map((p, i) => ({
-      keys: p.keys,
-      psk: p.psk,
-      allowedIps: p.allowedIps,
-      result: results[i],
-    }));
+    return JSON.parse(out.stdout) as HandshakeResult[];
+  }
+
+  /** {@link addLoadPeers} then {@link runHandshakes}. */
+  async handshakeMany(
+    specs: readonly LoadPeerSpec[],
+  ): Promise<(LoadPeer & { result: HandshakeResult })[]> {
+    const peers = await this.addLoadPeers(specs);
+    const results = await this.runHandshakes(peers);
+    return peers.map((p, i) => ({ ...p, result: results[i] }));
   }
 
   /** Reads the server interface with the project's own parser. */

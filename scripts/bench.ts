@@ -1,0 +1,200 @@
+/**
+ * The scale benchmark: a wireguard-go server with N handshaked peers (half
+ * of them with a preshared key, a third with a keepalive), measured with the
+ * tool's clock shifted so that every peer is stale. Prints a table; asserts
+ * nothing. Run as root: `deno task bench` (or `bash scripts/bench.sh`).
+ *
+ * (a) wall time of one `run` that purges all N, verify read included
+ * (b) wall time of a `run` when nothing is stale, against one bare
+ *     `wg show dump` plus the runtime's start-up (`deno run` of an empty file)
+ * (c) the floor: scripts/bench_floor.sh (dump, batched wg set, verify dump)
+ * (d) the daemon's peak RSS during a purge of all N, and its idle RSS
+ * (e) `wg` processes per cycle, counted by a PATH wrapper
+ *
+ * Options: --peers 1000,10000 --runs 5
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { cliCommand } from "../tests/support/cli.ts";
+import { labAvailable, type LoadPeer, sh, WgLab } from "../tests/support/lab.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    peers: { type: "string", default: "1000,10000" },
+    runs: { type: "string", default: "5" },
+  },
+});
+const SIZES = values.peers.split(",").map(Number);
+const RUNS = Number(values.runs);
+const SHIFT = 600;
+const FLOOR = new URL("./bench_floor.sh", import.meta.url).pathname;
+
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { median, min: s[0], max: s[s.length - 1] };
+}
+
+const fmt = (s: Stats, digits = 0) =>
+  `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+
+async function timed(
+  cmd: string[],
+  env?: Record<string, string>,
+): Promise<{ ms: number; stdout: string }> {
+  const started = performance.now();
+  const r = await sh(cmd, { env });
+  return { ms: performance.now() - started, stdout: r.stdout };
+}
+
+async function restale(lab: WgLab, peers: LoadPeer[]): Promise<void> {
+  const results = await lab.runHandshakes(peers);
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed > 0) throw new Error(`${failed} handshakes failed`);
+}
+
+async function procStatus(pid: number, field: string): Promise<number> {
+  const text = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)![1]) / 1024;
+}
+
+/** The daemon process: the deno binary itself, not a wrapper. */
+async function daemonRss(lab: WgLab): Promise<{ peak: number; idle: number }> {
+  const { cmd, env } = cliCommand(["daemon", "-i", lab.iface, "--interval", "3600"], {
+    clockShift: SHIFT,
+  });
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    while (!/cycle (done|FAILED)/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`daemon ended: ${text}`);
+      text += value;
+    }
+    const peak = await procStatus(child.pid, "VmHWM");
+    await new Promise((r) => setTimeout(r, 3000));
+    const idle = await procStatus(child.pid, "VmRSS");
+    return { peak, idle };
+  } finally {
+    child.kill("SIGTERM");
+    reader.releaseLock();
+    await child.stderr.cancel().catch(() => {});
+    await child.status;
+  }
+}
+
+async function benchSize(n: number): Promise<string[]> {
+  const lab = await WgLab.start();
+  const wrapperDir = await Deno.makeTempDir({ prefix: "wr-bench-" });
+  try {
+    console.error(`N=${n}: configuring peers and handshaking`);
+    const peers = await lab.addLoadPeers(
+      Array.from(
+        { length: n },
+        (_, i) => ({ psk: i % 2 === 0, keepalive: i % 3 === 0 ? 25 : undefined }),
+      ),
+    );
+    const realWg = (await sh(["sh", "-c", "command -v wg"])).stdout.trim();
+    const callLog = `${wrapperDir}/calls`;
+    await Deno.writeTextFile(
+      `${wrapperDir}/wg`,
+      `#!/bin/sh\n# Counting wrapper: logs the subcommand, then runs the real wg.\necho "$1" >> '${callLog}'\nexec '${realWg}' "$@"\n`,
+      { mode: 0o755 },
+    );
+
+    const a: number[] = [], cycle: number[] = [], c: number[] = [], spawns: number[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      console.error(`N=${n}: run ${run}/${RUNS}`);
+      await restale(lab, peers);
+      await Deno.writeTextFile(callLog, "");
+      const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"], {
+        clockShift: SHIFT,
+        pathPrefix: wrapperDir,
+      });
+      const t = await timed(cmd, env);
+      const report = JSON.parse(t.stdout);
+      if (report.interfaces[0].purged.length !== n || !report.ok) {
+        throw new Error("run did not purge all peers");
+      }
+      a.push(t.ms);
+      cycle.push(report.durationMs);
+      spawns.push((await Deno.readTextFile(callLog)).trim().split("\n").length);
+      await restale(lab, peers);
+      c.push((await timed(["bash", FLOOR, lab.iface])).ms);
+      if ((await lab.dump()).peers.some((p) => p.endpoint !== null)) {
+        throw new Error("floor did not purge");
+      }
+    }
+
+    console.error(`N=${n}: nothing stale`);
+    await restale(lab, peers);
+    const b: number[] = [], dump: number[] = [], startup: number[] = [];
+    const empty = `${wrapperDir}/empty.ts`;
+    await Deno.writeTextFile(empty, "");
+    for (let run = 1; run <= RUNS; run++) {
+      const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"]);
+      const t = await timed(cmd, env);
+      if (JSON.parse(t.stdout).interfaces[0].purged.length !== 0) {
+        throw new Error("purged an active peer");
+      }
+      b.push(t.ms);
+      dump.push((await timed(["wg", "show", lab.iface, "dump"])).ms);
+      startup.push((await timed([Deno.execPath(), "run", empty])).ms);
+    }
+
+    console.error(`N=${n}: daemon RSS`);
+    const peak: number[] = [], idle: number[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      await restale(lab, peers);
+      const rss = await daemonRss(lab);
+      peak.push(rss.peak);
+      idle.push(rss.idle);
+    }
+
+    const ratios = a.map((x, i) => x / c[i]);
+    const floorB = stats(dump).median + stats(startup).median;
+    return [
+      `| ${n} | (a) run, all stale: wall ms | ${fmt(stats(a))} |`,
+      `| ${n} | (a) the cycle itself (report durationMs) | ${fmt(stats(cycle))} |`,
+      `| ${n} | (c) floor script: wall ms | ${fmt(stats(c))} |`,
+      `| ${n} | (a)/(c), same run | ${fmt(stats(ratios), 2)} |`,
+      `| ${n} | (b) run, nothing stale: wall ms | ${fmt(stats(b))} |`,
+      `| ${n} | bare wg show dump: ms | ${fmt(stats(dump))} |`,
+      `| ${n} | deno run of an empty file: ms | ${fmt(stats(startup))} |`,
+      `| ${n} | (b) / (dump + start-up) | ${(stats(b).median / floorB).toFixed(2)} |`,
+      `| ${n} | (d) daemon peak RSS during the purge: MB | ${fmt(stats(peak), 1)} |`,
+      `| ${n} | (d) daemon idle RSS after it: MB | ${fmt(stats(idle), 1)} |`,
+      `| ${n} | (e) wg processes per cycle | ${fmt(stats(spawns))} |`,
+    ];
+  } finally {
+    await lab.close();
+    await Deno.remove(wrapperDir, { recursive: true });
+  }
+}
+
+if (!(await labAvailable())) {
+  console.error("bench: needs root, ip, wg and wireguard-go (bash scripts/bench.sh installs them)");
+  Deno.exit(1);
+}
+const rows: string[] = [];
+for (const n of SIZES) rows.push(...await benchSize(n));
+console.log(`runs per figure: ${RUNS}; median (min–max)`);
+console.log("| peers | measure | value |");
+console.log("| --- | --- | --- |");
+for (const row of rows) console.log(row);

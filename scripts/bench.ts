@@ -29,6 +29,8 @@ const { values } = parseArgs({
 const SIZES = values.peers.split(",").map(Number);
 const RUNS = Number(values.runs);
 const SHIFT = 600;
+// A smaller V8 young generation, measured for comparison (see docs/benchmarks.md).
+const SMALL_YOUNG_GEN = "--max-semi-space-size=1";
 const FLOOR = new URL("./bench_floor.sh", import.meta.url).pathname;
 
 interface Stats {
@@ -68,9 +70,10 @@ async function procStatus(pid: number, field: string): Promise<number> {
 }
 
 /** The daemon process: the deno binary itself, not a wrapper. */
-async function daemonRss(lab: WgLab): Promise<{ peak: number; idle: number }> {
+async function daemonRss(lab: WgLab, v8Flags?: string): Promise<{ peak: number; idle: number }> {
   const { cmd, env } = cliCommand(["daemon", "-i", lab.iface, "--interval", "3600"], {
     clockShift: SHIFT,
+    v8Flags,
   });
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
@@ -159,12 +162,19 @@ async function benchSize(n: number): Promise<string[]> {
     }
 
     console.error(`N=${n}: daemon RSS`);
-    const peak: number[] = [], idle: number[] = [];
+    const peak: number[] = [],
+      idle: number[] = [],
+      peakSmall: number[] = [],
+      idleSmall: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
       await restale(lab, peers);
       const rss = await daemonRss(lab);
       peak.push(rss.peak);
       idle.push(rss.idle);
+      await restale(lab, peers);
+      const small = await daemonRss(lab, SMALL_YOUNG_GEN);
+      peakSmall.push(small.peak);
+      idleSmall.push(small.idle);
     }
 
     const ratios = a.map((x, i) => x / c[i]);
@@ -180,6 +190,8 @@ async function benchSize(n: number): Promise<string[]> {
       `| ${n} | (b) / (dump + start-up) | ${(stats(b).median / floorB).toFixed(2)} |`,
       `| ${n} | (d) daemon peak RSS during the purge: MB | ${fmt(stats(peak), 1)} |`,
       `| ${n} | (d) daemon idle RSS after it: MB | ${fmt(stats(idle), 1)} |`,
+      `| ${n} | (d) same, V8 ${SMALL_YOUNG_GEN}: peak MB | ${fmt(stats(peakSmall), 1)} |`,
+      `| ${n} | (d) same, V8 ${SMALL_YOUNG_GEN}: idle MB | ${fmt(stats(idleSmall), 1)} |`,
       `| ${n} | (e) wg processes per cycle | ${fmt(stats(spawns))} |`,
     ];
   } finally {

@@ -42,11 +42,24 @@ export function reinstateArgs(peer: PeerConfig, pskFile: string | null): string[
   return args;
 }
 
-const encoder = new TextEncoder();
+/** UTF-8 length of a string, without encoding it (this runs for every argument). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
 
 /** Bytes one argument takes in the exec image: its text, a NUL, and a pointer. */
 function argCost(arg: string): number {
-  return encoder.encode(arg).length + 1 + 8;
+  return utf8Length(arg) + 1 + 8;
 }
 
 /**

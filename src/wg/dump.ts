@@ -48,6 +48,7 @@ export interface WgInterface {
 }
 
 const NONE = "(none)";
+const NONE_RE = String.raw`\(none\)`;
 
 const keyOrNone = z.union([z.literal(NONE), z.string().regex(WG_KEY_PATTERN)], {
   error: "expected a base64 key or (none)",
@@ -140,16 +141,59 @@ function parseInterfaceFields(name: string, cols: string[], line: number): WgInt
   };
 }
 
-function parsePeerFields(cols: string[], line: number): WgPeer {
+// The detailed schema of a peer line, field by field: it names the column
+// that does not fit.
+const peerColumns = z.tuple([publicKey, keyOrNone, endpoint, allowedIps, u64, u64, u64, keepalive]);
+
+// The same rules as one pattern for the whole line. Checking a line with one
+// regex schema allocates far less than eight field schemas, which matters at
+// tens of thousands of peers; a line that fails it, or a number out of range,
+// goes through the detailed schema for the error message.
+const KEY = String.raw`[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=`;
+const CIDR = String.raw`(?:${IPV4}/(?:3[0-2]|[12]?\d)|${IPV6}/(?:12[0-8]|1[01]\d|[1-9]?\d))`;
+const peerLinePattern = z.string().regex(
+  new RegExp(
+    String.raw`^${KEY}\t(?:${NONE_RE}|${KEY})\t(?:${NONE_RE}|${ENDPOINT.source.slice(1, -1)})` +
+      String
+        .raw`\t(?:${NONE_RE}|${CIDR}(?:,${CIDR})*)\t\d{1,20}\t\d{1,20}\t\d{1,20}\t(?:off|\d{1,5})$`,
+  ),
+);
+
+function parsePeerFields(cols: string[], line: number, raw: string): WgPeer {
+  if (peerLinePattern.safeParse(raw).success) {
+    const [handshake, rx, tx] = [Number(cols[4]), Number(cols[5]), Number(cols[6])];
+    const keepaliveSeconds = cols[7] === "off" ? null : Number(cols[7]);
+    const inRange = Number.isSafeInteger(handshake) && Number.isSafeInteger(rx) &&
+      Number.isSafeInteger(tx) &&
+      (keepaliveSeconds === null || (keepaliveSeconds >= 1 && keepaliveSeconds <= 65535));
+    if (inRange) {
+      return {
+        publicKey: cols[0],
+        presharedKey: cols[1] === NONE ? null : cols[1],
+        endpoint: cols[2] === NONE ? null : cols[2],
+        allowedIps: cols[3] === NONE ? [] : cols[3].split(","),
+        latestHandshake: handshake,
+        rxBytes: rx,
+        txBytes: tx,
+        persistentKeepalive: keepaliveSeconds,
+      };
+    }
+  }
+  const result = peerColumns.safeParse(cols);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new DumpParseError(line, PEER_COLUMNS[Number(issue.path[0])] ?? "line", issue.message);
+  }
+  const [key, psk, ep, ips, handshake, rx, tx, keepaliveSeconds] = result.data;
   return {
-    publicKey: field(publicKey, cols[0], line, PEER_COLUMNS[0]),
-    presharedKey: field(keyOrNone, cols[1], line, PEER_COLUMNS[1]),
-    endpoint: field(endpoint, cols[2], line, PEER_COLUMNS[2]),
-    allowedIps: field(allowedIps, cols[3], line, PEER_COLUMNS[3]),
-    latestHandshake: field(u64, cols[4], line, PEER_COLUMNS[4]),
-    rxBytes: field(u64, cols[5], line, PEER_COLUMNS[5]),
-    txBytes: field(u64, cols[6], line, PEER_COLUMNS[6]),
-    persistentKeepalive: field(keepalive, cols[7], line, PEER_COLUMNS[7]),
+    publicKey: key,
+    presharedKey: psk,
+    endpoint: ep,
+    allowedIps: ips,
+    latestHandshake: handshake,
+    rxBytes: rx,
+    txBytes: tx,
+    persistentKeepalive: keepaliveSeconds,
   };
 }
 
@@ -183,7 +227,7 @@ export function parseInterfaceDump(name: string, text: string): WgInterface {
         `expected ${PEER_COLUMNS.length} peer columns, got ${cols.length}`,
       );
     }
-    iface.peers.push(parsePeerFields(cols, i + 1));
+    iface.peers.push(parsePeerFields(cols, i + 1, lines[i]));
   }
   checkUniquePeers(iface, lines.length);
   return iface;
@@ -223,7 +267,7 @@ export function parseAllDump(text: string): WgInterface[] {
         `expected a peer line of ${PEER_COLUMNS.length + 1} columns, got ${cols.length}`,
       );
     }
-    current.peers.push(parsePeerFields(cols.slice(1), line));
+    current.peers.push(parsePeerFields(cols.slice(1), line, cols.slice(1).join("\t")));
   });
   for (const iface of byName.values()) checkUniquePeers(iface, lines.length);
   return [...byName.values()];

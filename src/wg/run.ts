@@ -30,7 +30,13 @@ interface WgOutput {
   stderr: string;
 }
 
-const decoder = new TextDecoder();
+async function readText(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  for await (const chunk of stream) parts.push(decoder.decode(chunk, { stream: true }));
+  parts.push(decoder.decode());
+  return parts.join("");
+}
 
 /** {@link Wg} backed by the real `wg` binary. */
 export class WgCommand implements Wg {
@@ -70,25 +76,27 @@ export class WgCommand implements Wg {
   private async exec(args: string[]): Promise<WgOutput> {
     const what = `wg ${args.slice(0, 2).join(" ")}`;
     const signal = AbortSignal.timeout(this.options.timeoutMs);
-    let output: Deno.CommandOutput;
+    let child: Deno.ChildProcess;
     try {
-      output = await new Deno.Command(this.options.wgPath, {
+      child = new Deno.Command(this.options.wgPath, {
         args,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
         signal,
-      }).output();
+      }).spawn();
     } catch (error) {
-      if (signal.aborted) throw this.timeout(what);
       throw spawnError(error, this.options.wgPath);
     }
+    // Streams, not output(): a dump of 10,000 peers is over a megabyte, and
+    // collecting it chunk by chunk keeps the peak memory near its size.
+    const [stdout, stderr, status] = await Promise.all([
+      readText(child.stdout),
+      readText(child.stderr),
+      child.status,
+    ]);
     if (signal.aborted) throw this.timeout(what);
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
+    return { code: status.code, stdout, stderr };
   }
 
   private timeout(what: string): WgError {

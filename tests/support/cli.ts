@@ -17,6 +17,8 @@ export interface CliOptions {
   pathPrefix?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** V8 flags for the CLI's runtime, e.g. `--max-semi-space-size=1`. */
+  v8Flags?: string;
 }
 
 /** The command line that starts the CLI, for tests that need to spawn it themselves. */
@@ -30,7 +32,8 @@ export function cliCommand(
     env.WG_REINSTATE_TEST_CLOCK_SHIFT = String(options.clockShift);
   }
   if (options.pathPrefix) env.PATH = `${options.pathPrefix}:${env.PATH}`;
-  return { cmd: [Deno.execPath(), "run", "--allow-all", ...preload, MAIN, ...args], env };
+  const v8 = options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : [];
+  return { cmd: [Deno.execPath(), "run", "--allow-all", ...v8, ...preload, MAIN, ...args], env };
 }
 
 /** Runs the CLI to completion; never throws on a non-zero exit. */

@@ -71,8 +71,12 @@ async function procStatus(pid: number, field: string): Promise<number> {
 
 /** The daemon process: the deno binary itself, not a wrapper. */
 async function daemonRss(lab: WgLab, v8Flags?: string): Promise<{ peak: number; idle: number }> {
-  const { cmd, env } = cliCommand(["daemon", "-i", lab.iface, "--interval", "3600"], {
+  // The daemon purges only what it has watched for stale-after on its
+  // monotonic clock: run that clock fast and cycle every second, so the
+  // second cycle purges everything.
+  const { cmd, env } = cliCommand(["daemon", "-i", lab.iface, "--interval", "1"], {
     clockShift: SHIFT,
+    monotonicSpeed: 1000,
     v8Flags,
   });
   const child = new Deno.Command(cmd[0], {
@@ -85,7 +89,7 @@ async function daemonRss(lab: WgLab, v8Flags?: string): Promise<{ peak: number; 
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   try {
-    while (!/cycle (done|FAILED)/.test(text)) {
+    while (!/cycle (done|FAILED) in \d+ ms: \d+ peers checked, [1-9]\d* purged/.test(text)) {
       const { value, done } = await reader.read();
       if (done) throw new Error(`daemon ended: ${text}`);
       text += value;

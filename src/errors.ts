@@ -13,6 +13,8 @@ export const ExitCode = {
   runtime: 1,
   /** Bad flags or a bad configuration file; nothing was changed. */
   usage: 2,
+  /** Another wg-reinstate holds the lock of an interface; it was skipped. */
+  busy: 3,
 } as const;
 
 /** Bad command-line usage or configuration. Exit code 2; nothing is changed. */
@@ -55,5 +57,14 @@ export class WgError extends Error {
   constructor(readonly kind: WgFailureKind, message: string) {
     super(message);
     this.name = "WgError";
+  }
+}
+
+/** A preshared-key file could not be written (disk full, no temp dir). Nothing was changed. */
+export class SecretFileError extends Error {
+  /** @param message names the directory and the reason, never the secret */
+  constructor(message: string) {
+    super(message);
+    this.name = "SecretFileError";
   }
 }

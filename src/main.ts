@@ -19,6 +19,7 @@ import { runDaemon } from "./daemon.ts";
 import { ConfigError, DumpParseError, ExitCode, WgError } from "./errors.ts";
 import { logger, startLogging, stopLogging } from "./log.ts";
 import { runCycle } from "./purge/cycle.ts";
+import { PeerObservations } from "./purge/observations.ts";
 import { REJECT_AFTER_TIME } from "./purge/plan.ts";
 import { redactText } from "./redact.ts";
 import { VERSION } from "./version.ts";
@@ -90,10 +91,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (cmd.command === "status") {
       return await statusCommand(settings, cmd.json, contextFor(settings));
     }
+    // The daemon's memory of peer states, kept across cycles and reloads.
+    const observe = {
+      observations: new PeerObservations(),
+      monotonic: () => performance.now() / 1000,
+    };
     await runDaemon(settings, {
       log: logger("daemon"),
       cycle: (current) =>
-        runCycle(contextFor(current).wg, cycleOptions(current, wallClock), logger("purge")),
+        runCycle(
+          contextFor(current).wg,
+          cycleOptions(current, wallClock, observe),
+          logger("purge"),
+        ),
       reload: async () => {
         const next = await reload();
         startLogging(next);

@@ -6,34 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { runCli } from "./support/cli.ts";
-import { sh, WgLab } from "./support/lab.ts";
+import { WgLab } from "./support/lab.ts";
+import { withWrapper } from "./support/wrappers.ts";
 import { configOf, peerByKey, statesByKey } from "./support/scenario.ts";
 import { VERSION } from "../src/version.ts";
 
 function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => /\[ERR\]|^wg-reinstate: /.test(l));
-}
-
-async function realWg(): Promise<string> {
-  return (await sh(["sh", "-c", "command -v wg"])).stdout.trim();
-}
-
-async function withWrapper<T>(
-  body: string,
-  fn: (path: string, dir: string) => Promise<T>,
-): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "wr-wrapper-" });
-  try {
-    const path = `${dir}/wg`;
-    await Deno.writeTextFile(
-      path,
-      body.replaceAll("@DIR@", dir).replaceAll("@WG@", await realWg()),
-      { mode: 0o755 },
-    );
-    return await fn(path, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** A lab whose two clients (one with a PSK) have real handshakes. */

@@ -5,6 +5,7 @@ import {
   formatInterfaceDump,
   parseAllDump,
   parseInterfaceDump,
+  parsePeerColumns,
   type WgInterface,
 } from "../src/wg/dump.ts";
 
@@ -181,6 +182,42 @@ Deno.test("parseInterfaceDump throws only DumpParseError on arbitrary text", () 
         assert.ok(error instanceof DumpParseError, String(error));
       }
     }),
+    { numRuns: 10_000 },
+  );
+});
+
+Deno.test("parseInterfaceDump's fast path agrees with the field-by-field parse on mutated lines", () => {
+  const head = SINGLE.split("\n")[0];
+  const base = SINGLE.split("\n")[1];
+  const alphabet = "0123456789abcdefABCDEF:./,[]%()-=+\tnoefx ";
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(base.length), fc.constantFrom(...alphabet), fc.boolean()), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      (edits) => {
+        let line = base;
+        for (const [at, ch, insert] of edits) {
+          line = line.slice(0, at) + ch + line.slice(insert ? at : at + 1);
+        }
+        let fast: unknown, detailed: unknown;
+        try {
+          fast = parseInterfaceDump("wg0", `${head}\n${line}\n`).peers[0];
+        } catch (error) {
+          assert.ok(error instanceof DumpParseError);
+          fast = "error";
+        }
+        try {
+          const cols = line.split("\t");
+          detailed = cols.length === 8 ? parsePeerColumns(cols, 2) : "error";
+        } catch (error) {
+          assert.ok(error instanceof DumpParseError);
+          detailed = "error";
+        }
+        assert.deepStrictEqual(fast, detailed, JSON.stringify(line));
+      },
+    ),
     { numRuns: 10_000 },
   );
 });

@@ -8,6 +8,7 @@ const policy = (over: Partial<Policy> = {}): Policy => ({
   staleAfter: 180,
   exclude: new Set(),
   configuredEndpoints: new Set(),
+  configuredWithoutEndpoint: new Set(),
   ...over,
 });
 
@@ -42,6 +43,7 @@ Deno.test("planPurge gives each kind of peer its decision and reason", () => {
     "excluded": 1,
     "configured-endpoint": 1,
     "handshake-in-future": 1,
+    "observing": 0,
   });
 });
 
@@ -57,44 +59,87 @@ const scenario = fc.record({
   staleAfter: fc.integer({ min: 1, max: 100_000 }),
   excludeMask: fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }),
   configuredMask: fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }),
+  knownMask: fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }),
   extraKeys: fc.array(keyArb, { maxLength: 3 }),
+  // Daemon mode: seconds each peer's state was watched; null for a one-shot run.
+  watched: fc.option(
+    fc.array(fc.integer({ min: 0, max: 200_000 }), { minLength: 30, maxLength: 30 }),
+    { nil: null },
+  ),
 });
 
 Deno.test("planPurge never purges an unprotectable peer and decides each peer once", () => {
   fc.assert(
     fc.property(scenario, (s) => {
-      const exclude = new Set([
-        ...s.extraKeys,
-        ...s.peers.filter((_, i) => s.excludeMask[i]).map((p) => p.publicKey),
-      ]);
-      const configured = new Set(
-        s.peers.filter((_, i) => s.configuredMask[i]).map((p) => p.publicKey),
-      );
+      const pick = (mask: boolean[]) =>
+        new Set(s.peers.filter((_, i) => mask[i]).map((p) => p.publicKey));
+      const exclude = new Set([...s.extraKeys, ...pick(s.excludeMask)]);
+      const configured = pick(s.configuredMask);
+      const known = pick(s.knownMask);
+      const observed = s.watched === null
+        ? undefined
+        : new Map(s.peers.map((p, i) => [p.publicKey, s.watched![i]]));
       const plans = planPurge(s.peers, s.now, {
         staleAfter: s.staleAfter,
         exclude,
         configuredEndpoints: configured,
-      });
+        configuredWithoutEndpoint: known,
+      }, observed);
       // Exactly one decision per peer, in order.
       assert.deepStrictEqual(plans.map((p) => p.peer), s.peers);
+      const expected = s.peers.filter((p) => {
+        if (p.endpoint === null || exclude.has(p.publicKey) || configured.has(p.publicKey)) {
+          return false;
+        }
+        const watchedLongEnough = observed === undefined ||
+          observed.get(p.publicKey)! >= s.staleAfter;
+        if (p.latestHandshake === 0) {
+          return observed !== undefined && known.has(p.publicKey) && watchedLongEnough;
+        }
+        return s.now - p.latestHandshake > s.staleAfter && watchedLongEnough;
+      });
       for (const { peer, decision } of plans) {
         if (decision.action !== "purge") continue;
+        // Never a peer without an endpoint, an excluded or a configured-endpoint peer.
         assert.notStrictEqual(peer.endpoint, null);
         assert.ok(!exclude.has(peer.publicKey));
         assert.ok(!configured.has(peer.publicKey));
-        assert.ok(peer.latestHandshake > 0);
-        assert.ok(s.now - peer.latestHandshake > s.staleAfter);
+        assert.strictEqual(decision.reason, peer.latestHandshake === 0 ? "unconfirmed" : "stale");
       }
-      // And every peer that fits the rule is purged.
-      const expected = s.peers.filter((p) =>
-        p.endpoint !== null && p.latestHandshake > 0 && s.now - p.latestHandshake > s.staleAfter &&
-        !exclude.has(p.publicKey) && !configured.has(p.publicKey)
-      );
+      // And exactly the peers that fit the rule are purged.
       assert.deepStrictEqual(
         plans.filter((p) => p.decision.action === "purge").map((p) => p.peer),
         expected,
       );
     }),
-    { numRuns: 1000 },
+    { numRuns: 2000 },
   );
+});
+
+Deno.test("planPurge in daemon mode waits until it has watched a handshake for stale-after", () => {
+  const p = [peer({ publicKey: key("a"), latestHandshake: NOW - 5000 })];
+  const plan = (watched: number) =>
+    planPurge(p, NOW, policy(), new Map([[key("a"), watched]]))[0].decision;
+  // The wall clock says 5000 s, but the daemon has only watched it for 60 s (a clock step at boot).
+  assert.deepStrictEqual(plan(60), { action: "keep", reason: "observing", idleSeconds: 5000 });
+  assert.deepStrictEqual(plan(180), { action: "purge", reason: "stale", idleSeconds: 5000 });
+});
+
+Deno.test("planPurge purges an unconfirmed endpoint only in daemon mode and only for a known peer", () => {
+  const half = peer({ publicKey: key("h"), latestHandshake: 0 });
+  const known = policy({ configuredWithoutEndpoint: new Set([key("h")]) });
+  assert.strictEqual(planPurge([half], NOW, known)[0].decision.reason, "never-handshaked");
+  assert.strictEqual(
+    planPurge([half], NOW, policy(), new Map([[key("h"), 999]]))[0].decision.reason,
+    "never-handshaked",
+  );
+  assert.strictEqual(
+    planPurge([half], NOW, known, new Map([[key("h"), 100]]))[0].decision.reason,
+    "observing",
+  );
+  assert.deepStrictEqual(planPurge([half], NOW, known, new Map([[key("h"), 200]]))[0].decision, {
+    action: "purge",
+    reason: "unconfirmed",
+    idleSeconds: 200,
+  });
 });

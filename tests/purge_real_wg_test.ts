@@ -82,6 +82,7 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
       "excluded": 1,
       "configured-endpoint": 1,
       "handshake-in-future": 0,
+      "observing": 0,
     });
     assert.deepStrictEqual(r.repaired, []);
 
@@ -150,6 +151,7 @@ Deno.test("purge cycle with nothing stale changes nothing and spawns no wg set",
     const calls: string[][] = [];
     const counting = {
       show: wg.show.bind(wg),
+      interfaces: wg.interfaces.bind(wg),
       set: (i: string, args: readonly string[]) => (calls.push([...args]), wg.set(i, args)),
     };
     const settings = resolveSettings([{ source: "test", values: { interfaces: [lab.iface] } }]);

@@ -45,6 +45,7 @@ Deno.test("formatStatusTable shows short keys and families, never addresses", ()
       staleAfter: 180,
       exclude: new Set(),
       configuredEndpoints: new Set(),
+      configuredWithoutEndpoint: new Set(),
     }),
   }]);
   const table = formatStatusTable(rows);

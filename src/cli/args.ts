@@ -44,6 +44,9 @@ const POLICY_OPTIONS: Options = {
   "log-format": { type: "string" },
   wg: { type: "string" },
   "wg-timeout": { type: "string" },
+  "temp-dir": { type: "string" },
+  "lock-dir": { type: "string" },
+  "argv-budget": { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -67,10 +70,13 @@ const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
   wg: "--wg",
   wgTimeout: "--wg-timeout",
   networkConfig: "--network",
+  tempDir: "--temp-dir",
+  lockDir: "--lock-dir",
+  argvBudget: "--argv-budget",
   interfaceOverrides: "interfaceOverrides",
 };
 
-const NUMERIC_FLAGS = new Set(["stale-after", "interval", "wg-timeout"]);
+const NUMERIC_FLAGS = new Set(["stale-after", "interval", "wg-timeout", "argv-budget"]);
 
 const COMMON_HELP = `
   -i, --interface IFACE     interface to purge; repeat for several, or "all" (default: all)
@@ -90,6 +96,9 @@ const COMMON_HELP = `
       --log-format F        text or json (JSON lines), on stderr (default text)
       --wg PATH             the wg binary (default: wg from PATH)
       --wg-timeout S        seconds one wg call may take (default 10)
+      --temp-dir DIR        where the private preshared-key directory is made (default $TMPDIR or /tmp)
+      --lock-dir DIR        per-interface lock files (default /var/run/wg-reinstate)
+      --argv-budget BYTES   arguments per wg set call (default 524288)
   -h, --help                this help`;
 
 const HELP: Record<CommandName | "main", string> = {
@@ -199,7 +208,7 @@ function flagsToSettings(values: Record<string, unknown>): Record<string, unknow
 
 function toNumber(flag: string, value: string): number {
   if (!/^\d+(\.\d+)?$/.test(value)) {
-    throw new ConfigError(`--${flag}: "${value}" is not a number of seconds`);
+    throw new ConfigError(`--${flag}: "${value}" is not a number`);
   }
   return Number(value);
 }

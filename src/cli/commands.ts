@@ -6,7 +6,6 @@
 import type { Settings } from "../config/schema.ts";
 import { loadNetwork, loadPolicy, loadProtection } from "../config/protection.ts";
 import { type CycleOptions, type CycleReport, readAndPlan, runCycle } from "../purge/cycle.ts";
-import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
 import { ExitCode } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { Wg } from "../wg/run.ts";
@@ -22,14 +21,25 @@ export interface CommandContext {
   print: (text: string) => void;
 }
 
-/** Cycle options derived from settings. */
-export function cycleOptions(settings: Settings, now: () => number): CycleOptions {
+/**
+ * Cycle options derived from settings.
+ *
+ * @param observe the daemon's peer memory and monotonic clock; absent for one-shot runs
+ */
+export function cycleOptions(
+  settings: Settings,
+  now: () => number,
+  observe?: CycleOptions["observe"],
+): CycleOptions {
   return {
     interfaces: settings.interfaces,
     dryRun: settings.dryRun,
-    argvBudget: DEFAULT_ARGV_BUDGET,
+    argvBudget: settings.argvBudget,
     now,
     policyFor: (iface) => loadPolicy(settings, iface),
+    tempDir: settings.tempDir ?? undefined,
+    lockDir: settings.lockDir,
+    observe,
   };
 }
 
@@ -45,7 +55,8 @@ export async function runCommand(
     logger("purge"),
   );
   if (json) ctx.print(JSON.stringify(report, null, 2) + "\n");
-  return report.ok ? ExitCode.ok : ExitCode.runtime;
+  if (!report.ok) return ExitCode.runtime;
+  return report.busy.length > 0 ? ExitCode.busy : ExitCode.ok;
 }
 
 /** `wg-reinstate status`: every peer and its decision; changes nothing. */

@@ -55,6 +55,7 @@ export async function loadProtection(
   const exclude = new Set([...settings.exclude, ...(override.exclude ?? [])]);
   for (const key of exclude) add(key, "excluded");
   const configuredEndpoints = new Set<string>();
+  const configuredWithoutEndpoint = new Set<string>();
 
   const wgQuickPath = (settings.wgQuickConfig ?? DEFAULT_WG_QUICK_CONFIG).replaceAll("%i", iface);
   const wgQuick = await readOptional(
@@ -63,7 +64,10 @@ export async function loadProtection(
     "wg-quick-config",
   );
   for (const peer of wgQuick === null ? [] : parseWgQuickPeers(wgQuick, wgQuickPath)) {
-    if (!peer.hasEndpoint) continue;
+    if (!peer.hasEndpoint) {
+      configuredWithoutEndpoint.add(peer.publicKey);
+      continue;
+    }
     configuredEndpoints.add(peer.publicKey);
     add(peer.publicKey, `Endpoint in ${wgQuickPath}`);
   }
@@ -72,7 +76,10 @@ export async function loadProtection(
   for (const peer of net?.peers ?? []) {
     if (peer.iface !== iface) continue;
     if (peer.description !== null) descriptions.set(peer.publicKey, peer.description);
-    if (!peer.dialed) continue;
+    if (!peer.dialed) {
+      configuredWithoutEndpoint.add(peer.publicKey);
+      continue;
+    }
     configuredEndpoints.add(peer.publicKey);
     add(peer.publicKey, `endpoint_host in ${settings.networkConfig} (section ${peer.section})`);
   }
@@ -82,6 +89,10 @@ export async function loadProtection(
       staleAfter: override.staleAfter ?? settings.staleAfter,
       exclude,
       configuredEndpoints,
+      // A key listed both with and without an endpoint counts as configured.
+      configuredWithoutEndpoint: new Set(
+        [...configuredWithoutEndpoint].filter((k) => !configuredEndpoints.has(k)),
+      ),
     },
     protectedPeers: [...reasons].map(([publicKey, why]) => ({
       publicKey,

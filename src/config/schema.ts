@@ -9,6 +9,8 @@ import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import { ifaceNameSchema, wgKeySchema } from "../wg/keys.ts";
 import { REJECT_AFTER_TIME } from "../purge/plan.ts";
+import { DEFAULT_LOCK_DIR } from "../purge/lock.ts";
+import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
 
 /** Log levels the tool accepts, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -50,6 +52,12 @@ export const settingsInputSchema = z.strictObject({
    * `endpoint_host` are protected, and their descriptions shown. null: none.
    */
   networkConfig: z.string().min(1).nullable(),
+  /** Parent of the private preshared-key directory; null: $TMPDIR or /tmp. */
+  tempDir: z.string().min(1).nullable(),
+  /** Directory of the per-interface lock files. */
+  lockDir: z.string().min(1),
+  /** Bytes of arguments per `wg set` call (the kernel's limit is ARG_MAX). */
+  argvBudget: z.number().int().min(4096).max(64 * 1024 * 1024),
   /** Per-interface threshold and extra exclusions. */
   interfaceOverrides: z.record(
     ifaceNameSchema,
@@ -77,6 +85,9 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   wg: "wg",
   wgTimeout: 10,
   networkConfig: null,
+  tempDir: null,
+  lockDir: DEFAULT_LOCK_DIR,
+  argvBudget: DEFAULT_ARGV_BUDGET,
   interfaceOverrides: {},
 });
 

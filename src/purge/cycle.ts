@@ -9,6 +9,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { SecretFileError } from "../errors.ts";
 import { shortKey } from "../wg/keys.ts";
 import type { WgInterface, WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/run.ts";
@@ -20,7 +21,9 @@ import {
   planPurge,
   type Policy,
 } from "./plan.ts";
-import { SecretDir } from "./secret_dir.ts";
+import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
+import type { PeerObservations } from "./observations.ts";
+import { removeOrphanedSecretDirs, SecretDir } from "./secret_dir.ts";
 import { type ReinstateProblem, verifyReinstated } from "./verify.ts";
 
 /** Inputs of one cycle. */
@@ -37,11 +40,22 @@ export interface CycleOptions {
   policyFor: (iface: string) => Promise<Policy>;
   /** Parent directory for the private preshared-key directory; defaults to $TMPDIR. */
   tempDir?: string;
+  /** Directory of per-interface lock files; null: no locking (status, tests). */
+  lockDir: string | null;
+  /**
+   * The daemon's memory of peer states, with its monotonic clock (seconds).
+   * Absent for a one-shot `run`, which then refuses to purge at all when a
+   * handshake lies in the future (the wall clock is behind).
+   */
+  observe?: { observations: PeerObservations; monotonic: () => number };
 }
 
 /** A peer that was (or, in a dry run, would be) purged. */
 export interface PurgedPeer {
   publicKey: string;
+  /** `stale`, or `unconfirmed` for an endpoint without a completed handshake. */
+  reason: string;
+  /** Seconds since the handshake; for `unconfirmed`, seconds the daemon watched it. */
   idleSeconds: number;
 }
 
@@ -67,8 +81,10 @@ export interface InterfaceReport {
 export interface CycleReport {
   dryRun: boolean;
   interfaces: InterfaceReport[];
+  /** Interfaces skipped because another wg-reinstate held their lock. */
+  busy: string[];
   durationMs: number;
-  /** False when any `wg` call failed or any peer needed repair. */
+  /** False when any `wg` call failed, any peer needed repair, or the purge was refused. */
   ok: boolean;
 }
 
@@ -81,21 +97,50 @@ export interface CycleReport {
  */
 export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Promise<CycleReport> {
   const started = performance.now();
-  const planned = await readAndPlan(wg, options);
-  const reports: InterfaceReport[] = [];
-  for (const { iface, plans } of planned) {
-    const report = await purgeInterface(wg, iface.name, plans, options, log);
-    log.info(
-      "{interface}: {checked} peers checked, {purged} {verb}, kept {kept}",
-      {
-        interface: report.name,
-        checked: report.checked,
-        purged: report.purged.length,
-        verb: options.dryRun ? "would be purged" : "purged",
-        kept: formatKept(report.kept),
-      },
+  let interfaces = options.interfaces;
+  let locks: InterfaceLocks | null = null;
+  if (options.lockDir !== null) {
+    // Lock before reading, so that what is applied was read under the lock.
+    locks = await lockInterfaces(
+      options.lockDir,
+      interfaces === "all" ? await wg.interfaces() : interfaces,
     );
-    reports.push(report);
+    for (const name of locks.busy) {
+      log.warning("{interface}: another wg-reinstate is purging it; skipped", { interface: name });
+    }
+    interfaces = locks.held;
+  }
+  const reports: InterfaceReport[] = [];
+  try {
+    if (!options.dryRun) await removeOrphanedSecretDirs(options.tempDir);
+    const planned = interfaces.length === 0
+      ? []
+      : await readAndPlan(wg, { ...options, interfaces });
+    const future = options.observe === undefined &&
+      planned.some((p) => p.plans.some((x) => x.decision.reason === "handshake-in-future"));
+    if (future) {
+      log.error(
+        "a latest handshake lies in the future: the clock is behind, so no age can be trusted; purging nothing",
+      );
+    }
+    for (const { iface, plans } of planned) {
+      const report = future
+        ? { ...emptyReport(iface.name, plans), error: "refused: a handshake lies in the future" }
+        : await purgeInterface(wg, iface.name, plans, options, log);
+      log.info(
+        "{interface}: {checked} peers checked, {purged} {verb}, kept {kept}",
+        {
+          interface: report.name,
+          checked: report.checked,
+          purged: report.purged.length,
+          verb: options.dryRun ? "would be purged" : "purged",
+          kept: formatKept(report.kept),
+        },
+      );
+      reports.push(report);
+    }
+  } finally {
+    locks?.release();
   }
   const durationMs = Math.round(performance.now() - started);
   const ok = reports.every((r) => r.error === null && r.repaired.length === 0);
@@ -106,7 +151,13 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
     purged: reports.reduce((n, r) => n + r.purged.length, 0),
     verb: options.dryRun ? "would be purged" : "purged",
   });
-  return { dryRun: options.dryRun, interfaces: reports, durationMs, ok };
+  return {
+    dryRun: options.dryRun,
+    interfaces: reports,
+    busy: locks?.busy ?? [],
+    durationMs,
+    ok,
+  };
 }
 
 /** One interface as read, with a decision for each of its peers. */
@@ -124,14 +175,16 @@ export interface PlannedInterface {
  */
 export async function readAndPlan(
   wg: Wg,
-  options: Pick<CycleOptions, "interfaces" | "now" | "policyFor">,
+  options: Pick<CycleOptions, "interfaces" | "now" | "policyFor" | "observe">,
 ): Promise<PlannedInterface[]> {
   const snapshot = await wg.show(options.interfaces);
   const now = Math.floor(options.now());
+  const monotonic = options.observe?.monotonic();
   const planned: PlannedInterface[] = [];
   for (const iface of snapshot) {
     const policy = await options.policyFor(iface.name);
-    planned.push({ iface, now, plans: planPurge(iface.peers, now, policy) });
+    const observed = options.observe?.observations.update(iface.name, iface.peers, monotonic!);
+    planned.push({ iface, now, plans: planPurge(iface.peers, now, policy, observed) });
   }
   return planned;
 }
@@ -141,14 +194,8 @@ function formatKept(kept: Record<KeepReason, number>): string {
   return parts.length > 0 ? parts.join(" ") : "none";
 }
 
-async function purgeInterface(
-  wg: Wg,
-  name: string,
-  plans: PeerPlan[],
-  options: CycleOptions,
-  log: Logger,
-): Promise<InterfaceReport> {
-  const report: InterfaceReport = {
+function emptyReport(name: string, plans: readonly PeerPlan[]): InterfaceReport {
+  return {
     name,
     checked: plans.length,
     purged: [],
@@ -156,22 +203,35 @@ async function purgeInterface(
     repaired: [],
     error: null,
   };
-  const idle = new Map<string, number>();
+}
+
+async function purgeInterface(
+  wg: Wg,
+  name: string,
+  plans: PeerPlan[],
+  options: CycleOptions,
+  log: Logger,
+): Promise<InterfaceReport> {
+  const report = emptyReport(name, plans);
+  const decisions = new Map<string, { reason: string; idleSeconds: number }>();
   for (const { peer, decision } of plans) {
-    if (decision.action === "purge") idle.set(peer.publicKey, decision.idleSeconds);
+    if (decision.action === "purge") decisions.set(peer.publicKey, decision);
   }
   const stale = plans.filter((p) => p.decision.action === "purge").map((p) => p.peer);
   if (stale.length === 0) return report;
   // One log line and one report entry per purged (or, dry, purgeable) peer.
   const recordPurged = (peers: readonly WgPeer[], what: "purged" | "would purge") => {
     for (const peer of peers) {
-      const idleSeconds = idle.get(peer.publicKey)!;
-      log.info(`${what} peer {peer} on {interface}, idle {idleSeconds} s`, {
+      const { reason, idleSeconds } = decisions.get(peer.publicKey)!;
+      const why = reason === "unconfirmed"
+        ? "endpoint from an unconfirmed initiation, seen {idleSeconds} s"
+        : "idle {idleSeconds} s";
+      log.info(`${what} peer {peer} on {interface}, ${why}`, {
         interface: name,
         peer: shortKey(peer.publicKey),
         idleSeconds,
       });
-      report.purged.push({ publicKey: peer.publicKey, idleSeconds });
+      report.purged.push({ publicKey: peer.publicKey, reason, idleSeconds });
     }
   };
   if (options.dryRun) {
@@ -179,10 +239,13 @@ async function purgeInterface(
     return report;
   }
 
-  const secrets = stale.some((p) => p.presharedKey !== null)
-    ? await SecretDir.create(options.tempDir)
-    : null;
+  let secrets: SecretDir | null = null;
   try {
+    if (stale.some((p) => p.presharedKey !== null)) {
+      secrets = await SecretDir.create(options.tempDir);
+    }
+    // Every preshared-key file is written before the first wg call, so a
+    // write failure (disk full) stops here with nothing changed.
     const outcome = await reinstatePeers(wg, name, stale, secrets, options.argvBudget);
     if (outcome.failure !== null) {
       report.error = outcome.failure.message;
@@ -194,6 +257,10 @@ async function purgeInterface(
     const attempted = outcome.attempted;
     const bad = await verifyAndRepair(wg, name, attempted, secrets, options, log, report);
     recordPurged(attempted.filter((p) => !bad.has(p.publicKey)), "purged");
+  } catch (error) {
+    if (!(error instanceof SecretFileError)) throw error;
+    report.error = `${error.message}; nothing was changed`;
+    log.error("{interface}: {error}", { interface: name, error: report.error });
   } finally {
     await secrets?.remove();
   }

@@ -19,7 +19,8 @@ export type KeepReason =
   | "never-handshaked"
   | "excluded"
   | "configured-endpoint"
-  | "handshake-in-future";
+  | "handshake-in-future"
+  | "observing";
 
 /** Every keep reason, in the order reports list them. */
 export const KEEP_REASONS: readonly KeepReason[] = [
@@ -29,11 +30,12 @@ export const KEEP_REASONS: readonly KeepReason[] = [
   "excluded",
   "configured-endpoint",
   "handshake-in-future",
+  "observing",
 ];
 
 /** The decision for one peer. */
 export type Decision =
-  | { action: "purge"; reason: "stale"; idleSeconds: number }
+  | { action: "purge"; reason: "stale" | "unconfirmed"; idleSeconds: number }
   | { action: "keep"; reason: KeepReason; idleSeconds: number | null };
 
 /** A peer with its decision. */
@@ -50,31 +52,64 @@ export interface Policy {
   exclude: ReadonlySet<string>;
   /** Public keys whose endpoint this side configured (site-to-site peers). */
   configuredEndpoints: ReadonlySet<string>;
+  /**
+   * Public keys a config (wg-quick, UCI) lists without an endpoint: for these
+   * an endpoint with no completed handshake came from an unconfirmed
+   * initiation, and may be forgotten too.
+   */
+  configuredWithoutEndpoint: ReadonlySet<string>;
 }
 
 /**
  * Decides for every peer, in input order, whether to purge or keep it.
  *
+ * With `observed` (the daemon), a peer is purged only once its handshake
+ * state has also been watched unchanged for stale-after seconds on the
+ * monotonic clock, so a wall clock that steps forward never purges a live
+ * session; and a peer known to have no configured endpoint that holds an
+ * endpoint without a completed handshake (an unconfirmed initiation) is
+ * purged after the same wait. Without it (one-shot `run`), the wall clock
+ * alone decides and unconfirmed endpoints are left alone.
+ *
  * @param peers the interface's peers as read from `wg`
  * @param now the current time in unix seconds
  * @param policy the threshold and the protected keys
+ * @param observed seconds each peer's state has been seen unchanged (daemon only)
  */
-export function planPurge(peers: readonly WgPeer[], now: number, policy: Policy): PeerPlan[] {
-  return peers.map((peer) => ({ peer, decision: decide(peer, now, policy) }));
+export function planPurge(
+  peers: readonly WgPeer[],
+  now: number,
+  policy: Policy,
+  observed?: ReadonlyMap<string, number>,
+): PeerPlan[] {
+  return peers.map((peer) => ({ peer, decision: decide(peer, now, policy, observed) }));
 }
 
-function decide(peer: WgPeer, now: number, policy: Policy): Decision {
+function decide(
+  peer: WgPeer,
+  now: number,
+  policy: Policy,
+  observed: ReadonlyMap<string, number> | undefined,
+): Decision {
   const idleSeconds = peer.latestHandshake > 0 ? now - peer.latestHandshake : null;
   const keep = (reason: KeepReason): Decision => ({ action: "keep", reason, idleSeconds });
+  const watched = observed?.get(peer.publicKey) ?? 0;
   // Protection comes first: an operator's explicit choice wins over any timing.
   if (policy.exclude.has(peer.publicKey)) return keep("excluded");
   if (policy.configuredEndpoints.has(peer.publicKey)) return keep("configured-endpoint");
   if (peer.endpoint === null) return keep("no-endpoint");
-  if (idleSeconds === null) return keep("never-handshaked");
+  if (idleSeconds === null) {
+    const unconfirmed = observed !== undefined &&
+      policy.configuredWithoutEndpoint.has(peer.publicKey);
+    if (!unconfirmed) return keep("never-handshaked");
+    if (watched < policy.staleAfter) return keep("observing");
+    return { action: "purge", reason: "unconfirmed", idleSeconds: Math.floor(watched) };
+  }
   // A handshake "in the future" means the wall clock stepped back; the age is
   // unknowable, so the peer is left alone.
   if (idleSeconds < 0) return keep("handshake-in-future");
   if (idleSeconds <= policy.staleAfter) return keep("active");
+  if (observed !== undefined && watched < policy.staleAfter) return keep("observing");
   return { action: "purge", reason: "stale", idleSeconds };
 }
 

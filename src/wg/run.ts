@@ -22,6 +22,8 @@ export interface Wg {
   show(interfaces: "all" | readonly string[]): Promise<WgInterface[]>;
   /** Runs `wg set <iface> ...args`. */
   set(iface: string, args: readonly string[]): Promise<void>;
+  /** Lists the WireGuard interfaces (`wg show interfaces`). */
+  interfaces(): Promise<string[]>;
 }
 
 interface WgOutput {
@@ -66,7 +68,7 @@ export class WgCommand implements Wg {
     if (out.code !== 0) await this.fail(out, `wg set ${iface}`, [iface]);
   }
 
-  /** Lists interface names (`wg show interfaces`). */
+  /** @inheritdoc */
   async interfaces(): Promise<string[]> {
     const out = await this.exec(["show", "interfaces"]);
     if (out.code !== 0) await this.fail(out, "wg show interfaces", []);

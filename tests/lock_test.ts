@@ -1,0 +1,70 @@
+/**
+ * One writer per interface: a second run while another holds the
+ * interface's lock is skipped with exit code 3, and nothing interleaves.
+ */
+import assert from "node:assert/strict";
+import { cliCommand, runCli } from "./support/cli.ts";
+import { WgLab } from "./support/lab.ts";
+import { configOf } from "./support/scenario.ts";
+import { waitForFile, withWrapper } from "./support/wrappers.ts";
+
+Deno.test("two concurrent runs on one interface: the second is refused with exit 3", async () => {
+  const lab = await WgLab.start();
+  const lockDir = await Deno.makeTempDir({ prefix: "wr-locks-" });
+  try {
+    const peers = await lab.handshakeMany(
+      Array.from({ length: 20 }, (_, i) => ({ psk: i % 2 === 0 })),
+    );
+    assert.ok(peers.every((p) => p.result.ok));
+    const before = (await lab.dump()).peers;
+    const { first, second } = await withWrapper(
+      `#!/bin/sh
+# Not a fake: the real wg, started 1 s late, so the first run holds the lock
+# while the second one starts.
+[ "$1" = set ] && touch @DIR@/started && sleep 1
+exec @WG@ "$@"
+`,
+      async (wg, dir) => {
+        const { cmd, env } = cliCommand(
+          ["run", "-i", lab.iface, "--wg", wg, "--lock-dir", lockDir],
+          { clockShift: 600 },
+        );
+        const child = new Deno.Command(cmd[0], {
+          args: cmd.slice(1),
+          env,
+          stdin: "null",
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        await waitForFile(`${dir}/started`);
+        const second = await runCli(["run", "-i", lab.iface, "--lock-dir", lockDir, "--json"], {
+          clockShift: 600,
+        });
+        const first = await child.output();
+        return { first, second };
+      },
+    );
+    assert.strictEqual(first.code, 0, new TextDecoder().decode(first.stderr));
+    assert.strictEqual(second.code, 3, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(`${lab.iface}: another wg-reinstate is purging it; skipped`),
+    );
+    assert.deepStrictEqual(JSON.parse(second.stdout).busy, [lab.iface]);
+    const after = (await lab.dump()).peers;
+    assert.strictEqual(after.length, before.length);
+    for (const p of before) {
+      const now = after.find((x) => x.publicKey === p.publicKey)!;
+      assert.deepStrictEqual(configOf(now), configOf(p));
+      assert.strictEqual(now.endpoint, null);
+    }
+    // Once the first run is over, the lock is free again.
+    const third = await runCli(["run", "-i", lab.iface, "--lock-dir", lockDir], {
+      clockShift: 600,
+    });
+    assert.strictEqual(third.code, 0, third.stderr);
+  } finally {
+    await lab.close();
+    await Deno.remove(lockDir, { recursive: true });
+  }
+});

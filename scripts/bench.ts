@@ -16,7 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { cliCommand } from "../tests/support/cli.ts";
+import { cliCommand, CliProcess } from "../tests/support/cli.ts";
 import { labAvailable, type LoadPeer, sh, WgLab } from "../tests/support/lab.ts";
 
 const { values } = parseArgs({
@@ -69,40 +69,26 @@ async function procStatus(pid: number, field: string): Promise<number> {
   return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)![1]) / 1024;
 }
 
-/** The daemon process: the deno binary itself, not a wrapper. */
 async function daemonRss(lab: WgLab, v8Flags?: string): Promise<{ peak: number; idle: number }> {
   // The daemon purges only what it has watched for stale-after on its
   // monotonic clock: run that clock fast and cycle every second, so the
   // second cycle purges everything.
-  const { cmd, env } = cliCommand(["daemon", "-i", lab.iface, "--interval", "1"], {
+  const daemon = new CliProcess(["daemon", "-i", lab.iface, "--interval", "1"], {
     clockShift: SHIFT,
     monotonicSpeed: 1000,
     v8Flags,
   });
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
   try {
-    while (!/cycle (done|FAILED) in \d+ ms: \d+ peers checked, [1-9]\d* purged/.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`daemon ended: ${text}`);
-      text += value;
-    }
-    const peak = await procStatus(child.pid, "VmHWM");
+    await daemon.waitFor(
+      /cycle (done|FAILED) in \d+ ms: \d+ peers checked, [1-9]\d* purged/,
+      300_000,
+    );
+    const peak = await procStatus(daemon.child.pid, "VmHWM");
     await new Promise((r) => setTimeout(r, 3000));
-    const idle = await procStatus(child.pid, "VmRSS");
+    const idle = await procStatus(daemon.child.pid, "VmRSS");
     return { peak, idle };
   } finally {
-    child.kill("SIGTERM");
-    reader.releaseLock();
-    await child.stderr.cancel().catch(() => {});
-    await child.status;
+    await daemon.stop();
   }
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what wg-reinstate's tests and demo need, only where it is missing:
 #   - Debian packages: wireguard-tools (wg), wireguard-go, iproute2, iputils-ping,
-#     util-linux (setpriv), busybox (ash for the init script tests), shellcheck, make
+#     util-linux (setpriv), busybox-static (ash for the init script tests, and
+#     the shell of the musl-only root), musl and musl-tools (that root and its
+#     test helper), binutils (readelf), file, shellcheck, make
 #   - Deno from the npm registry into .tools/ (git-ignored; never in package.json,
 #     or `deno compile` would embed it)
 # Prints nothing but progress on stderr; the Deno binary path on stdout.
@@ -15,9 +17,14 @@ command -v wireguard-go >/dev/null 2>&1 || missing+=(wireguard-go)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
-command -v busybox >/dev/null 2>&1 || missing+=(busybox)
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || missing+=(busybox-static)
+command -v file >/dev/null 2>&1 || missing+=(file)
+command -v musl-gcc >/dev/null 2>&1 || missing+=(musl musl-tools)
+command -v readelf >/dev/null 2>&1 || missing+=(binutils)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "ensure_deps: need root to install ${missing[*]}" >&2

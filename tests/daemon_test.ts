@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { resolveSettings, type Settings } from "../src/config/schema.ts";
 import { runDaemon, type SignalSource } from "../src/daemon.ts";
 import { logger } from "../src/log.ts";
-import { cliCommand } from "./support/cli.ts";
+import { CliProcess } from "./support/cli.ts";
 import { WgLab } from "./support/lab.ts";
 import { peerByKey } from "./support/scenario.ts";
 
@@ -79,27 +79,10 @@ Deno.test("runDaemon reloads on SIGHUP, keeps old settings on a bad reload, and 
   assert.deepStrictEqual(seen, [180, 900, 900]);
 });
 
-async function readUntil(
-  reader: ReadableStreamDefaultReader<string>,
-  buffer: { text: string },
-  pattern: RegExp,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(buffer.text)) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${pattern}; got:\n${buffer.text}`);
-    }
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`stream ended before ${pattern}; got:\n${buffer.text}`);
-    buffer.text += value;
-  }
-}
-
 Deno.test("daemon process purges, reloads its config on SIGHUP and exits 0 on SIGTERM", async () => {
   const lab = await WgLab.start();
   const config = await Deno.makeTempFile({ suffix: ".json" });
-  let child: Deno.ChildProcess | null = null;
+  let daemon: CliProcess | null = null;
   try {
     const plain = await lab.addClient();
     const withPsk = await lab.addClient({ psk: true });
@@ -110,45 +93,28 @@ Deno.test("daemon process purges, reloads its config on SIGHUP and exits 0 on SI
 
     // The daemon purges what it has watched for stale-after on its monotonic
     // clock; running that clock 200 times faster makes it one real second.
-    const { cmd, env } = cliCommand(["daemon", "--config", config], {
+    daemon = new CliProcess(["daemon", "--config", config], {
       clockShift: 300,
       monotonicSpeed: 200,
     });
-    child = new Deno.Command(cmd[0], {
-      args: cmd.slice(1),
-      env,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    const buffer = { text: "" };
-
-    await readUntil(reader, buffer, /cycle done .* 1 purged/);
+    await daemon.waitFor(/cycle done .* 1 purged/);
     let peers = (await lab.dump()).peers;
     assert.strictEqual(peerByKey(peers, plain.keys.publicKey).endpoint, null);
     assert.notStrictEqual(peerByKey(peers, withPsk.keys.publicKey).endpoint, null, "excluded");
 
     await Deno.writeTextFile(config, settings([]));
-    child.kill("SIGHUP");
-    await readUntil(reader, buffer, /settings reloaded[\s\S]*purged peer/);
+    daemon.child.kill("SIGHUP");
+    await daemon.waitFor(/settings reloaded[\s\S]*purged peer/);
     peers = (await lab.dump()).peers;
     assert.strictEqual(peerByKey(peers, withPsk.keys.publicKey).endpoint, null);
     assert.strictEqual(peerByKey(peers, withPsk.keys.publicKey).presharedKey, withPsk.psk);
 
-    child.kill("SIGTERM");
-    await readUntil(reader, buffer, /daemon stopping on signal/);
-    reader.releaseLock();
-    await child.stderr.cancel().catch(() => {});
-    const status = await child.status;
-    child = null;
+    const status = await daemon.stop("SIGTERM");
+    assert.match(daemon.stderr, /daemon stopping on signal/);
+    daemon = null;
     assert.strictEqual(status.code, 0);
   } finally {
-    if (child !== null) {
-      child.kill("SIGKILL");
-      await child.stderr.cancel().catch(() => {});
-      await child.status;
-    }
+    await daemon?.stop("SIGKILL");
     await lab.close();
     await Deno.remove(config);
   }

@@ -7,7 +7,7 @@
  * table (fault, runs, peers at risk, peers lost).
  */
 import assert from "node:assert/strict";
-import { cliCommand, runCli } from "./support/cli.ts";
+import { CliProcess, runCli } from "./support/cli.ts";
 import { type LoadPeer, sh, WgLab } from "./support/lab.ts";
 import { configOf } from "./support/scenario.ts";
 import { waitForFile, withWrapper } from "./support/wrappers.ts";
@@ -263,21 +263,13 @@ if [ "$1" = set ]; then touch @DIR@/started; sleep 1; fi
 exec @WG@ "$@"
 `,
       async (wg, dir) => {
-        const { cmd, env } = cliCommand(
+        const daemon = new CliProcess(
           ["daemon", "-i", lab.iface, "--wg", wg, "--interval", "1", "--temp-dir", tempParent],
           // A fast monotonic clock: the second cycle, a second later, purges.
           { clockShift: 600, monotonicSpeed: 1000 },
         );
-        const child = new Deno.Command(cmd[0], {
-          args: cmd.slice(1),
-          env,
-          stdin: "null",
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
         await waitForFile(`${dir}/started`);
-        child.kill("SIGKILL");
-        assert.strictEqual((await child.status).signal, "SIGKILL");
+        assert.strictEqual((await daemon.stop("SIGKILL")).signal, "SIGKILL");
         // The wg call itself goes on and completes.
         await new Promise((r) => setTimeout(r, 1500));
       },
@@ -317,27 +309,14 @@ if [ "$1" = set ]; then touch @DIR@/started; sleep 1; fi
 exec @WG@ "$@"
 `,
       async (wg, dir) => {
-        const { cmd, env } = cliCommand([
-          "daemon",
-          "-i",
-          lab.iface,
-          "--wg",
-          wg,
-          "--interval",
-          "1",
+        const daemon = new CliProcess(
+          ["daemon", "-i", lab.iface, "--wg", wg, "--interval", "1"],
           // A fast monotonic clock: the second cycle, a second later, purges.
-        ], { clockShift: 600, monotonicSpeed: 1000 });
-        const child = new Deno.Command(cmd[0], {
-          args: cmd.slice(1),
-          env,
-          stdin: "null",
-          stdout: "null",
-          stderr: "piped",
-        }).spawn();
-        const out = new Response(child.stderr).text();
+          { clockShift: 600, monotonicSpeed: 1000 },
+        );
         await waitForFile(`${dir}/started`);
-        child.kill("SIGTERM");
-        return { status: await child.status, stderr: await out };
+        const status = await daemon.stop("SIGTERM");
+        return { status, stderr: daemon.stderr };
       },
     );
     assert.strictEqual(status.code, 0, stderr);

@@ -3,7 +3,7 @@
  * interface's lock is skipped with exit code 3, and nothing interleaves.
  */
 import assert from "node:assert/strict";
-import { cliCommand, runCli } from "./support/cli.ts";
+import { CliProcess, runCli } from "./support/cli.ts";
 import { WgLab } from "./support/lab.ts";
 import { configOf } from "./support/scenario.ts";
 import { waitForFile, withWrapper } from "./support/wrappers.ts";
@@ -25,26 +25,21 @@ Deno.test("two concurrent runs on one interface: the second is refused with exit
 exec @WG@ "$@"
 `,
       async (wg, dir) => {
-        const { cmd, env } = cliCommand(
+        const firstRun = new CliProcess(
           ["run", "-i", lab.iface, "--wg", wg, "--lock-dir", lockDir],
-          { clockShift: 600 },
+          {
+            clockShift: 600,
+          },
         );
-        const child = new Deno.Command(cmd[0], {
-          args: cmd.slice(1),
-          env,
-          stdin: "null",
-          stdout: "null",
-          stderr: "piped",
-        }).spawn();
         await waitForFile(`${dir}/started`);
         const second = await runCli(["run", "-i", lab.iface, "--lock-dir", lockDir, "--json"], {
           clockShift: 600,
         });
-        const first = await child.output();
+        const first = { status: await firstRun.wait(), stderr: firstRun.stderr };
         return { first, second };
       },
     );
-    assert.strictEqual(first.code, 0, new TextDecoder().decode(first.stderr));
+    assert.strictEqual(first.status.code, 0, first.stderr);
     assert.strictEqual(second.code, 3, second.stderr);
     assert.match(
       second.stderr,

@@ -54,6 +54,40 @@ Deno.test("openwrt Makefile installs the binary for the target, the init script 
   }
 });
 
+Deno.test("openwrt Makefile installs the glibc runtime and a launcher when given one", async () => {
+  const dist = await Deno.makeTempDir({ prefix: "wr-dist-" });
+  const runtime = await Deno.makeTempDir({ prefix: "wr-rt-" });
+  const dest = await Deno.makeTempDir({ prefix: "wr-pkg-" });
+  try {
+    await Deno.writeTextFile(`${dist}/wg-reinstate-${VERSION}-x86_64`, "x86_64 binary\n");
+    for (const lib of ["ld-linux-x86-64.so.2", "libc.so.6", "libgcc_s.so.1"]) {
+      await Deno.writeTextFile(`${runtime}/${lib}`, `${lib}\n`);
+    }
+    const r = await make("install", {
+      ARCH: "x86_64",
+      WG_REINSTATE_DIST: dist,
+      WG_REINSTATE_RUNTIME: runtime,
+      DESTDIR: dest,
+    });
+    assert.strictEqual(r.code, 0, r.stdout + r.stderr);
+    const mode = async (p: string) => (await Deno.stat(`${dest}${p}`)).mode! & 0o777;
+    assert.strictEqual(
+      await Deno.readTextFile(`${dest}/usr/bin/wg-reinstate`),
+      await Deno.readTextFile(`${OPENWRT}wg-reinstate.launcher`),
+    );
+    assert.strictEqual(
+      await Deno.readTextFile(`${dest}/usr/lib/wg-reinstate/wg-reinstate`),
+      "x86_64 binary\n",
+    );
+    assert.strictEqual(await mode("/usr/lib/wg-reinstate/wg-reinstate"), 0o755);
+    assert.strictEqual(await mode("/usr/lib/wg-reinstate/ld-linux-x86-64.so.2"), 0o755);
+    assert.strictEqual(await mode("/usr/lib/wg-reinstate/libc.so.6"), 0o644);
+    assert.strictEqual(await mode("/usr/lib/wg-reinstate/libgcc_s.so.1"), 0o644);
+  } finally {
+    for (const d of [dist, runtime, dest]) await Deno.remove(d, { recursive: true });
+  }
+});
+
 Deno.test("openwrt Makefile turns stripping off, declares its conffile and matches deno.json's version", async () => {
   assert.strictEqual(
     (await make("strip-setting", { ARCH: "x86_64" })).stdout.trim(),

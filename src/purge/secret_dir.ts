@@ -4,36 +4,45 @@
  * written to a 0600 file in a fresh 0700 directory that is removed as soon as
  * the `wg` calls that need it are done.
  *
+ * The directories live under one parent (default /tmp/wg-reinstate), so the
+ * compiled program needs write access there and nowhere else. Each one holds
+ * a lock on its `owner` file while in use: a directory whose lock can be
+ * taken belonged to a process that died (SIGKILL skips `finally`), and is
+ * removed at the start of the next cycle.
+ *
  * @module
  */
-
 import { SecretFileError } from "../errors.ts";
 import { describeFsError } from "../config/read_file.ts";
 
-const PREFIX = "wg-reinstate-";
-const ORPHAN = /^wg-reinstate-(\d+)-/;
+/** Where the key directories are made unless configured. */
+export const DEFAULT_SECRET_PARENT = "/tmp/wg-reinstate";
+const PREFIX = "keys-";
 
 /**
- * Removes secret directories left in `parent` (default $TMPDIR or /tmp) by
- * processes that no longer exist: a process killed by SIGKILL never ran its
- * `finally`. Run at the start of every cycle.
+ * Removes key directories in `parent` whose owner is gone. Run at the start
+ * of every cycle; a missing parent is fine.
  */
-export async function removeOrphanedSecretDirs(parent?: string): Promise<void> {
-  await removeOrphans(parent ?? Deno.env.get("TMPDIR") ?? "/tmp");
-}
-
-async function removeOrphans(parent: string): Promise<void> {
+export async function removeOrphanedSecretDirs(parent = DEFAULT_SECRET_PARENT): Promise<void> {
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(parent));
   } catch {
-    return; // makeTempDir below reports an unusable parent.
+    return; // No parent yet, or unreadable: create() reports real problems.
   }
   for (const entry of entries) {
-    const pid = ORPHAN.exec(entry.name)?.[1];
-    if (!entry.isDirectory || pid === undefined || Number(pid) === Deno.pid) continue;
-    const alive = await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
-    if (!alive) await Deno.remove(`${parent}/${entry.name}`, { recursive: true }).catch(() => {});
+    if (!entry.isDirectory || !entry.name.startsWith(PREFIX)) continue;
+    const dir = `${parent}/${entry.name}`;
+    let owner: Deno.FsFile | null = null;
+    try {
+      owner = await Deno.open(`${dir}/owner`, { read: true, write: true });
+      if (!(await owner.tryLock(true))) continue; // Its process is alive.
+    } catch {
+      // No owner file: a directory cut short while being made.
+    } finally {
+      owner?.close();
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
@@ -41,35 +50,38 @@ async function removeOrphans(parent: string): Promise<void> {
 export class SecretDir {
   #files = new Map<string, string>();
 
-  private constructor(readonly path: string) {}
+  private constructor(readonly path: string, private readonly owner: Deno.FsFile) {}
 
   /**
-   * Creates the directory (mode 0700) under the system temp dir or `parent`.
-   * Its name carries this process's id, so that directories left by a
-   * process that was killed (SIGKILL skips `finally`) are recognised and
-   * removed here first.
+   * Creates the directory (mode 0700) under `parent`, which is made (0700)
+   * when missing.
    *
-   * @param parent where to create it; defaults to $TMPDIR or /tmp
+   * @throws {SecretFileError} when the directory cannot be made (disk full, read-only, no permission)
    */
-  static async create(parent?: string): Promise<SecretDir> {
-    const where = parent ?? Deno.env.get("TMPDIR") ?? "/tmp";
-    let path: string;
+  static async create(parent = DEFAULT_SECRET_PARENT): Promise<SecretDir> {
+    let path: string | null = null;
     try {
-      path = await Deno.makeTempDir({ prefix: `${PREFIX}${Deno.pid}-`, dir: parent });
-      // makeTempDir already uses 0700; chmod makes that independent of umask and platform.
+      await Deno.mkdir(parent, { recursive: true, mode: 0o700 });
+      path = await Deno.makeTempDir({ prefix: PREFIX, dir: parent });
+      // makeTempDir already uses 0700; chmod makes that independent of umask.
       await Deno.chmod(path, 0o700);
+      const owner = await Deno.open(`${path}/owner`, { create: true, write: true, mode: 0o600 });
+      await owner.lock(true);
+      return new SecretDir(path, owner);
     } catch (error) {
+      if (path !== null) await Deno.remove(path, { recursive: true }).catch(() => {});
       throw new SecretFileError(
-        `cannot create a private directory in ${where}: ${describeFsError(error)}`,
+        `cannot create a private directory in ${parent}: ${describeFsError(error)}`,
       );
     }
-    return new SecretDir(path);
   }
 
   /**
    * Writes one secret to a new 0600 file and returns its path; the same
    * secret again gets the same file, so a repair writes nothing new. The
    * file name says nothing about the secret or its peer.
+   *
+   * @throws {SecretFileError} when the file cannot be written
    */
   async write(secret: string): Promise<string> {
     const existing = this.#files.get(secret);
@@ -86,10 +98,13 @@ export class SecretDir {
     return file;
   }
 
-  /** Removes the directory and every file in it. Safe to call twice. */
+  /** Removes the directory and every file in it, and releases it. Safe to call twice. */
   async remove(): Promise<void> {
     await Deno.remove(this.path, { recursive: true }).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
+    try {
+      this.owner.close();
+    } catch { /* already closed */ }
   }
 }

@@ -81,16 +81,21 @@ export class CliProcess {
     }
   }
 
-  /** Sends `signal` and waits for the process to end; returns its status. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    try {
-      this.child.kill(signal);
-    } catch { /* already gone */ }
+  /** Reads the rest of stderr and waits for the process to end. */
+  async wait(): Promise<Deno.CommandStatus> {
     for (;;) {
       const { value, done } = await this.#reader.read();
       if (done) break;
       this.stderr += value;
     }
     return await this.child.status;
+  }
+
+  /** Sends `signal` and waits for the process to end; returns its status. */
+  stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch { /* already gone */ }
+    return this.wait();
   }
 }

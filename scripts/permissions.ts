@@ -1,0 +1,36 @@
+/**
+ * The Deno permissions the program runs with: baked into the compiled
+ * binaries by scripts/build.ts, and used for `deno run` of the bundle. Each
+ * entry says why it is needed; README.md lists them too.
+ *
+ * @module
+ */
+
+/** One permission flag and the reason for it. */
+export interface Permission {
+  flag: string;
+  why: string;
+}
+
+/** The minimum set. Anything else (network, other files, env) is denied. */
+export const PERMISSIONS: readonly Permission[] = [
+  {
+    flag: "--allow-run=wg,/usr/bin/wg,/usr/sbin/wg,/usr/local/bin/wg",
+    why: "the wg tool, by name (PATH) or at its usual absolute paths; nothing else",
+  },
+  {
+    flag:
+      "--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,/tmp/wg-reinstate,/var/run/wg-reinstate",
+    why: "wg-quick files, OpenWrt's UCI files, a JSON config, its own key and lock directories",
+  },
+  {
+    flag: "--allow-write=/tmp/wg-reinstate,/var/run/wg-reinstate",
+    why:
+      "the private preshared-key directories (0700, removed after each cycle) and the lock files",
+  },
+];
+
+/** The flags alone, for `deno compile` and `deno run`. */
+export const PERMISSION_FLAGS: readonly string[] = PERMISSIONS.map((p) => p.flag);
+
+if (import.meta.main) console.log(PERMISSION_FLAGS.join(" "));

@@ -11,26 +11,30 @@
  * (d) the daemon's peak RSS during a purge of all N, and its idle RSS
  * (e) `wg` processes per cycle, counted by a PATH wrapper
  *
- * Options: --peers 1000,10000 --runs 5
+ * Options: --peers 1000,10000 --runs 5 --parts a,b,d
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { cliCommand, CliProcess } from "../tests/support/cli.ts";
 import { labAvailable, type LoadPeer, sh, WgLab } from "../tests/support/lab.ts";
+import { V8_FLAGS } from "./runtime_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     peers: { type: "string", default: "1000,10000" },
     runs: { type: "string", default: "5" },
+    // Which measurements: a (with c and e), b, d.
+    parts: { type: "string", default: "a,b,d" },
   },
 });
 const SIZES = values.peers.split(",").map(Number);
 const RUNS = Number(values.runs);
+const PARTS = new Set(values.parts.split(","));
 const SHIFT = 600;
-// A smaller V8 young generation, measured for comparison (see docs/benchmarks.md).
-const SMALL_YOUNG_GEN = "--max-semi-space-size=1";
+// The shipped V8 flags (scripts/runtime_flags.ts), as `deno run --v8-flags=` takes them.
+const SHIPPED_V8 = V8_FLAGS.map((f) => f.replace(/^--v8-flags=/, "")).join(",");
 const FLOOR = new URL("./bench_floor.sh", import.meta.url).pathname;
 
 interface Stats {
@@ -69,11 +73,22 @@ async function procStatus(pid: number, field: string): Promise<number> {
   return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)![1]) / 1024;
 }
 
-async function daemonRss(lab: WgLab, v8Flags?: string): Promise<{ peak: number; idle: number }> {
+/**
+ * The daemon's peak RSS during a cycle that purges all N, and its RSS once
+ * it sleeps between cycles afterwards.
+ */
+async function daemonRss(
+  lab: WgLab,
+  dir: string,
+  v8Flags?: string,
+): Promise<{ peak: number; idle: number }> {
+  const config = `${dir}/daemon.json`;
+  const settings = (interval: number) => JSON.stringify({ interfaces: [lab.iface], interval });
+  await Deno.writeTextFile(config, settings(1));
   // The daemon purges only what it has watched for stale-after on its
   // monotonic clock: run that clock fast and cycle every second, so the
   // second cycle purges everything.
-  const daemon = new CliProcess(["daemon", "-i", lab.iface, "--interval", "1"], {
+  const daemon = new CliProcess(["daemon", "--config", config], {
     clockShift: SHIFT,
     monotonicSpeed: 1000,
     v8Flags,
@@ -84,7 +99,11 @@ async function daemonRss(lab: WgLab, v8Flags?: string): Promise<{ peak: number; 
       300_000,
     );
     const peak = await procStatus(daemon.child.pid, "VmHWM");
-    await new Promise((r) => setTimeout(r, 3000));
+    // Then an hour between cycles: reload (which runs one cycle) and let it sleep.
+    await Deno.writeTextFile(config, settings(3600));
+    daemon.child.kill("SIGHUP");
+    await daemon.waitFor(/settings reloaded[\s\S]*cycle (done|FAILED)/, 300_000);
+    await new Promise((r) => setTimeout(r, 2000));
     const idle = await procStatus(daemon.child.pid, "VmRSS");
     return { peak, idle };
   } finally {
@@ -94,7 +113,9 @@ async function daemonRss(lab: WgLab, v8Flags?: string): Promise<{ peak: number; 
 
 async function benchSize(n: number): Promise<string[]> {
   const lab = await WgLab.start();
-  const wrapperDir = await Deno.makeTempDir({ prefix: "wr-bench-" });
+  const workDir = await Deno.makeTempDir({ prefix: "wr-bench-" });
+  const rows: string[] = [];
+  const row = (measure: string, value: string) => rows.push(`| ${n} | ${measure} | ${value} |`);
   try {
     console.error(`N=${n}: configuring peers and handshaking`);
     const peers = await lab.addLoadPeers(
@@ -103,90 +124,93 @@ async function benchSize(n: number): Promise<string[]> {
         (_, i) => ({ psk: i % 2 === 0, keepalive: i % 3 === 0 ? 25 : undefined }),
       ),
     );
-    const realWg = (await sh(["sh", "-c", "command -v wg"])).stdout.trim();
-    const callLog = `${wrapperDir}/calls`;
-    await Deno.writeTextFile(
-      `${wrapperDir}/wg`,
-      `#!/bin/sh\n# Counting wrapper: logs the subcommand, then runs the real wg.\necho "$1" >> '${callLog}'\nexec '${realWg}' "$@"\n`,
-      { mode: 0o755 },
-    );
 
-    const a: number[] = [], cycle: number[] = [], c: number[] = [], spawns: number[] = [];
-    for (let run = 1; run <= RUNS; run++) {
-      console.error(`N=${n}: run ${run}/${RUNS}`);
-      await restale(lab, peers);
-      await Deno.writeTextFile(callLog, "");
-      const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"], {
-        clockShift: SHIFT,
-        pathPrefix: wrapperDir,
-      });
-      const t = await timed(cmd, env);
-      const report = JSON.parse(t.stdout);
-      if (report.interfaces[0].purged.length !== n || !report.ok) {
-        throw new Error("run did not purge all peers");
+    if (PARTS.has("a")) {
+      const realWg = (await sh(["sh", "-c", "command -v wg"])).stdout.trim();
+      const callLog = `${workDir}/calls`;
+      await Deno.writeTextFile(
+        `${workDir}/wg`,
+        `#!/bin/sh\n# Counting wrapper: logs the subcommand, then runs the real wg.\necho "$1" >> '${callLog}'\nexec '${realWg}' "$@"\n`,
+        { mode: 0o755 },
+      );
+      const a: number[] = [], cycle: number[] = [], c: number[] = [], spawns: number[] = [];
+      for (let run = 1; run <= RUNS; run++) {
+        console.error(`N=${n}: (a)/(c) run ${run}/${RUNS}`);
+        await restale(lab, peers);
+        await Deno.writeTextFile(callLog, "");
+        const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"], {
+          clockShift: SHIFT,
+          pathPrefix: workDir,
+        });
+        const t = await timed(cmd, env);
+        const report = JSON.parse(t.stdout);
+        if (report.interfaces[0].purged.length !== n || !report.ok) {
+          throw new Error("run did not purge all peers");
+        }
+        a.push(t.ms);
+        cycle.push(report.durationMs);
+        spawns.push((await Deno.readTextFile(callLog)).trim().split("\n").length);
+        await restale(lab, peers);
+        c.push((await timed(["bash", FLOOR, lab.iface])).ms);
+        if ((await lab.dump()).peers.some((p) => p.endpoint !== null)) {
+          throw new Error("floor did not purge");
+        }
       }
-      a.push(t.ms);
-      cycle.push(report.durationMs);
-      spawns.push((await Deno.readTextFile(callLog)).trim().split("\n").length);
-      await restale(lab, peers);
-      c.push((await timed(["bash", FLOOR, lab.iface])).ms);
-      if ((await lab.dump()).peers.some((p) => p.endpoint !== null)) {
-        throw new Error("floor did not purge");
-      }
+      row("(a) run, all stale: wall ms", fmt(stats(a)));
+      row("(a) the cycle itself (report durationMs)", fmt(stats(cycle)));
+      row("(c) floor script: wall ms", fmt(stats(c)));
+      row("(a)/(c), same run", fmt(stats(a.map((x, i) => x / c[i])), 2));
+      row("(e) wg processes per cycle", fmt(stats(spawns)));
     }
 
-    console.error(`N=${n}: nothing stale`);
-    await restale(lab, peers);
-    const b: number[] = [], dump: number[] = [], startup: number[] = [];
-    const empty = `${wrapperDir}/empty.ts`;
-    await Deno.writeTextFile(empty, "");
-    for (let run = 1; run <= RUNS; run++) {
-      const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"]);
-      const t = await timed(cmd, env);
-      if (JSON.parse(t.stdout).interfaces[0].purged.length !== 0) {
-        throw new Error("purged an active peer");
+    if (PARTS.has("b")) {
+      console.error(`N=${n}: (b) nothing stale`);
+      await restale(lab, peers);
+      const b: number[] = [], dump: number[] = [], startup: number[] = [];
+      const empty = `${workDir}/empty.ts`;
+      await Deno.writeTextFile(empty, "");
+      for (let run = 1; run <= RUNS; run++) {
+        const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"]);
+        const t = await timed(cmd, env);
+        if (JSON.parse(t.stdout).interfaces[0].purged.length !== 0) {
+          throw new Error("purged an active peer");
+        }
+        b.push(t.ms);
+        dump.push((await timed(["wg", "show", lab.iface, "dump"])).ms);
+        startup.push((await timed([Deno.execPath(), "run", empty])).ms);
       }
-      b.push(t.ms);
-      dump.push((await timed(["wg", "show", lab.iface, "dump"])).ms);
-      startup.push((await timed([Deno.execPath(), "run", empty])).ms);
+      row("(b) run, nothing stale: wall ms", fmt(stats(b)));
+      row("bare wg show dump: ms", fmt(stats(dump)));
+      row("deno run of an empty file: ms", fmt(stats(startup)));
+      row(
+        "(b) / (dump + start-up)",
+        (stats(b).median / (stats(dump).median + stats(startup).median)).toFixed(2),
+      );
     }
 
-    console.error(`N=${n}: daemon RSS`);
-    const peak: number[] = [],
-      idle: number[] = [],
-      peakSmall: number[] = [],
-      idleSmall: number[] = [];
-    for (let run = 1; run <= RUNS; run++) {
-      await restale(lab, peers);
-      const rss = await daemonRss(lab);
-      peak.push(rss.peak);
-      idle.push(rss.idle);
-      await restale(lab, peers);
-      const small = await daemonRss(lab, SMALL_YOUNG_GEN);
-      peakSmall.push(small.peak);
-      idleSmall.push(small.idle);
+    if (PARTS.has("d")) {
+      for (
+        const [label, flags] of [["shipped V8 flags", SHIPPED_V8], [
+          "V8 defaults",
+          undefined,
+        ]] as const
+      ) {
+        const peak: number[] = [], idle: number[] = [];
+        for (let run = 1; run <= RUNS; run++) {
+          console.error(`N=${n}: (d) ${label}, run ${run}/${RUNS}`);
+          await restale(lab, peers);
+          const rss = await daemonRss(lab, workDir, flags);
+          peak.push(rss.peak);
+          idle.push(rss.idle);
+        }
+        row(`(d) daemon peak RSS, purge of all N, ${label}: MB`, fmt(stats(peak), 1));
+        row(`(d) daemon RSS asleep after it, ${label}: MB`, fmt(stats(idle), 1));
+      }
     }
-
-    const ratios = a.map((x, i) => x / c[i]);
-    const floorB = stats(dump).median + stats(startup).median;
-    return [
-      `| ${n} | (a) run, all stale: wall ms | ${fmt(stats(a))} |`,
-      `| ${n} | (a) the cycle itself (report durationMs) | ${fmt(stats(cycle))} |`,
-      `| ${n} | (c) floor script: wall ms | ${fmt(stats(c))} |`,
-      `| ${n} | (a)/(c), same run | ${fmt(stats(ratios), 2)} |`,
-      `| ${n} | (b) run, nothing stale: wall ms | ${fmt(stats(b))} |`,
-      `| ${n} | bare wg show dump: ms | ${fmt(stats(dump))} |`,
-      `| ${n} | deno run of an empty file: ms | ${fmt(stats(startup))} |`,
-      `| ${n} | (b) / (dump + start-up) | ${(stats(b).median / floorB).toFixed(2)} |`,
-      `| ${n} | (d) daemon peak RSS during the purge: MB | ${fmt(stats(peak), 1)} |`,
-      `| ${n} | (d) daemon idle RSS after it: MB | ${fmt(stats(idle), 1)} |`,
-      `| ${n} | (d) same, V8 ${SMALL_YOUNG_GEN}: peak MB | ${fmt(stats(peakSmall), 1)} |`,
-      `| ${n} | (d) same, V8 ${SMALL_YOUNG_GEN}: idle MB | ${fmt(stats(idleSmall), 1)} |`,
-      `| ${n} | (e) wg processes per cycle | ${fmt(stats(spawns))} |`,
-    ];
+    return rows;
   } finally {
     await lab.close();
-    await Deno.remove(wrapperDir, { recursive: true });
+    await Deno.remove(workDir, { recursive: true });
   }
 }
 

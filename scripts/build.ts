@@ -1,7 +1,7 @@
 /**
  * `deno task build`: compiles standalone Linux binaries with `deno compile`
  * into dist/wg-reinstate-<version>-<arch>, with dist/SHA256SUMS, baking in the
- * permissions of scripts/permissions.ts.
+ * permissions and V8 flags of scripts/runtime_flags.ts.
  *
  * `deno compile` needs `denort`, the Deno runtime for the target, of the same
  * version as the Deno running it. It is taken from, in this order:
@@ -19,7 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 const TARGETS = {
@@ -86,7 +86,7 @@ async function compile(arch: Arch, out: string): Promise<string> {
       triple,
       "--output",
       partial,
-      ...PERMISSION_FLAGS,
+      ...RUNTIME_FLAGS,
       main,
     ],
     env,

@@ -1,12 +1,12 @@
 /**
  * The single-file bundle, run with exactly the permissions the compiled
- * binary bakes in (scripts/permissions.ts), against real wireguard-go:
+ * binary bakes in (scripts/runtime_flags.ts), against real wireguard-go:
  * `status`, a `run` that purges stale peers (one with a PSK), and proof that
  * what lies outside the set is denied.
  */
 import assert from "node:assert/strict";
 import { sh, WgLab } from "./support/lab.ts";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { RUNTIME_FLAGS } from "../scripts/runtime_flags.ts";
 import { peerByKey } from "./support/scenario.ts";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
@@ -18,7 +18,7 @@ async function bundle(dir: string): Promise<string> {
 }
 
 function runBundle(file: string, args: string[]) {
-  return sh([Deno.execPath(), "run", ...PERMISSION_FLAGS, file, ...args], {
+  return sh([Deno.execPath(), "run", ...RUNTIME_FLAGS, file, ...args], {
     allowFail: true,
     env: { ...Deno.env.toObject(), NO_COLOR: "1" },
   });

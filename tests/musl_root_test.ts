@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { sh } from "./support/lab.ts";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { RUNTIME_FLAGS } from "../scripts/runtime_flags.ts";
 import { VERSION } from "../src/version.ts";
 
 const ROOT_DIR = new URL("../", import.meta.url).pathname;
@@ -106,7 +106,7 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
       (await chroot("--version")).stdout,
       new RegExp(`^deno ${Deno.version.deno.replaceAll(".", "\\.")} `),
     );
-    const bundle = ["run", ...PERMISSION_FLAGS, "/usr/lib/wg-reinstate/wg-reinstate.js"];
+    const bundle = ["run", ...RUNTIME_FLAGS, "/usr/lib/wg-reinstate/wg-reinstate.js"];
     assert.strictEqual((await chroot(...bundle, "--version")).stdout, `wg-reinstate ${VERSION}\n`);
     assert.match(
       (await chroot(...bundle, "status", "--help")).stdout,

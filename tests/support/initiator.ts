@@ -96,6 +96,8 @@ export function generatePsk(): string {
 
 /** One client's handshake to run. */
 export interface HandshakeJob {
+  /** The UDP port to send from; 0 lets the system pick (it may reuse a closed one). */
+  sourcePort?: number;
   privateKey: string;
   presharedKey?: string;
   /** false: stop after the response; the server learns the endpoint but records no handshake. */
@@ -245,7 +247,7 @@ export function handshake(
         finish({ ok: false, error: String(error) });
       }
     });
-    socket.bind(0, send);
+    socket.bind(job.sourcePort ?? 0, send);
   });
 }
 

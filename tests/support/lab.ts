@@ -74,6 +74,8 @@ export async function labAvailable(): Promise<boolean> {
 const SOCKET_DIR = "/var/run/wireguard";
 const TUNNEL_PREFIX = "10.77";
 const LOADGEN_PREFIX = "10.78";
+// Load peers send from ports 20000 and up, one each (up to 45,535 peers).
+const LOADGEN_FIRST_PORT = 20_000;
 
 async function waitFor(
   check: () => Promise<boolean>,
@@ -129,6 +131,8 @@ export interface LoadPeerSpec {
 
 /** A server peer driven by the handshake initiator. */
 export interface LoadPeer {
+  /** Its own UDP source port, so that no two peers share an endpoint. */
+  sourcePort: number;
   keys: KeyPair;
   psk: string | null;
   keepalive: number | null;
@@ -364,6 +368,7 @@ export class WgLab {
     const peers: LoadPeer[] = specs.map((spec) => {
       const n = this.loadgenCount++;
       return {
+        sourcePort: LOADGEN_FIRST_PORT + n,
         confirm: spec.confirm ?? true,
         keepalive: spec.keepalive ?? null,
         keys: generateKeyPair(),
@@ -397,6 +402,7 @@ export class WgLab {
    */
   async runHandshakes(peers: readonly LoadPeer[], concurrency = 16): Promise<HandshakeResult[]> {
     const jobs: HandshakeJob[] = peers.map((p) => ({
+      sourcePort: p.sourcePort,
       privateKey: p.keys.privateKey,
       presharedKey: p.psk ?? undefined,
       confirm: p.confirm,

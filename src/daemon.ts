@@ -18,6 +18,13 @@ export interface DaemonHooks {
   log: Logger;
   /** Where signal handlers are installed; defaults to the process's own signals. */
   signals?: SignalSource;
+  /**
+   * Milliseconds to wait after SIGHUP before the cycle (default 3000). On
+   * OpenWrt a config change reloads netifd and this daemon together; the wait
+   * lets `wg setconf` finish first, so a peer just removed there is not read
+   * by this cycle and re-added.
+   */
+  settleMs?: number;
 }
 
 /** Subscribes to process signals. */
@@ -53,10 +60,20 @@ export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<
   signals.add("SIGINT", onStop);
   signals.add("SIGHUP", onReload);
   hooks.log.info("daemon started: a cycle every {interval} s", { interval: settings.interval });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (wake = null));
   try {
     while (!stopping) {
       if (reloadWanted) {
         reloadWanted = false;
+        await sleep(hooks.settleMs ?? 3000);
+        if (stopping) break;
         try {
           settings = await hooks.reload();
           hooks.log.info("settings reloaded");
@@ -74,14 +91,7 @@ export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<
         });
       }
       if (stopping || reloadWanted) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, settings.interval * 1000);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = null;
+      await sleep(settings.interval * 1000);
     }
     hooks.log.info("daemon stopping on signal");
   } finally {

@@ -68,3 +68,12 @@ export class SecretFileError extends Error {
     this.name = "SecretFileError";
   }
 }
+
+/** A runtime failure of the tool's own files (lock directory). Exit code 1. */
+export class RuntimeError extends Error {
+  /** @param message one line naming the path and the reason */
+  constructor(message: string) {
+    super(message);
+    this.name = "RuntimeError";
+  }
+}

@@ -16,7 +16,14 @@ import { loadSettings, uciPathFor } from "./config/load.ts";
 import { readUci, uciEnabled } from "./config/uci_settings.ts";
 import type { Settings } from "./config/schema.ts";
 import { runDaemon } from "./daemon.ts";
-import { ConfigError, DumpParseError, ExitCode, WgError } from "./errors.ts";
+import {
+  ConfigError,
+  DumpParseError,
+  ExitCode,
+  RuntimeError,
+  SecretFileError,
+  WgError,
+} from "./errors.ts";
 import { logger, startLogging, stopLogging } from "./log.ts";
 import { runCycle } from "./purge/cycle.ts";
 import { PeerObservations } from "./purge/observations.ts";
@@ -114,7 +121,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return ExitCode.ok;
   } catch (error) {
     const known = error instanceof ConfigError || error instanceof WgError ||
-      error instanceof DumpParseError;
+      error instanceof DumpParseError || error instanceof RuntimeError ||
+      error instanceof SecretFileError;
     const message = known ? (error as Error).message : `internal error: ${String(error)}`;
     if (logging) logger("main").error("{error}", { error: message });
     else printError(message);

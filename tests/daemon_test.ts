@@ -62,6 +62,7 @@ Deno.test("runDaemon reloads on SIGHUP, keeps old settings on a bad reload, and 
   const done = runDaemon(resolveSettings([{ source: "t", values: { interval: 3600 } }]), {
     log: logger("daemon"),
     signals,
+    settleMs: 0,
     reload: () => reloads.shift()!(),
     cycle: (s) => {
       seen.push(s.staleAfter);

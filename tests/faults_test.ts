@@ -223,7 +223,15 @@ for (const fault of ["full", "read-only"] as const) {
     const mount = await Deno.makeTempDir({ prefix: "wr-tmpfs-" });
     try {
       // Real faults: a tmpfs that is full, or mounted read-only.
-      await sh(["mount", "-t", "tmpfs", "-o", fault === "full" ? "size=8k" : "ro", "tmpfs", mount]);
+      await sh([
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        fault === "full" ? "size=8k,mode=0700" : "ro,mode=0700",
+        "tmpfs",
+        mount,
+      ]);
       if (fault === "full") {
         await sh(["sh", "-c", `cat /dev/zero > ${mount}/filler 2>/dev/null; true`]);
       }

@@ -63,3 +63,26 @@ exec @WG@ "$@"
     await Deno.remove(lockDir, { recursive: true });
   }
 });
+
+Deno.test("run over several interfaces purges the ones that exist and names the missing one", async () => {
+  const lab = await WgLab.start();
+  try {
+    const peers = await lab.handshakeMany([{ psk: true }, {}]);
+    assert.ok(peers.every((p) => p.result.ok));
+    // The same interface twice must not lock against itself.
+    const r = await runCli(["run", "-i", lab.iface, "-i", lab.iface, "-i", "wrnosuch9", "--json"], {
+      clockShift: 600,
+    });
+    assert.strictEqual(r.code, 1, r.stderr);
+    assert.match(r.stderr, /wrnosuch9: WireGuard interface wrnosuch9 does not exist/);
+    const report = JSON.parse(r.stdout);
+    assert.deepStrictEqual(report.busy, []);
+    assert.strictEqual(
+      report.interfaces.find((i: { name: string }) => i.name === lab.iface).purged.length,
+      2,
+    );
+    assert.ok((await lab.dump()).peers.every((p) => p.endpoint === null));
+  } finally {
+    await lab.close();
+  }
+});

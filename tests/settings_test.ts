@@ -111,6 +111,9 @@ Deno.test("settings errors name the flag or the file field", async () => {
     /--interface: "all" cannot be combined/,
   );
   assert.match(configErrorOf(() => parseCommandLine(["purge"])), /unknown command "purge"/);
+  for (const inherited of ["__proto__", "toString", "constructor"]) {
+    assert.match(configErrorOf(() => parseCommandLine([inherited])), /unknown command/);
+  }
   assert.match(configErrorOf(() => parseCommandLine(["status", "--dry-run"])), /dry-run/);
   for (
     const [text, pattern] of [

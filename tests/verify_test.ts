@@ -39,3 +39,11 @@ Deno.test("verifyReinstated reports every difference", () => {
   }
   assert.deepStrictEqual(verifyReinstated([before], []).map((f) => f.problems), [["missing"]]);
 });
+
+Deno.test("verifyReinstated accepts an unconfirmed peer whose client sent a new initiation", () => {
+  const unconfirmed = { ...before, latestHandshake: 0 };
+  assert.deepStrictEqual(
+    verifyReinstated([unconfirmed], [{ ...fresh, endpoint: "192.0.2.9:1" }]),
+    [],
+  );
+});

@@ -96,7 +96,8 @@ const COMMON_HELP = `
       --log-format F        text or json (JSON lines), on stderr (default text)
       --wg PATH             the wg binary (default: wg from PATH)
       --wg-timeout S        seconds one wg call may take (default 10)
-      --temp-dir DIR        where the private preshared-key directory is made (default $TMPDIR or /tmp)
+      --temp-dir DIR        where the private preshared-key directories are made
+                            (default /var/run/wg-reinstate)
       --lock-dir DIR        per-interface lock files (default /var/run/wg-reinstate)
       --argv-budget BYTES   arguments per wg set call (default 524288)
   -h, --help                this help`;
@@ -113,7 +114,8 @@ Usage:
   wg-reinstate COMMAND --help
 
 Exit codes: 0 ok, 1 runtime failure (wg failed, a peer needed repair),
-2 usage or configuration error (nothing was changed).`,
+2 usage or configuration error (nothing was changed), 3 another
+wg-reinstate was purging an interface (it was skipped).`,
   run: `Usage: wg-reinstate run [options]
 
 Purges, once, every peer whose latest handshake is older than --stale-after:
@@ -156,7 +158,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (first === "--help" || first === "-h" || first === "help") {
     return { kind: "help", text: HELP.main };
   }
-  if (!(first in COMMAND_OPTIONS)) {
+  if (!Object.hasOwn(COMMAND_OPTIONS, first)) {
     throw new ConfigError(`unknown command "${first}"; expected run, status, daemon or config`);
   }
   const command = first as CommandName;

@@ -52,7 +52,7 @@ export const settingsInputSchema = z.strictObject({
    * `endpoint_host` are protected, and their descriptions shown. null: none.
    */
   networkConfig: z.string().min(1).nullable(),
-  /** Parent of the private preshared-key directory; null: $TMPDIR or /tmp. */
+  /** Parent of the private preshared-key directories; null: /var/run/wg-reinstate. */
   tempDir: z.string().min(1).nullable(),
   /** Directory of the per-interface lock files. */
   lockDir: z.string().min(1),

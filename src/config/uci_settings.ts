@@ -107,7 +107,7 @@ export function uciSettingsLayer(pkg: UciPackage, source: string): SettingsLayer
     const at = `${source}:${section.line}: config ${section.type} '${section.name}'`;
     if (section.type === "wg-reinstate") {
       for (const option of section.options.keys()) {
-        const spec = MAIN_OPTIONS[option];
+        const spec = Object.hasOwn(MAIN_OPTIONS, option) ? MAIN_OPTIONS[option] : undefined;
         if (spec === undefined) throw new ConfigError(`${at}: unknown option ${option}`);
         const value = convert(section, option, spec.kind, `${at}: option ${option}`);
         if (spec.field !== null) values[spec.field] = value;
@@ -117,7 +117,9 @@ export function uciSettingsLayer(pkg: UciPackage, source: string): SettingsLayer
     } else if (section.type === "interface") {
       const override = (overrides[section.name] ??= {});
       for (const option of section.options.keys()) {
-        const spec = INTERFACE_OPTIONS[option];
+        const spec = Object.hasOwn(INTERFACE_OPTIONS, option)
+          ? INTERFACE_OPTIONS[option]
+          : undefined;
         if (spec === undefined) throw new ConfigError(`${at}: unknown option ${option}`);
         override[spec.field] = convert(section, option, spec.kind, `${at}: option ${option}`);
       }

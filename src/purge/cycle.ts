@@ -24,7 +24,7 @@ import {
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import type { PeerObservations } from "./observations.ts";
 import { removeOrphanedSecretDirs, SecretDir } from "./secret_dir.ts";
-import { type ReinstateProblem, verifyReinstated } from "./verify.ts";
+import { type ReinstateProblem, type VerifyFinding, verifyReinstated } from "./verify.ts";
 
 /** Inputs of one cycle. */
 export interface CycleOptions {
@@ -38,7 +38,7 @@ export interface CycleOptions {
   now: () => number;
   /** Loads the protection (exclusions, configured endpoints) of one interface. */
   policyFor: (iface: string) => Promise<Policy>;
-  /** Parent directory for the private preshared-key directory; defaults to $TMPDIR. */
+  /** Parent of the private preshared-key directories; default /var/run/wg-reinstate. */
   tempDir?: string;
   /** Directory of per-interface lock files; null: no locking (status, tests). */
   lockDir: string | null;
@@ -122,6 +122,12 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
       log.error(
         "a latest handshake lies in the future: the clock is behind, so no age can be trusted; purging nothing",
       );
+    }
+    const read = new Set(planned.map((p) => p.iface.name));
+    for (const name of interfaces === "all" ? [] : interfaces.filter((n) => !read.has(n))) {
+      const error = `WireGuard interface ${name} does not exist (see: wg show interfaces)`;
+      log.error("{interface}: {error}", { interface: name, error });
+      reports.push({ ...emptyReport(name, []), error });
     }
     for (const { iface, plans } of planned) {
       const report = future
@@ -262,14 +268,20 @@ async function purgeInterface(
     report.error = `${error.message}; nothing was changed`;
     log.error("{interface}: {error}", { interface: name, error: report.error });
   } finally {
-    await secrets?.remove();
+    await secrets?.remove().catch((error: Error) => {
+      report.error ??= error.message;
+      log.error("{interface}: {error}", { interface: name, error: error.message });
+    });
   }
   return report;
 }
 
 /**
  * Re-reads the interface and checks every attempted peer; re-adds any that is
- * missing or differs, then checks again. Returns the keys that needed repair.
+ * missing or differs (or all of them, when the interface could not be read),
+ * then checks again, twice at most. Re-adding is the purge itself (remove and
+ * add with the configuration read before), so repeating it is safe. Returns
+ * the keys that needed repair.
  */
 async function verifyAndRepair(
   wg: Wg,
@@ -280,31 +292,27 @@ async function verifyAndRepair(
   log: Logger,
   report: InterfaceReport,
 ): Promise<Set<string>> {
-  const needRepair = new Set<string>();
-  if (attempted.length === 0) return needRepair;
+  if (attempted.length === 0) return new Set();
   const after = await readPeers(wg, name, log, report);
-  // Without a re-read nothing can be known, and re-adding blindly could undo
-  // a good purge with stale data; the error makes the run exit non-zero.
-  if (after === null) return new Set(attempted.map((p) => p.publicKey));
-  const findings = verifyReinstated(attempted, after);
-  if (findings.length === 0) return needRepair;
+  const findings: VerifyFinding[] = after === null
+    ? attempted.map((expected) => ({ expected, problems: ["unknown"] }))
+    : verifyReinstated(attempted, after);
   for (const f of findings) {
-    needRepair.add(f.expected.publicKey);
     log.error("peer {peer} on {interface} did not come back as it was ({problems}); re-adding it", {
       interface: name,
       peer: shortKey(f.expected.publicKey),
       problems: f.problems.join(", "),
     });
   }
-  const expected = findings.map((f) => f.expected);
-  const repair = await reinstatePeers(wg, name, expected, secrets, options.argvBudget);
-  if (repair.failure !== null) report.error ??= repair.failure.message;
-  const reread = await readPeers(wg, name, log, report);
-  const still = new Set(
-    reread === null
-      ? expected.map((p) => p.publicKey)
-      : verifyReinstated(expected, reread).map((f) => f.expected.publicKey),
-  );
+  let pending = findings.map((f) => f.expected);
+  for (let attempt = 1; attempt <= 2 && pending.length > 0; attempt++) {
+    if (attempt > 1) await new Promise((r) => setTimeout(r, 1000));
+    const repair = await reinstatePeers(wg, name, pending, secrets, options.argvBudget);
+    if (repair.failure !== null) report.error ??= repair.failure.message;
+    const reread = await readPeers(wg, name, log, report);
+    if (reread !== null) pending = verifyReinstated(pending, reread).map((f) => f.expected);
+  }
+  const still = new Set(pending.map((p) => p.publicKey));
   for (const f of findings) {
     const restored = !still.has(f.expected.publicKey);
     report.repaired.push({ publicKey: f.expected.publicKey, problems: f.problems, restored });
@@ -320,7 +328,7 @@ async function verifyAndRepair(
       });
     }
   }
-  return needRepair;
+  return new Set(findings.map((f) => f.expected.publicKey));
 }
 
 async function readPeers(

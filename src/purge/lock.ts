@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { RuntimeError } from "../errors.ts";
 import { describeFsError } from "../config/read_file.ts";
 
 /** Where lock files live unless configured; /var/run exists on Debian and OpenWrt alike. */
@@ -23,16 +23,16 @@ export interface InterfaceLocks {
 /**
  * Tries to lock each interface without waiting.
  *
- * @throws {ConfigError} when the lock directory cannot be created or written
+ * @throws {RuntimeError} when the lock directory cannot be created or written
  */
 export async function lockInterfaces(
   dir: string,
   names: readonly string[],
 ): Promise<InterfaceLocks> {
   try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new ConfigError(`lock-dir: ${dir}: ${describeFsError(error)}`);
+    throw new RuntimeError(`lock-dir: ${dir}: ${describeFsError(error)}`);
   }
   const files: Deno.FsFile[] = [];
   const held: string[] = [];
@@ -41,7 +41,7 @@ export async function lockInterfaces(
     for (const file of files.splice(0)) file.close();
   };
   try {
-    for (const name of [...names].sort()) {
+    for (const name of [...new Set(names)].sort()) {
       const file = await Deno.open(`${dir}/${name}.lock`, {
         create: true,
         write: true,
@@ -57,7 +57,7 @@ export async function lockInterfaces(
     }
   } catch (error) {
     release();
-    throw new ConfigError(`lock-dir: ${dir}: ${describeFsError(error)}`);
+    throw new RuntimeError(`lock-dir: ${dir}: ${describeFsError(error)}`);
   }
   return { held, busy, release };
 }

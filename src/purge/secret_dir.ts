@@ -4,7 +4,9 @@
  * written to a 0600 file in a fresh 0700 directory that is removed as soon as
  * the `wg` calls that need it are done.
  *
- * The directories live under one parent (default /tmp/wg-reinstate), so the
+ * The directories live under one parent, by default /var/run/wg-reinstate:
+ * on /run (a RAM file system, writable by root only), so a key never reaches
+ * a disk and no other user can prepare the directory beforehand; the
  * compiled program needs write access there and nowhere else. Each one holds
  * a lock on its `owner` file while in use: a directory whose lock can be
  * taken belonged to a process that died (SIGKILL skips `finally`), and is
@@ -16,7 +18,7 @@ import { SecretFileError } from "../errors.ts";
 import { describeFsError } from "../config/read_file.ts";
 
 /** Where the key directories are made unless configured. */
-export const DEFAULT_SECRET_PARENT = "/tmp/wg-reinstate";
+export const DEFAULT_SECRET_PARENT = "/var/run/wg-reinstate";
 const PREFIX = "keys-";
 
 /**
@@ -60,15 +62,21 @@ export class SecretDir {
    */
   static async create(parent = DEFAULT_SECRET_PARENT): Promise<SecretDir> {
     let path: string | null = null;
+    let owner: Deno.FsFile | null = null;
     try {
       await Deno.mkdir(parent, { recursive: true, mode: 0o700 });
+      const info = await Deno.lstat(parent);
+      if (!info.isDirectory || ((info.mode ?? 0) & 0o022) !== 0) {
+        throw new Error("not a directory writable only by its owner");
+      }
       path = await Deno.makeTempDir({ prefix: PREFIX, dir: parent });
       // makeTempDir already uses 0700; chmod makes that independent of umask.
       await Deno.chmod(path, 0o700);
-      const owner = await Deno.open(`${path}/owner`, { create: true, write: true, mode: 0o600 });
+      owner = await Deno.open(`${path}/owner`, { create: true, write: true, mode: 0o600 });
       await owner.lock(true);
       return new SecretDir(path, owner);
     } catch (error) {
+      owner?.close();
       if (path !== null) await Deno.remove(path, { recursive: true }).catch(() => {});
       throw new SecretFileError(
         `cannot create a private directory in ${parent}: ${describeFsError(error)}`,
@@ -98,13 +106,23 @@ export class SecretDir {
     return file;
   }
 
-  /** Removes the directory and every file in it, and releases it. Safe to call twice. */
+  /**
+   * Removes the directory and every file in it, and releases it. Safe to call
+   * twice.
+   *
+   * @throws {SecretFileError} when the files cannot be removed (the next cycle retries)
+   */
   async remove(): Promise<void> {
-    await Deno.remove(this.path, { recursive: true }).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
     try {
-      this.owner.close();
-    } catch { /* already closed */ }
+      await Deno.remove(this.path, { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new SecretFileError(`cannot remove ${this.path}: ${describeFsError(error)}`);
+      }
+    } finally {
+      try {
+        this.owner.close();
+      } catch { /* already closed */ }
+    }
   }
 }

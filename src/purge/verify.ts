@@ -7,13 +7,14 @@
  */
 import type { WgPeer } from "../wg/dump.ts";
 
-/** One way a purged peer can differ from what it was before. */
+/** One way a purged peer can differ from what it was before ("unknown": it could not be read). */
 export type ReinstateProblem =
   | "missing"
   | "allowed-ips"
   | "preshared-key"
   | "persistent-keepalive"
-  | "endpoint-kept";
+  | "endpoint-kept"
+  | "unknown";
 
 /** A purged peer that did not come back as it was. */
 export interface VerifyFinding {
@@ -52,7 +53,13 @@ export function verifyReinstated(
       if (now.persistentKeepalive !== before.persistentKeepalive) {
         problems.push("persistent-keepalive");
       }
-      if (now.endpoint !== null && now.latestHandshake === before.latestHandshake) {
+      // Only a peer with a completed handshake can show that the purge did
+      // not happen: an unconfirmed one (handshake 0 before and after) may have
+      // sent a new initiation since, which brings an endpoint back legitimately.
+      if (
+        now.endpoint !== null && before.latestHandshake > 0 &&
+        now.latestHandshake === before.latestHandshake
+      ) {
         problems.push("endpoint-kept");
       }
     }

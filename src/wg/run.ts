@@ -18,7 +18,11 @@ export interface WgOptions {
 
 /** The `wg` operations the purge needs. Tests may substitute another implementation. */
 export interface Wg {
-  /** Reads the named interfaces, or every interface for `"all"`. */
+  /**
+   * Reads the named interfaces, or every interface for `"all"`. One named
+   * interface that does not exist is an error; of several, the missing ones
+   * are left out of the result.
+   */
   show(interfaces: "all" | readonly string[]): Promise<WgInterface[]>;
   /** Runs `wg set <iface> ...args`. */
   set(iface: string, args: readonly string[]): Promise<void>;
@@ -57,9 +61,9 @@ export class WgCommand implements Wg {
     if (out.code !== 0) await this.fail(out, "wg show all dump", []);
     const all = parseAllDump(out.stdout);
     if (interfaces === "all") return all;
-    const missing = interfaces.filter((name) => !all.some((i) => i.name === name));
-    if (missing.length > 0) throw noInterface(missing);
-    return interfaces.map((name) => all.find((i) => i.name === name)!);
+    // Of several names, the ones that exist; the caller reports the others,
+    // so that one missing interface does not stop the purge of the rest.
+    return interfaces.flatMap((name) => all.filter((i) => i.name === name));
   }
 
   /** @inheritdoc */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadPolicy } from "../src/config/protection.ts";
+import { loadProtection } from "../src/config/protection.ts";
 import { resolveSettings } from "../src/config/schema.ts";
 import { parseWgQuickPeers } from "../src/config/wg_quick.ts";
 import { ConfigError } from "../src/errors.ts";
@@ -44,7 +44,7 @@ Deno.test("parseWgQuickPeers names file and line of a bad key, without the secre
   );
 });
 
-Deno.test("loadPolicy protects configured endpoints and refuses a missing configured file", async () => {
+Deno.test("loadProtection protects configured endpoints and refuses a missing configured file", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/wg7.conf`, CONF);
@@ -52,12 +52,15 @@ Deno.test("loadPolicy protects configured endpoints and refuses a missing config
       source: "t",
       values: { wgQuickConfig: `${dir}/%i.conf`, exclude: [key("c")] },
     }]);
-    const policy = await loadPolicy(settings, "wg7");
+    const { policy } = await loadProtection(settings, "wg7");
     assert.deepStrictEqual([...policy.configuredEndpoints], [key("a")]);
     assert.deepStrictEqual([...policy.exclude], [key("c")]);
-    await assert.rejects(loadPolicy(settings, "wg8"), /wg-quick-config: .*wg8\.conf: no such file/);
+    await assert.rejects(
+      loadProtection(settings, "wg8"),
+      /wg-quick-config: .*wg8\.conf: no such file/,
+    );
     // The default path is optional: most interfaces have no wg-quick file.
-    const defaults = await loadPolicy(resolveSettings([]), "wr-no-such-if");
+    const { policy: defaults } = await loadProtection(resolveSettings([]), "wr-no-such-if");
     assert.strictEqual(defaults.configuredEndpoints.size, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });

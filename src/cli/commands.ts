@@ -4,7 +4,7 @@
  * @module
  */
 import type { Settings } from "../config/schema.ts";
-import { loadNetwork, loadPolicy, loadProtection } from "../config/protection.ts";
+import { loadNetwork, loadProtection } from "../config/protection.ts";
 import { type CycleOptions, type CycleReport, readAndPlan, runCycle } from "../purge/cycle.ts";
 import { ExitCode } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -31,12 +31,15 @@ export function cycleOptions(
   now: () => number,
   observe?: CycleOptions["observe"],
 ): CycleOptions {
+  // The network config is read once per cycle, not once per interface.
+  let network: Promise<WireguardNetwork | null> | undefined;
   return {
     interfaces: settings.interfaces,
     dryRun: settings.dryRun,
     argvBudget: settings.argvBudget,
     now,
-    policyFor: (iface) => loadPolicy(settings, iface),
+    policyFor: async (iface) =>
+      (await loadProtection(settings, iface, await (network ??= loadNetwork(settings)))).policy,
     tempDir: settings.tempDir ?? undefined,
     lockDir: settings.lockDir,
     observe,

@@ -102,11 +102,6 @@ export async function loadProtection(
   };
 }
 
-/** The planner's view of {@link loadProtection}. */
-export async function loadPolicy(settings: Settings, iface: string): Promise<Policy> {
-  return (await loadProtection(settings, iface)).policy;
-}
-
 /** Reads the configured network config, or returns null when none is configured. */
 export function loadNetwork(settings: Settings): Promise<WireguardNetwork | null> {
   return settings.networkConfig === null

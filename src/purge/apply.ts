@@ -15,8 +15,6 @@ export interface ApplyOutcome<P extends PeerConfig> {
   attempted: P[];
   /** The first failure; later chunks were not run. `null` on success. */
   failure: WgError | null;
-  /** Number of `wg set` processes started. */
-  calls: number;
 }
 
 /**
@@ -34,7 +32,7 @@ export async function reinstatePeers<P extends PeerConfig>(
   secrets: SecretDir | null,
   argvBudget: number,
 ): Promise<ApplyOutcome<P>> {
-  const outcome: ApplyOutcome<P> = { attempted: [], failure: null, calls: 0 };
+  const outcome: ApplyOutcome<P> = { attempted: [], failure: null };
   const entries: Entry<P>[] = [];
   for (const peer of peers) {
     let pskFile: string | null = null;
@@ -59,7 +57,6 @@ async function runChunk<P extends PeerConfig>(
   outcome: ApplyOutcome<P>,
 ): Promise<boolean> {
   try {
-    outcome.calls++;
     await wg.set(iface, chunk.flatMap((e) => e.args));
     outcome.attempted.push(...chunk.map((e) => e.peer));
     return true;

@@ -16,8 +16,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { cliCommand, CliProcess } from "../tests/support/cli.ts";
-import { labAvailable, type LoadPeer, sh, WgLab } from "../tests/support/lab.ts";
+import { cliCommand, CliProcess } from "./lab/cli.ts";
+import { labAvailable, type LoadPeer, WgLab } from "./lab/lab.ts";
+import { sh } from "./lab/sh.ts";
 import { V8_FLAGS } from "./runtime_flags.ts";
 
 const { values } = parseArgs({

@@ -13,8 +13,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { labAvailable, sh, WgLab } from "../tests/support/lab.ts";
-import { buildMixedServer, protectionFlags } from "../tests/support/scenario.ts";
+import { labAvailable, WgLab } from "./lab/lab.ts";
+import { sh } from "./lab/sh.ts";
+import { buildMixedServer, protectionFlags } from "./lab/scenario.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { real: { type: "boolean" } } });
 const staleAfter = values.real ? 180 : 10;

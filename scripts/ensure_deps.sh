@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
-# Installs what wg-reinstate's tests and demo need, only where it is missing:
-#   - Debian packages: wireguard-tools (wg), wireguard-go, iproute2, iputils-ping,
-#     util-linux (setpriv), busybox-static (ash for the init script tests, and
-#     the shell of the musl-only root), musl and musl-tools (that root and its
-#     test helper), binutils (readelf), file, shellcheck, make
-#   - Deno from the npm registry into .tools/ (git-ignored; never in package.json,
-#     or `deno compile` would embed it)
+# Installs, only where missing, what one use of the project needs:
+#   ensure_deps.sh demo   the demo and the benchmark: real WireGuard in network
+#                         namespaces (wireguard-tools, wireguard-go, iproute2,
+#                         iputils-ping) and Deno
+#   ensure_deps.sh test   every test tier (CI): the demo's list, plus
+#                         util-linux (setpriv), busybox-static (ash for the init
+#                         script tests, the shell of the musl-only root), musl
+#                         and musl-tools (that root and its helper), binutils
+#                         (readelf), file, shellcheck, make, systemd
+#                         (systemd-analyze), dpkg (dpkg-deb), git
+# Deno comes from the npm registry into .tools/ (git-ignored; never in
+# package.json, or `deno compile` would embed it).
 # Prints nothing but progress on stderr; the Deno binary path on stdout.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DENO_VERSION=2.9.6
+profile=${1:-test}
 
 missing=()
-command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
-command -v wireguard-go >/dev/null 2>&1 || missing+=(wireguard-go)
-command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
-command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
-[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || missing+=(busybox-static)
-command -v file >/dev/null 2>&1 || missing+=(file)
-command -v musl-gcc >/dev/null 2>&1 || missing+=(musl musl-tools)
-command -v readelf >/dev/null 2>&1 || missing+=(binutils)
-command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
-command -v make >/dev/null 2>&1 || missing+=(make)
-command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
-command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
+need() { # need COMMAND PACKAGE...
+  command -v "$1" >/dev/null 2>&1 || missing+=("${@:2}")
+}
+need wg wireguard-tools
+need wireguard-go wireguard-go
+need ip iproute2
+need ping iputils-ping
+case $profile in
+  demo) ;;
+  test)
+    need setpriv util-linux
+    [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked" ||
+      missing+=(busybox-static)
+    need file file
+    need musl-gcc musl musl-tools
+    need readelf binutils
+    need shellcheck shellcheck
+    need make make
+    need systemd-analyze systemd
+    need dpkg-deb dpkg
+    need git git
+    ;;
+  *) echo "ensure_deps: unknown profile $profile (demo or test)" >&2; exit 2 ;;
+esac
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "ensure_deps: need root to install ${missing[*]}" >&2

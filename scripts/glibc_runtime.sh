@@ -4,6 +4,7 @@
 # libraries the binary needs, taken from Debian's glibc for the architecture.
 #   x86_64:  from this (amd64) build host's libc6 and libgcc-s1
 #   aarch64: from Debian's arm64 libc6 and libgcc-s1, downloaded with apt
+#            through a private apt state (the host's apt setup is not changed)
 # The binary is then started as
 #   <dir>/ld-linux-<arch>.so.* --library-path <dir> <dir>/wg-reinstate ...
 # never with LD_LIBRARY_PATH: musl's loader honours that variable too, and
@@ -26,11 +27,16 @@ case $arch in
     root=$(mktemp -d)
     chmod 0755 "$root" # apt downloads as its own user
     trap 'rm -rf "$root"' EXIT
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-      dpkg --add-architecture arm64
-      apt-get update -qq
-    fi
-    (cd "$root" && apt-get download -qq libc6:arm64 libgcc-s1:arm64)
+    # A private apt state that sees only arm64: the host's apt configuration
+    # (its architectures and package lists) is read, never changed.
+    mkdir -p "$root/apt/lists/partial" "$root/apt/cache/archives/partial"
+    apt_opts=(
+      -o "Dir::State::Lists=$root/apt/lists" -o "Dir::Cache=$root/apt/cache"
+      -o "Dir::State::status=/dev/null" -o "APT::Architecture=arm64"
+      -o "APT::Architectures::=arm64" -o "APT::Sandbox::User=root"
+    )
+    apt-get "${apt_opts[@]}" update -qq
+    (cd "$root" && apt-get "${apt_opts[@]}" download -qq libc6:arm64 libgcc-s1:arm64)
     for deb in "$root"/*.deb; do dpkg-deb -x "$deb" "$root"; done
     ;;
   *) echo "glibc_runtime: unknown architecture $arch (x86_64 or aarch64)" >&2; exit 2 ;;

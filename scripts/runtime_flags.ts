@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { RUN_DIR } from "../src/common/paths.ts";
 
 /** One permission flag and the reason for it. */
 export interface Permission {
@@ -19,11 +20,11 @@ export const PERMISSIONS: readonly Permission[] = [
     why: "the wg tool, by name (PATH) or at its usual absolute paths; nothing else",
   },
   {
-    flag: "--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,/var/run/wg-reinstate",
+    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIR}`,
     why: "wg-quick files, OpenWrt's UCI files, a JSON config, its own key and lock directories",
   },
   {
-    flag: "--allow-write=/var/run/wg-reinstate",
+    flag: `--allow-write=${RUN_DIR}`,
     why:
       "the private preshared-key directories (0700, removed after each cycle) and the lock files",
   },

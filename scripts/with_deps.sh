@@ -5,7 +5,12 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 task=${1:?usage: with_deps.sh TASK [ARGS...]}
 shift
-deno=$(bash "$root/scripts/ensure_deps.sh")
+# The tests need the full list; the demo and the benchmark only WireGuard.
+case $task in
+  test*) profile="test" ;;
+  *) profile="demo" ;;
+esac
+deno=$(bash "$root/scripts/ensure_deps.sh" "$profile")
 cd "$root"
 if [ "$(id -u)" -ne 0 ]; then
   echo "$task: run as root (network namespaces, wireguard-go)" >&2

@@ -1,15 +1,31 @@
 /**
  * Command-line parsing with `node:util`'s strict `parseArgs`. Flags become a
- * {@link SettingsLayer} checked by the same schema as the config files.
+ * {@link SettingsLayer} checked by the same schema as the config files. The
+ * options every subcommand shares live here; each subcommand's own options
+ * and help live in its file.
  *
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../common/errors.ts";
+import { RUN_DIR } from "../common/paths.ts";
 import type { SettingsInput, SettingsLayer } from "../config/schema.ts";
+import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
 
-/** The subcommands. */
-export type CommandName = "run" | "status" | "daemon" | "config";
+/** `parseArgs` option specs. */
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** What a subcommand declares about its command line. */
+export interface CommandSpec {
+  /** One line for the main help. */
+  summary: string;
+  /** What the command does: the paragraph after its usage line. */
+  description: string;
+  /** Options beyond the shared ones. */
+  options: Options;
+  /** Help lines for those options. */
+  optionsHelp: string;
+}
 
 /** What the command line asks for. */
 export type CommandLine =
@@ -17,7 +33,7 @@ export type CommandLine =
   | { kind: "version" }
   | {
     kind: "command";
-    command: CommandName;
+    command: string;
     /** `--config FILE`, or null. */
     configPath: string | null;
     /** `--uci FILE`, or null. */
@@ -28,10 +44,8 @@ export type CommandLine =
     json: boolean;
   };
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
-
-// Flags shared by every command, and the settings field each one sets.
-const POLICY_OPTIONS: Options = {
+/** Flags shared by every command. */
+const SHARED_OPTIONS: Options = {
   config: { type: "string" },
   uci: { type: "string" },
   network: { type: "string" },
@@ -44,18 +58,14 @@ const POLICY_OPTIONS: Options = {
   "log-format": { type: "string" },
   wg: { type: "string" },
   "wg-timeout": { type: "string" },
-  "temp-dir": { type: "string" },
+  "key-dir": { type: "string" },
   "lock-dir": { type: "string" },
   "argv-budget": { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
-const COMMAND_OPTIONS: Record<CommandName, Options> = {
-  run: { ...POLICY_OPTIONS, "dry-run": { type: "boolean" }, json: { type: "boolean" } },
-  status: { ...POLICY_OPTIONS, json: { type: "boolean" } },
-  daemon: { ...POLICY_OPTIONS, "dry-run": { type: "boolean" }, interval: { type: "string" } },
-  config: POLICY_OPTIONS,
-};
+/** Flags that name files to read rather than settings. */
+const SOURCE_FLAGS = new Set(["config", "uci", "help", "json"]);
 
 const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
   interfaces: "--interface",
@@ -70,7 +80,7 @@ const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
   wg: "--wg",
   wgTimeout: "--wg-timeout",
   networkConfig: "--network",
-  tempDir: "--temp-dir",
+  keyDir: "--key-dir",
   lockDir: "--lock-dir",
   argvBudget: "--argv-budget",
   interfaceOverrides: "interfaceOverrides",
@@ -78,7 +88,7 @@ const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
 
 const NUMERIC_FLAGS = new Set(["stale-after", "interval", "wg-timeout", "argv-budget"]);
 
-const COMMON_HELP = `
+const SHARED_HELP = `
   -i, --interface IFACE     interface to purge; repeat for several, or "all" (default: all)
       --stale-after S       seconds since the latest handshake before a peer is purged
                             (default 180; below 180 is refused, see --force-short-threshold)
@@ -96,89 +106,83 @@ const COMMON_HELP = `
       --log-format F        text or json (JSON lines), on stderr (default text)
       --wg PATH             the wg binary (default: wg from PATH)
       --wg-timeout S        seconds one wg call may take (default 10)
-      --temp-dir DIR        where the private preshared-key directories are made
-                            (default /var/run/wg-reinstate)
-      --lock-dir DIR        per-interface lock files (default /var/run/wg-reinstate)
-      --argv-budget BYTES   arguments per wg set call (default 524288)
+      --key-dir DIR         where the private preshared-key directories are made
+                            (default ${RUN_DIR})
+      --lock-dir DIR        per-interface lock files (default ${RUN_DIR})
+      --argv-budget BYTES   arguments per wg set call (default ${DEFAULT_ARGV_BUDGET})
   -h, --help                this help`;
 
-const HELP: Record<CommandName | "main", string> = {
-  main: `wg-reinstate: make WireGuard forget the endpoints of peers whose session is over
+/** The exit codes, as `--help` states them. */
+export const EXIT_CODES_HELP = `Exit codes:
+  0  ok
+  1  runtime failure (wg failed, a peer needed repair, an interface is missing)
+  2  usage or configuration error (nothing was changed)
+  3  another wg-reinstate was purging an interface (it was skipped)`;
+
+/** The main help text, listing the subcommands. */
+export function mainHelp(commands: Readonly<Record<string, CommandSpec>>): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(([name, spec]) =>
+    `  wg-reinstate ${name.padEnd(width)} [options]   ${spec.summary}`
+  );
+  return `wg-reinstate: make WireGuard forget the endpoints of peers whose session is over
 
 Usage:
-  wg-reinstate run [options]      one purge cycle, then exit
-  wg-reinstate status [options]   show every peer and what a cycle would do
-  wg-reinstate daemon [options]   a purge cycle every --interval seconds
-  wg-reinstate config [options]   print the effective settings and protected peers as JSON
+${lines.join("\n")}
   wg-reinstate --version
   wg-reinstate COMMAND --help
 
-Exit codes: 0 ok, 1 runtime failure (wg failed, a peer needed repair),
-2 usage or configuration error (nothing was changed), 3 another
-wg-reinstate was purging an interface (it was skipped).`,
-  run: `Usage: wg-reinstate run [options]
+${EXIT_CODES_HELP}`;
+}
 
-Purges, once, every peer whose latest handshake is older than --stale-after:
-the peer is removed and re-added in one wg call with the same allowed-ips,
-preshared key and keepalive, so the interface forgets its endpoint.
-${COMMON_HELP}
-      --dry-run             report what would be purged, change nothing
-      --json                print the cycle report as JSON on stdout`,
-  status: `Usage: wg-reinstate status [options]
+/** The help text of one subcommand. */
+export function commandHelp(name: string, spec: CommandSpec): string {
+  return `Usage: wg-reinstate ${name} [options]
 
-Lists every peer: interface, short key, endpoint family (never the address),
-handshake age, and what a cycle would decide, with the reason.
-${COMMON_HELP}
-      --json                print the list as JSON on stdout`,
-  daemon: `Usage: wg-reinstate daemon [options]
-
-Runs a purge cycle at start and then every --interval seconds. SIGTERM or
-SIGINT lets the running cycle finish, then exits 0. SIGHUP reloads --config.
-${COMMON_HELP}
-      --interval S          seconds between cycles (default 30)
-      --dry-run             report what would be purged, change nothing`,
-  config: `Usage: wg-reinstate config [options]
-
-Prints, as JSON, the effective settings after defaults, the UCI or JSON file
-and flags, and for each interface the peers that are never purged and why.
-Reads no WireGuard state; with interfaces "all" it lists the WireGuard
-interfaces of the network config.
-${COMMON_HELP}`,
-};
+${spec.description}
+${SHARED_HELP}${spec.optionsHelp === "" ? "" : "\n" + spec.optionsHelp}`;
+}
 
 /**
  * Parses argv (without the program name).
  *
+ * @param commands the subcommands, by name
  * @throws {ConfigError} for an unknown command or flag, or a malformed value
  */
-export function parseCommandLine(argv: readonly string[]): CommandLine {
+export function parseCommandLine(
+  argv: readonly string[],
+  commands: Readonly<Record<string, CommandSpec>>,
+): CommandLine {
   const [first, ...rest] = argv;
   if (first === undefined) throw new ConfigError("no command given; see wg-reinstate --help");
   if (first === "--version" || first === "-V") return { kind: "version" };
   if (first === "--help" || first === "-h" || first === "help") {
-    return { kind: "help", text: HELP.main };
+    return { kind: "help", text: mainHelp(commands) };
   }
-  if (!Object.hasOwn(COMMAND_OPTIONS, first)) {
-    throw new ConfigError(`unknown command "${first}"; expected run, status, daemon or config`);
+  if (!Object.hasOwn(commands, first)) {
+    throw new ConfigError(
+      `unknown command "${first}"; expected ${Object.keys(commands).join(", ")}`,
+    );
   }
-  const command = first as CommandName;
+  const spec = commands[first];
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: [...rest],
-      options: COMMAND_OPTIONS[command],
+      options: { ...SHARED_OPTIONS, ...spec.options },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     throw new ConfigError(
-      `${(error as Error).message.split("\n")[0]} (see wg-reinstate ${command} --help)`,
+      `${(error as Error).message.split("\n")[0]} (see wg-reinstate ${first} --help)`,
+      { cause: error },
     );
   }
-  if (values.help) return { kind: "help", text: HELP[command] };
+  if (values.help) return { kind: "help", text: commandHelp(first, spec) };
   return {
     kind: "command",
-    command,
+    command: first,
     configPath: (values.config as string | undefined) ?? null,
     uciPath: (values.uci as string | undefined) ?? null,
     flags: {
@@ -193,7 +197,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 function flagsToSettings(values: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [flag, value] of Object.entries(values)) {
-    if (["config", "uci", "help", "json"].includes(flag) || value === undefined) continue;
+    if (SOURCE_FLAGS.has(flag) || value === undefined) continue;
     const field = Object.entries(FLAG_FOR_FIELD).find(([, f]) => f === `--${flag}`)?.[0];
     if (field === undefined) continue;
     out[field] = NUMERIC_FLAGS.has(flag) ? toNumber(flag, value as string) : value;

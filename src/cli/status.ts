@@ -1,12 +1,44 @@
 /**
- * The `status` view: every peer with its interface, short key, endpoint
- * family, handshake age and decision. It never shows an endpoint address.
+ * `wg-reinstate status`: every peer with its interface, short key, endpoint
+ * family, handshake age and decision. It never shows an endpoint address,
+ * and changes nothing.
  *
  * @module
  */
-import type { PlannedInterface } from "../purge/cycle.ts";
-import { type EndpointFamily, endpointFamily } from "../redact.ts";
-import { shortKey } from "../wg/keys.ts";
+import { ExitCode } from "../common/errors.ts";
+import { cycleOptions } from "../config/cycle_options.ts";
+import { loadNetwork } from "../config/protection.ts";
+import type { WireguardNetwork } from "../config/uci_network.ts";
+import { readAndPlan } from "../purge/cycle.ts";
+import type { PlannedInterface } from "../purge/plan.ts";
+import { shortKey } from "../wg/constants.ts";
+import { type EndpointFamily, endpointFamily } from "../wg/redact.ts";
+import type { Subcommand } from "./command.ts";
+
+/** The `status` subcommand. */
+export const statusCommand: Subcommand = {
+  summary: "show every peer and what a cycle would do",
+  description: `Lists every peer: interface, short key, endpoint family (never the address),
+handshake age, and what a cycle would decide, with the reason.`,
+  options: { json: { type: "boolean" } },
+  optionsHelp: `      --json                print the list as JSON on stdout`,
+  async run({ settings, json, wgFor, now, print }) {
+    const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now));
+    const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)));
+    print(json ? JSON.stringify(rows, null, 2) + "\n" : formatStatusTable(rows));
+    return ExitCode.ok;
+  },
+};
+
+function descriptionsOf(network: WireguardNetwork | null): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const peer of network?.peers ?? []) {
+    if (peer.description === null) continue;
+    if (!out.has(peer.iface)) out.set(peer.iface, new Map());
+    out.get(peer.iface)!.set(peer.publicKey, peer.description);
+  }
+  return out;
+}
 
 /** One line of `status`. */
 export interface StatusRow {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../common/errors.ts";
 import { readConfigText } from "./read_file.ts";
 import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
 
@@ -19,7 +19,9 @@ export async function loadJsonSettings(path: string): Promise<SettingsLayer> {
   try {
     values = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${path}: not valid JSON: ${(error as Error).message}`);
+    throw new ConfigError(`${path}: not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const layer = { source: path, values };
   parseSettingsLayer(layer);

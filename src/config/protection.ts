@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../common/errors.ts";
+import { describeFsError } from "../common/fs_errors.ts";
 import type { Policy } from "../purge/plan.ts";
-import { describeFsError } from "./read_file.ts";
+import { parseConfig } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
 import { loadWireguardNetwork, type WireguardNetwork } from "./uci_network.ts";
 import { parseWgQuickPeers } from "./wg_quick.ts";
@@ -63,7 +64,9 @@ export async function loadProtection(
     settings.wgQuickConfig !== null,
     "wg-quick-config",
   );
-  for (const peer of wgQuick === null ? [] : parseWgQuickPeers(wgQuick, wgQuickPath)) {
+  for (
+    const peer of wgQuick === null ? [] : parseConfig(() => parseWgQuickPeers(wgQuick, wgQuickPath))
+  ) {
     if (!peer.hasEndpoint) {
       configuredWithoutEndpoint.add(peer.publicKey);
       continue;
@@ -118,6 +121,6 @@ async function readOptional(
     return await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !required) return null;
-    throw new ConfigError(`${field}: ${path}: ${describeFsError(error)}`);
+    throw new ConfigError(`${field}: ${path}: ${describeFsError(error)}`, { cause: error });
   }
 }

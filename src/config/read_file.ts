@@ -1,18 +1,10 @@
 /**
- * Reading config files with errors that name the file and say why.
+ * Reading and parsing config files, with errors that name the file and say why.
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
-
-/** A short reason for a file-system error, without a stack. */
-export function describeFsError(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.NotCapable) return "not allowed by the runtime's permissions";
-  if (error instanceof Deno.errors.IsADirectory) return "is a directory";
-  return error instanceof Error ? error.message : String(error);
-}
+import { ConfigError, ParseError } from "../common/errors.ts";
+import { describeFsError } from "../common/fs_errors.ts";
 
 /**
  * Reads a config file as text.
@@ -24,6 +16,21 @@ export async function readConfigText(path: string, what: string): Promise<string
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
-    throw new ConfigError(`${path}: cannot read ${what}: ${describeFsError(error)}`);
+    throw new ConfigError(`${path}: cannot read ${what}: ${describeFsError(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Runs a parser over a config file's text; its {@link ParseError} (which
+ * names file, line and field) becomes a {@link ConfigError}, exit code 2.
+ */
+export function parseConfig<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof ParseError) throw new ConfigError(error.message, { cause: error });
+    throw error;
   }
 }

@@ -6,10 +6,9 @@
  * @module
  */
 import { z } from "zod";
-import { ConfigError } from "../errors.ts";
-import { ifaceNameSchema, wgKeySchema } from "../wg/keys.ts";
-import { REJECT_AFTER_TIME } from "../purge/plan.ts";
-import { DEFAULT_LOCK_DIR } from "../purge/lock.ts";
+import { ConfigError } from "../common/errors.ts";
+import { RUN_DIR } from "../common/paths.ts";
+import { ifaceNameSchema, REJECT_AFTER_TIME, wgKeySchema } from "../wg/constants.ts";
 import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
 
 /** Log levels the tool accepts, lowest first. */
@@ -52,8 +51,8 @@ export const settingsInputSchema = z.strictObject({
    * `endpoint_host` are protected, and their descriptions shown. null: none.
    */
   networkConfig: z.string().min(1).nullable(),
-  /** Parent of the private preshared-key directories; null: /var/run/wg-reinstate. */
-  tempDir: z.string().min(1).nullable(),
+  /** Parent of the private preshared-key directories (the key directory). */
+  keyDir: z.string().min(1),
   /** Directory of the per-interface lock files. */
   lockDir: z.string().min(1),
   /** Bytes of arguments per `wg set` call (the kernel's limit is ARG_MAX). */
@@ -85,8 +84,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   wg: "wg",
   wgTimeout: 10,
   networkConfig: null,
-  tempDir: null,
-  lockDir: DEFAULT_LOCK_DIR,
+  keyDir: RUN_DIR,
+  lockDir: RUN_DIR,
   argvBudget: DEFAULT_ARGV_BUDGET,
   interfaceOverrides: {},
 });

@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { ParseError } from "../common/errors.ts";
 
 /** A UCI option: a single value or a list. */
 export type UciValue = { kind: "option"; value: string } | { kind: "list"; values: string[] };
@@ -54,19 +55,6 @@ export interface UciSection {
 export interface UciPackage {
   /** Sections in file order. */
   sections: UciSection[];
-}
-
-/** A UCI syntax error, naming `file:line`. */
-export class UciSyntaxError extends Error {
-  /**
-   * @param source the file name
-   * @param line 1-based line where the problem is
-   * @param reason what was wrong and what was expected
-   */
-  constructor(readonly source: string, readonly line: number, readonly reason: string) {
-    super(`${source}:${line}: ${reason}`);
-    this.name = "UciSyntaxError";
-  }
 }
 
 const NAME = /^[A-Za-z0-9_]+$/;
@@ -106,7 +94,7 @@ class Scanner {
   constructor(readonly text: string, readonly source: string) {}
 
   fail(reason: string, line = this.line): never {
-    throw new UciSyntaxError(this.source, line, reason);
+    throw new ParseError({ source: this.source, line }, reason);
   }
 
   get atEnd(): boolean {
@@ -172,33 +160,38 @@ class Scanner {
     return token;
   }
 
-  private singleQuoted(): string {
+  /**
+   * A quoted string up to its closing `quote`. `next` reads one character
+   * of it (or nothing, for a line continuation), so each quote keeps its own
+   * escaping rules: none inside '...', backslash and continuations inside "...".
+   */
+  private quoted(quote: "'" | '"', next: () => string): string {
     const opened = this.line;
     this.advance();
     let out = "";
-    while (this.peek() !== "'") {
-      if (this.atEnd) this.fail("EOF with unterminated ' (expected a closing ')", opened);
-      out += this.advance();
+    while (this.peek() !== quote) {
+      if (this.atEnd) {
+        this.fail(`EOF with unterminated ${quote} (expected a closing ${quote})`, opened);
+      }
+      out += next();
     }
     this.advance();
     return out;
   }
 
+  private singleQuoted(): string {
+    return this.quoted("'", () => this.advance());
+  }
+
   private doubleQuoted(): string {
-    const opened = this.line;
-    this.advance();
-    let out = "";
-    while (this.peek() !== '"') {
-      if (this.atEnd) this.fail('EOF with unterminated " (expected a closing ")', opened);
-      if (this.skipContinuation()) continue;
+    return this.quoted('"', () => {
+      if (this.skipContinuation()) return "";
       if (this.peek() === "\\") {
         this.advance();
-        if (this.atEnd) continue;
+        if (this.atEnd) return "";
       }
-      out += this.advance();
-    }
-    this.advance();
-    return out;
+      return this.advance();
+    });
   }
 
   /** After a command's last argument: only blanks, a comment, `;` or the line's end may follow. */
@@ -235,12 +228,15 @@ class Scanner {
  *
  * @param text the file's contents
  * @param source the file name, for error messages
- * @throws {UciSyntaxError} naming file:line and what was expected; nothing is returned then
+ * @throws {ParseError} naming file:line and what was expected; nothing is returned then
  */
 export function parseUci(text: string, source: string): UciPackage {
   const nul = text.indexOf("\0");
   if (nul >= 0) {
-    throw new UciSyntaxError(source, text.slice(0, nul).split("\n").length, "NUL byte in file");
+    throw new ParseError(
+      { source, line: text.slice(0, nul).split("\n").length },
+      "NUL byte in file",
+    );
   }
   const scan: Scanner = new Scanner(text, source);
   const sections: UciSection[] = [];

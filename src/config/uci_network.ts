@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
-import { WG_KEY_PATTERN } from "../wg/keys.ts";
+import { ConfigError } from "../common/errors.ts";
+import { WG_KEY_PATTERN } from "../wg/constants.ts";
 import { optionValue, type UciPackage } from "./uci.ts";
 import { readUci, uciBool } from "./uci_settings.ts";
 

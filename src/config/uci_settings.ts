@@ -15,10 +15,10 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
-import { readConfigText } from "./read_file.ts";
+import { ConfigError } from "../common/errors.ts";
+import { parseConfig, readConfigText } from "./read_file.ts";
 import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
-import { listValues, parseUci, type UciPackage, type UciSection, UciSyntaxError } from "./uci.ts";
+import { listValues, parseUci, type UciPackage, type UciSection } from "./uci.ts";
 
 /** Where OpenWrt keeps the service's config. */
 export const UCI_CONFIG_PATH = "/etc/config/wg-reinstate";
@@ -46,6 +46,7 @@ const MAIN_OPTIONS: Record<
   wg_timeout: { kind: "number", field: "wgTimeout" },
   wg_quick_config: { kind: "string", field: "wgQuickConfig" },
   network_config: { kind: "string", field: "networkConfig" },
+  key_dir: { kind: "string", field: "keyDir" },
 };
 
 /** The options of the main section, for the init script's validation to match. */
@@ -144,12 +145,7 @@ export function uciSettingsLayer(pkg: UciPackage, source: string): SettingsLayer
 /** Reads and parses a UCI file; a syntax error becomes a {@link ConfigError}. */
 export async function readUci(path: string): Promise<UciPackage> {
   const text = await readConfigText(path, "UCI file");
-  try {
-    return parseUci(text, path);
-  } catch (error) {
-    if (error instanceof UciSyntaxError) throw new ConfigError(error.message);
-    throw error;
-  }
+  return parseConfig(() => parseUci(text, path));
 }
 
 /** Loads the service's UCI config as a settings layer. */

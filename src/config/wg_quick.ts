@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
-import { WG_KEY_PATTERN } from "../wg/keys.ts";
+import { ParseError } from "../common/errors.ts";
+import { WG_KEY_PATTERN } from "../wg/constants.ts";
 
 /** A [Peer] section of a wg-quick file. */
 export interface WgQuickPeer {
@@ -21,7 +21,7 @@ export interface WgQuickPeer {
  * them; `#` starts a comment.
  *
  * @param source the file name, for error messages
- * @throws {ConfigError} `file:line` for a [Peer] without a valid PublicKey
+ * @throws {ParseError} `file:line` for a [Peer] without a valid PublicKey
  */
 export function parseWgQuickPeers(text: string, source: string): WgQuickPeer[] {
   const peers: WgQuickPeer[] = [];
@@ -29,7 +29,7 @@ export function parseWgQuickPeers(text: string, source: string): WgQuickPeer[] {
   const finish = () => {
     if (current === null) return;
     if (current.publicKey === "") {
-      throw new ConfigError(`${source}:${current.line}: [Peer] has no PublicKey`);
+      throw new ParseError({ source, line: current.line }, "[Peer] has no PublicKey");
     }
     peers.push({ publicKey: current.publicKey, hasEndpoint: current.hasEndpoint });
     current = null;
@@ -53,7 +53,7 @@ export function parseWgQuickPeers(text: string, source: string): WgQuickPeer[] {
     const value = stripped.slice(eq + 1).trim();
     if (key === "publickey") {
       if (!WG_KEY_PATTERN.test(value)) {
-        throw new ConfigError(`${source}:${line}: PublicKey: is not a WireGuard key`);
+        throw new ParseError({ source, line, field: "PublicKey" }, "is not a WireGuard key");
       }
       current.publicKey = value;
     } else if (key === "endpoint" && value !== "") {

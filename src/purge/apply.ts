@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { WgError } from "../errors.ts";
+import { WgError } from "../common/errors.ts";
 import type { Wg } from "../wg/run.ts";
-import { chunkByArgSize, type PeerConfig, reinstateArgs } from "./set_args.ts";
-import type { SecretDir } from "./secret_dir.ts";
+import type { KeyDir } from "./key_dir.ts";
+import { chunkByArgSize, type PeerConfig, purgeArgs } from "./set_args.ts";
 
 /** What happened when purging one interface's peers. */
 export interface ApplyOutcome<P extends PeerConfig> {
@@ -22,14 +22,14 @@ export interface ApplyOutcome<P extends PeerConfig> {
  * that nothing more is changed once something is wrong; the caller verifies
  * and repairs every attempted peer either way.
  *
- * @param secrets where preshared keys are written for `wg` to read; required when a peer has one
+ * @param keys where preshared keys are written for `wg` to read; required when a peer has one
  * @param argvBudget bytes of arguments per `wg set` call
  */
-export async function reinstatePeers<P extends PeerConfig>(
+export async function purgePeers<P extends PeerConfig>(
   wg: Wg,
   iface: string,
   peers: readonly P[],
-  secrets: SecretDir | null,
+  keys: KeyDir | null,
   argvBudget: number,
 ): Promise<ApplyOutcome<P>> {
   const outcome: ApplyOutcome<P> = { attempted: [], failure: null };
@@ -37,10 +37,10 @@ export async function reinstatePeers<P extends PeerConfig>(
   for (const peer of peers) {
     let pskFile: string | null = null;
     if (peer.presharedKey !== null) {
-      if (secrets === null) throw new Error("internal: preshared key without a secret directory");
-      pskFile = await secrets.write(peer.presharedKey);
+      if (keys === null) throw new Error("internal: preshared key without a key directory");
+      pskFile = await keys.write(peer.presharedKey);
     }
-    entries.push({ peer, args: reinstateArgs(peer, pskFile) });
+    entries.push({ peer, args: purgeArgs(peer, pskFile) });
   }
   for (const chunk of chunkByArgSize(entries, (e) => e.args, argvBudget)) {
     if (!(await runChunk(wg, iface, chunk, outcome))) break;
@@ -69,7 +69,9 @@ async function runChunk<P extends PeerConfig>(
         (await runChunk(wg, iface, chunk.slice(half), outcome));
     }
     outcome.attempted.push(...chunk.map((e) => e.peer));
-    outcome.failure = error instanceof WgError ? error : new WgError("failed", String(error));
+    outcome.failure = error instanceof WgError
+      ? error
+      : new WgError("failed", String(error), { cause: error });
     return false;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * One purge cycle: read, plan, apply, verify, repair. The CLI's `run`, the
- * daemon loop and the OpenWrt service all call {@link runCycle}.
+ * One purge cycle: lock, read, plan, purge, verify and repair. The CLI's
+ * `run`, the daemon loop and the OpenWrt service all call {@link runCycle}.
  *
  * Nothing is changed until every interface has been read and parsed and every
  * interface's protection has been loaded, so a bad dump or a bad config file
@@ -9,22 +9,25 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { SecretFileError } from "../errors.ts";
-import { shortKey } from "../wg/keys.ts";
-import type { WgInterface, WgPeer } from "../wg/dump.ts";
+import { KeyFileError } from "../common/errors.ts";
+import type { WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/run.ts";
-import { reinstatePeers } from "./apply.ts";
-import {
-  countKeptByReason,
-  type KeepReason,
-  type PeerPlan,
-  planPurge,
-  type Policy,
-} from "./plan.ts";
+import { purgePeers } from "./apply.ts";
+import { KeyDir, removeOrphanedKeyDirs } from "./key_dir.ts";
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import type { PeerObservations } from "./observations.ts";
-import { removeOrphanedSecretDirs, SecretDir } from "./secret_dir.ts";
-import { type ReinstateProblem, type VerifyFinding, verifyReinstated } from "./verify.ts";
+import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
+import { verifyAndRepair } from "./repair.ts";
+import {
+  type CycleReport,
+  emptyReport,
+  type InterfaceReport,
+  logCycle,
+  logInterface,
+  type PurgedPeer,
+  recordError,
+  recordPurged,
+} from "./report.ts";
 
 /** Inputs of one cycle. */
 export interface CycleOptions {
@@ -38,8 +41,8 @@ export interface CycleOptions {
   now: () => number;
   /** Loads the protection (exclusions, configured endpoints) of one interface. */
   policyFor: (iface: string) => Promise<Policy>;
-  /** Parent of the private preshared-key directories; default /var/run/wg-reinstate. */
-  tempDir?: string;
+  /** Parent of the private preshared-key directories; default the run directory. */
+  keyDir?: string;
   /** Directory of per-interface lock files; null: no locking (status, tests). */
   lockDir: string | null;
   /**
@@ -48,52 +51,21 @@ export interface CycleOptions {
    * handshake lies in the future (the wall clock is behind).
    */
   observe?: { observations: PeerObservations; monotonic: () => number };
+  /** Waits between repair attempts; default a real timer. Tests pass their own. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
-/** A peer that was (or, in a dry run, would be) purged. */
-export interface PurgedPeer {
-  publicKey: string;
-  /** `stale`, or `unconfirmed` for an endpoint without a completed handshake. */
-  reason: string;
-  /** Seconds since the handshake; for `unconfirmed`, seconds the daemon watched it. */
-  idleSeconds: number;
-}
+/** Milliseconds between two repair attempts. */
+const REPAIR_RETRY_DELAY_MS = 1000;
 
-/** A purged peer that had to be repaired, and whether the repair held. */
-export interface RepairedPeer {
-  publicKey: string;
-  problems: ReinstateProblem[];
-  restored: boolean;
-}
-
-/** What one cycle did to one interface. */
-export interface InterfaceReport {
-  name: string;
-  checked: number;
-  purged: PurgedPeer[];
-  kept: Record<KeepReason, number>;
-  repaired: RepairedPeer[];
-  /** The first error on this interface, already redacted; `null` when none. */
-  error: string | null;
-}
-
-/** What one cycle did. */
-export interface CycleReport {
-  dryRun: boolean;
-  interfaces: InterfaceReport[];
-  /** Interfaces skipped because another wg-reinstate held their lock. */
-  busy: string[];
-  durationMs: number;
-  /** False when any `wg` call failed, any peer needed repair, or the purge was refused. */
-  ok: boolean;
-}
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs one purge cycle over the configured interfaces.
  *
- * @throws {WgError} when the first read fails (nothing was changed)
- * @throws {DumpParseError} when wg's output does not parse (nothing was changed)
+ * @throws {WgError} when the first read fails or wg's output does not parse (nothing was changed)
  * @throws {ConfigError} when protection cannot be loaded (nothing was changed)
+ * @throws {RuntimeError} when the lock directory cannot be used (nothing was changed)
  */
 export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Promise<CycleReport> {
   const started = performance.now();
@@ -112,66 +84,46 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
   }
   const reports: InterfaceReport[] = [];
   try {
-    if (!options.dryRun) await removeOrphanedSecretDirs(options.tempDir);
-    const planned = interfaces.length === 0
-      ? []
-      : await readAndPlan(wg, { ...options, interfaces });
-    const future = options.observe === undefined &&
-      planned.some((p) => p.plans.some((x) => x.decision.reason === "handshake-in-future"));
-    if (future) {
+    if (!options.dryRun) await removeOrphanedKeyDirs(options.keyDir);
+    const plan = planCycle(
+      interfaces.length === 0 ? [] : await readAndPlan(wg, { ...options, interfaces }),
+      interfaces,
+      options.observe !== undefined,
+    );
+    if (plan.refusal !== null) {
       log.error(
-        "a latest handshake lies in the future: the clock is behind, so no age can be trusted; purging nothing",
+        "{refusal}: the clock is behind, so no age can be trusted; purging nothing",
+        { refusal: plan.refusal },
       );
     }
-    const read = new Set(planned.map((p) => p.iface.name));
-    for (const name of interfaces === "all" ? [] : interfaces.filter((n) => !read.has(n))) {
-      const error = `WireGuard interface ${name} does not exist (see: wg show interfaces)`;
-      log.error("{interface}: {error}", { interface: name, error });
-      reports.push({ ...emptyReport(name, []), error });
-    }
-    for (const { iface, plans } of planned) {
-      const report = future
-        ? { ...emptyReport(iface.name, plans), error: "refused: a handshake lies in the future" }
-        : await purgeInterface(wg, iface.name, plans, options, log);
-      log.info(
-        "{interface}: {checked} peers checked, {purged} {verb}, kept {kept}",
-        {
-          interface: report.name,
-          checked: report.checked,
-          purged: report.purged.length,
-          verb: options.dryRun ? "would be purged" : "purged",
-          kept: formatKept(report.kept),
-        },
+    for (const name of plan.missing) {
+      const report = emptyReport(name, []);
+      recordError(
+        log,
+        report,
+        `WireGuard interface ${name} does not exist (see: wg show interfaces)`,
       );
+      reports.push(report);
+    }
+    for (const { iface, plans } of plan.interfaces) {
+      const report = emptyReport(iface.name, plans);
+      if (plan.refusal !== null) report.error = `refused: ${plan.refusal}`;
+      else await purgeInterface(wg, report, plans, options, log);
+      logInterface(log, report, options.dryRun);
       reports.push(report);
     }
   } finally {
     locks?.release();
   }
-  const durationMs = Math.round(performance.now() - started);
-  const ok = reports.every((r) => r.error === null && r.repaired.length === 0);
-  log.info("cycle {result} in {durationMs} ms: {checked} peers checked, {purged} {verb}", {
-    result: ok ? "done" : "FAILED",
-    durationMs,
-    checked: reports.reduce((n, r) => n + r.checked, 0),
-    purged: reports.reduce((n, r) => n + r.purged.length, 0),
-    verb: options.dryRun ? "would be purged" : "purged",
-  });
-  return {
+  const report: CycleReport = {
     dryRun: options.dryRun,
     interfaces: reports,
     busy: locks?.busy ?? [],
-    durationMs,
-    ok,
+    durationMs: Math.round(performance.now() - started),
+    ok: reports.every((r) => r.error === null && r.repaired.length === 0),
   };
-}
-
-/** One interface as read, with a decision for each of its peers. */
-export interface PlannedInterface {
-  iface: WgInterface;
-  /** The wall-clock time the plan was made for, in unix seconds. */
-  now: number;
-  plans: PeerPlan[];
+  logCycle(log, report);
+  return report;
 }
 
 /**
@@ -195,157 +147,53 @@ export async function readAndPlan(
   return planned;
 }
 
-function formatKept(kept: Record<KeepReason, number>): string {
-  const parts = Object.entries(kept).filter(([, n]) => n > 0).map(([r, n]) => `${r}=${n}`);
-  return parts.length > 0 ? parts.join(" ") : "none";
-}
-
-function emptyReport(name: string, plans: readonly PeerPlan[]): InterfaceReport {
-  return {
-    name,
-    checked: plans.length,
-    purged: [],
-    kept: countKeptByReason(plans),
-    repaired: [],
-    error: null,
-  };
-}
-
+/** Purges one interface's stale peers, then verifies and repairs; fills in `report`. */
 async function purgeInterface(
   wg: Wg,
-  name: string,
-  plans: PeerPlan[],
+  report: InterfaceReport,
+  plans: readonly PeerPlan[],
   options: CycleOptions,
   log: Logger,
-): Promise<InterfaceReport> {
-  const report = emptyReport(name, plans);
-  const decisions = new Map<string, { reason: string; idleSeconds: number }>();
+): Promise<void> {
+  const decided = new Map<string, PurgedPeer>();
+  const stale: WgPeer[] = [];
   for (const { peer, decision } of plans) {
-    if (decision.action === "purge") decisions.set(peer.publicKey, decision);
+    if (decision.action !== "purge") continue;
+    decided.set(peer.publicKey, { publicKey: peer.publicKey, ...decision });
+    stale.push(peer);
   }
-  const stale = plans.filter((p) => p.decision.action === "purge").map((p) => p.peer);
-  if (stale.length === 0) return report;
-  // One log line and one report entry per purged (or, dry, purgeable) peer.
-  const recordPurged = (peers: readonly WgPeer[], what: "purged" | "would purge") => {
+  if (stale.length === 0) return;
+  const record = (peers: readonly WgPeer[]) => {
     for (const peer of peers) {
-      const { reason, idleSeconds } = decisions.get(peer.publicKey)!;
-      const why = reason === "unconfirmed"
-        ? "endpoint from an unconfirmed initiation, seen {idleSeconds} s"
-        : "idle {idleSeconds} s";
-      log.info(`${what} peer {peer} on {interface}, ${why}`, {
-        interface: name,
-        peer: shortKey(peer.publicKey),
-        idleSeconds,
-      });
-      report.purged.push({ publicKey: peer.publicKey, reason, idleSeconds });
+      const { publicKey, reason, idleSeconds } = decided.get(peer.publicKey)!;
+      recordPurged(log, report, { publicKey, reason, idleSeconds }, options.dryRun);
     }
   };
-  if (options.dryRun) {
-    recordPurged(stale, "would purge");
-    return report;
-  }
+  if (options.dryRun) return record(stale);
 
-  let secrets: SecretDir | null = null;
+  let keys: KeyDir | null = null;
   try {
-    if (stale.some((p) => p.presharedKey !== null)) {
-      secrets = await SecretDir.create(options.tempDir);
-    }
+    if (stale.some((p) => p.presharedKey !== null)) keys = await KeyDir.create(options.keyDir);
     // Every preshared-key file is written before the first wg call, so a
     // write failure (disk full) stops here with nothing changed.
-    const outcome = await reinstatePeers(wg, name, stale, secrets, options.argvBudget);
+    const outcome = await purgePeers(wg, report.name, stale, keys, options.argvBudget);
     if (outcome.failure !== null) {
       report.error = outcome.failure.message;
       log.error("{interface}: {error}; verifying every peer it touched", {
-        interface: name,
+        interface: report.name,
         error: outcome.failure.message,
       });
     }
-    const attempted = outcome.attempted;
-    const bad = await verifyAndRepair(wg, name, attempted, secrets, options, log, report);
-    recordPurged(attempted.filter((p) => !bad.has(p.publicKey)), "purged");
+    const bad = await verifyAndRepair(wg, report, outcome.attempted, keys, {
+      argvBudget: options.argvBudget,
+      sleep: options.sleep ?? realSleep,
+      retryDelayMs: REPAIR_RETRY_DELAY_MS,
+    }, log);
+    record(outcome.attempted.filter((p) => !bad.has(p.publicKey)));
   } catch (error) {
-    if (!(error instanceof SecretFileError)) throw error;
-    report.error = `${error.message}; nothing was changed`;
-    log.error("{interface}: {error}", { interface: name, error: report.error });
+    if (!(error instanceof KeyFileError)) throw error;
+    recordError(log, report, `${error.message}; nothing was changed`);
   } finally {
-    await secrets?.remove().catch((error: Error) => {
-      report.error ??= error.message;
-      log.error("{interface}: {error}", { interface: name, error: error.message });
-    });
-  }
-  return report;
-}
-
-/**
- * Re-reads the interface and checks every attempted peer; re-adds any that is
- * missing or differs (or all of them, when the interface could not be read),
- * then checks again, twice at most. Re-adding is the purge itself (remove and
- * add with the configuration read before), so repeating it is safe. Returns
- * the keys that needed repair.
- */
-async function verifyAndRepair(
-  wg: Wg,
-  name: string,
-  attempted: WgPeer[],
-  secrets: SecretDir | null,
-  options: CycleOptions,
-  log: Logger,
-  report: InterfaceReport,
-): Promise<Set<string>> {
-  if (attempted.length === 0) return new Set();
-  const after = await readPeers(wg, name, log, report);
-  const findings: VerifyFinding[] = after === null
-    ? attempted.map((expected) => ({ expected, problems: ["unknown"] }))
-    : verifyReinstated(attempted, after);
-  for (const f of findings) {
-    log.error("peer {peer} on {interface} did not come back as it was ({problems}); re-adding it", {
-      interface: name,
-      peer: shortKey(f.expected.publicKey),
-      problems: f.problems.join(", "),
-    });
-  }
-  let pending = findings.map((f) => f.expected);
-  for (let attempt = 1; attempt <= 2 && pending.length > 0; attempt++) {
-    if (attempt > 1) await new Promise((r) => setTimeout(r, 1000));
-    const repair = await reinstatePeers(wg, name, pending, secrets, options.argvBudget);
-    if (repair.failure !== null) report.error ??= repair.failure.message;
-    const reread = await readPeers(wg, name, log, report);
-    if (reread !== null) pending = verifyReinstated(pending, reread).map((f) => f.expected);
-  }
-  const still = new Set(pending.map((p) => p.publicKey));
-  for (const f of findings) {
-    const restored = !still.has(f.expected.publicKey);
-    report.repaired.push({ publicKey: f.expected.publicKey, problems: f.problems, restored });
-    if (restored) {
-      log.warning("peer {peer} on {interface} restored", {
-        interface: name,
-        peer: shortKey(f.expected.publicKey),
-      });
-    } else {
-      log.error("peer {peer} on {interface} could NOT be restored", {
-        interface: name,
-        peer: shortKey(f.expected.publicKey),
-      });
-    }
-  }
-  return new Set(findings.map((f) => f.expected.publicKey));
-}
-
-async function readPeers(
-  wg: Wg,
-  name: string,
-  log: Logger,
-  report: InterfaceReport,
-): Promise<WgPeer[] | null> {
-  try {
-    return (await wg.show([name]))[0].peers;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    report.error ??= message;
-    log.error("{interface}: could not re-read to verify: {error}", {
-      interface: name,
-      error: message,
-    });
-    return null;
+    await keys?.remove().catch((error: Error) => recordError(log, report, error.message));
   }
 }

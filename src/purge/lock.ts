@@ -6,11 +6,8 @@
  *
  * @module
  */
-import { RuntimeError } from "../errors.ts";
-import { describeFsError } from "../config/read_file.ts";
-
-/** Where lock files live unless configured; /var/run exists on Debian and OpenWrt alike. */
-export const DEFAULT_LOCK_DIR = "/var/run/wg-reinstate";
+import { RuntimeError } from "../common/errors.ts";
+import { describeFsError } from "../common/fs_errors.ts";
 
 /** Locks held on interfaces, and the interfaces another process holds. */
 export interface InterfaceLocks {
@@ -32,7 +29,7 @@ export async function lockInterfaces(
   try {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new RuntimeError(`lock-dir: ${dir}: ${describeFsError(error)}`);
+    throw new RuntimeError(`lock-dir: ${dir}: ${describeFsError(error)}`, { cause: error });
   }
   const files: Deno.FsFile[] = [];
   const held: string[] = [];
@@ -57,7 +54,7 @@ export async function lockInterfaces(
     }
   } catch (error) {
     release();
-    throw new RuntimeError(`lock-dir: ${dir}: ${describeFsError(error)}`);
+    throw new RuntimeError(`lock-dir: ${dir}: ${describeFsError(error)}`, { cause: error });
   }
   return { held, busy, release };
 }

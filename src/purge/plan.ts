@@ -7,10 +7,7 @@
  *
  * @module
  */
-import type { WgPeer } from "../wg/dump.ts";
-
-/** WireGuard's REJECT_AFTER_TIME in seconds: no session outlives it. */
-export const REJECT_AFTER_TIME = 180;
+import type { WgInterface, WgPeer } from "../wg/dump.ts";
 
 /** Why a peer is kept. */
 export type KeepReason =
@@ -111,6 +108,53 @@ function decide(
   if (idleSeconds <= policy.staleAfter) return keep("active");
   if (observed !== undefined && watched < policy.staleAfter) return keep("observing");
   return { action: "purge", reason: "stale", idleSeconds };
+}
+
+/** One interface as read, with a decision for each of its peers. */
+export interface PlannedInterface {
+  iface: WgInterface;
+  /** The wall-clock time the plan was made for, in unix seconds. */
+  now: number;
+  plans: PeerPlan[];
+}
+
+/** The decisions of a whole cycle that go beyond single peers. */
+export interface CyclePlan {
+  /** The interfaces read, each with its peers' decisions. */
+  interfaces: PlannedInterface[];
+  /** Interfaces asked for by name that `wg` does not have. */
+  missing: string[];
+  /**
+   * Why nothing at all may be purged in this cycle, or `null`. A one-shot
+   * run that sees a handshake in the future knows the wall clock is behind,
+   * so no age it computes can be trusted; the daemon decides per peer on its
+   * monotonic clock instead.
+   */
+  refusal: string | null;
+}
+
+/**
+ * Decides what spans interfaces: which requested interfaces are missing,
+ * and whether the cycle must change nothing.
+ *
+ * @param planned every interface read, with its peers' decisions
+ * @param requested the interfaces asked for, or `"all"`
+ * @param observed true when the daemon's monotonic observations backed the plans
+ */
+export function planCycle(
+  planned: readonly PlannedInterface[],
+  requested: "all" | readonly string[],
+  observed: boolean,
+): CyclePlan {
+  const read = new Set(planned.map((p) => p.iface.name));
+  const missing = requested === "all" ? [] : requested.filter((name) => !read.has(name));
+  const future = !observed &&
+    planned.some((p) => p.plans.some((x) => x.decision.reason === "handshake-in-future"));
+  return {
+    interfaces: [...planned],
+    missing: [...new Set(missing)],
+    refusal: future ? "a latest handshake lies in the future" : null,
+  };
 }
 
 /** Counts kept peers by reason, with every reason present (0 when unused). */

@@ -29,7 +29,7 @@ export const DEFAULT_ARGV_BUDGET = 512 * 1024;
  * @param peer the configuration to restore, as read before the purge
  * @param pskFile a file holding the peer's preshared key; required when it has one
  */
-export function reinstateArgs(peer: PeerConfig, pskFile: string | null): string[] {
+export function purgeArgs(peer: PeerConfig, pskFile: string | null): string[] {
   const args = ["peer", peer.publicKey, "remove", "peer", peer.publicKey];
   if (peer.allowedIps.length > 0) args.push("allowed-ips", peer.allowedIps.join(","));
   if (peer.presharedKey !== null) {
@@ -68,7 +68,7 @@ function argCost(arg: string): number {
  * gets a chunk of its own.
  *
  * @param items one entry per peer
- * @param argsOf the `wg set` arguments of an entry, e.g. from {@link reinstateArgs}
+ * @param argsOf the `wg set` arguments of an entry, e.g. from {@link purgeArgs}
  * @param budget bytes of argv allowed per invocation
  */
 export function chunkByArgSize<T>(

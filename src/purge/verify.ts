@@ -8,7 +8,7 @@
 import type { WgPeer } from "../wg/dump.ts";
 
 /** One way a purged peer can differ from what it was before ("unknown": it could not be read). */
-export type ReinstateProblem =
+export type PurgeProblem =
   | "missing"
   | "allowed-ips"
   | "preshared-key"
@@ -21,7 +21,7 @@ export interface VerifyFinding {
   /** The peer as it was before the purge: what a repair restores. */
   expected: WgPeer;
   /** Every difference found. */
-  problems: ReinstateProblem[];
+  problems: PurgeProblem[];
 }
 
 /**
@@ -36,7 +36,7 @@ export interface VerifyFinding {
  * @param expected the purged peers as read before the purge
  * @param after the interface's peers as read after the purge
  */
-export function verifyReinstated(
+export function verifyPurged(
   expected: readonly WgPeer[],
   after: readonly WgPeer[],
 ): VerifyFinding[] {
@@ -44,7 +44,7 @@ export function verifyReinstated(
   const findings: VerifyFinding[] = [];
   for (const before of expected) {
     const now = byKey.get(before.publicKey);
-    const problems: ReinstateProblem[] = [];
+    const problems: PurgeProblem[] = [];
     if (now === undefined) {
       problems.push("missing");
     } else {

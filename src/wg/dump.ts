@@ -1,8 +1,8 @@
 /**
  * Parses `wg show <iface> dump` and `wg show all dump` into typed interfaces
  * and peers. Every field is checked with zod; output that does not fit is a
- * {@link DumpParseError} naming the line and the field, so a surprise in
- * `wg`'s output stops the cycle before anything is changed.
+ * {@link ParseError} naming the line and the field, so a surprise in `wg`'s
+ * output stops the cycle before anything is changed.
  *
  * The interface's private key is checked for shape and then dropped: nothing
  * downstream needs it, so it is never held.
@@ -10,8 +10,8 @@
  * @module
  */
 import { z } from "zod";
-import { DumpParseError } from "../errors.ts";
-import { IFACE_NAME_PATTERN, WG_KEY_PATTERN } from "./keys.ts";
+import { ParseError } from "../common/errors.ts";
+import { IFACE_NAME_PATTERN, WG_KEY_PATTERN, WG_KEY_SOURCE } from "./constants.ts";
 
 /** One peer of a WireGuard interface, as the kernel (or wireguard-go) holds it. */
 export interface WgPeer {
@@ -116,6 +116,11 @@ const PEER_COLUMNS = [
   "persistent-keepalive",
 ] as const;
 
+/** A parse error in `wg`'s output: the run layer names the command that printed it. */
+function dumpError(line: number, field: string, problem: string): ParseError {
+  return new ParseError({ source: "wg output", line, field }, problem);
+}
+
 function field<T extends z.ZodType>(
   schema: T,
   value: string,
@@ -124,7 +129,7 @@ function field<T extends z.ZodType>(
 ): z.output<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
-    throw new DumpParseError(line, name, result.error.issues[0]?.message ?? "invalid");
+    throw dumpError(line, name, result.error.issues[0]?.message ?? "invalid");
   }
   return result.data;
 }
@@ -149,7 +154,7 @@ const peerColumns = z.tuple([publicKey, keyOrNone, endpoint, allowedIps, u64, u6
 // regex schema allocates far less than eight field schemas, which matters at
 // tens of thousands of peers; a line that fails it, or a number out of range,
 // goes through the detailed schema for the error message.
-const KEY = String.raw`[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=`;
+const KEY = WG_KEY_SOURCE;
 const CIDR = String.raw`(?:${IPV4}/(?:3[0-2]|[12]?\d)|${IPV6}/(?:12[0-8]|1[01]\d|[1-9]?\d))`;
 const peerLinePattern = z.string().regex(
   new RegExp(
@@ -187,13 +192,13 @@ function parsePeerFields(cols: string[], line: number, raw: string): WgPeer {
  * the column that does not fit. Exported so tests can check that the fast
  * path accepts nothing this one refuses, and reads the same values.
  *
- * @throws {DumpParseError} naming the line and column
+ * @throws {ParseError} naming the line and column
  */
 export function parsePeerColumns(cols: string[], line: number): WgPeer {
   const result = peerColumns.safeParse(cols);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new DumpParseError(line, PEER_COLUMNS[Number(issue.path[0])] ?? "line", issue.message);
+    throw dumpError(line, PEER_COLUMNS[Number(issue.path[0])] ?? "line", issue.message);
   }
   const [key, psk, ep, ips, handshake, rx, tx, keepaliveSeconds] = result.data;
   return {
@@ -213,16 +218,16 @@ export function parsePeerColumns(cols: string[], line: number): WgPeer {
  *
  * @param name the interface that was asked for
  * @param text wg's standard output
- * @throws {DumpParseError} when a line or field does not fit
+ * @throws {ParseError} when a line or field does not fit
  */
 export function parseInterfaceDump(name: string, text: string): WgInterface {
   const lines = splitLines(text);
   if (lines.length === 0) {
-    throw new DumpParseError(1, "line", "empty output, expected an interface line");
+    throw dumpError(1, "line", "empty output, expected an interface line");
   }
   const first = lines[0].split("\t");
   if (first.length !== INTERFACE_COLUMNS.length) {
-    throw new DumpParseError(
+    throw dumpError(
       1,
       "line",
       `expected ${INTERFACE_COLUMNS.length} interface columns, got ${first.length}`,
@@ -232,7 +237,7 @@ export function parseInterfaceDump(name: string, text: string): WgInterface {
   for (let i = 1; i < lines.length; i++) {
     const cols = lines[i].split("\t");
     if (cols.length !== PEER_COLUMNS.length) {
-      throw new DumpParseError(
+      throw dumpError(
         i + 1,
         "line",
         `expected ${PEER_COLUMNS.length} peer columns, got ${cols.length}`,
@@ -248,7 +253,7 @@ export function parseInterfaceDump(name: string, text: string): WgInterface {
  * Parses the output of `wg show all dump`, where every line starts with the
  * interface name. Interfaces come back in the order wg listed them.
  *
- * @throws {DumpParseError} when a line or field does not fit
+ * @throws {ParseError} when a line or field does not fit
  */
 export function parseAllDump(text: string): WgInterface[] {
   const byName = new Map<string, WgInterface>();
@@ -260,7 +265,7 @@ export function parseAllDump(text: string): WgInterface[] {
     const current = byName.get(name);
     if (current === undefined) {
       if (cols.length !== INTERFACE_COLUMNS.length + 1) {
-        throw new DumpParseError(
+        throw dumpError(
           line,
           "line",
           `expected an interface line of ${
@@ -272,7 +277,7 @@ export function parseAllDump(text: string): WgInterface[] {
       return;
     }
     if (cols.length !== PEER_COLUMNS.length + 1) {
-      throw new DumpParseError(
+      throw dumpError(
         line,
         "line",
         `expected a peer line of ${PEER_COLUMNS.length + 1} columns, got ${cols.length}`,
@@ -294,7 +299,7 @@ function checkUniquePeers(iface: WgInterface, lineCount: number): void {
   const seen = new Set<string>();
   for (const peer of iface.peers) {
     if (seen.has(peer.publicKey)) {
-      throw new DumpParseError(lineCount, "public-key", `peer listed twice on ${iface.name}`);
+      throw dumpError(lineCount, "public-key", `peer listed twice on ${iface.name}`);
     }
     seen.add(peer.publicKey);
   }

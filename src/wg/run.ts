@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { WgError } from "../errors.ts";
-import { redactText } from "../redact.ts";
+import { ParseError, WgError } from "../common/errors.ts";
+import { redactText } from "./redact.ts";
 import { parseAllDump, parseInterfaceDump, type WgInterface } from "./dump.ts";
 
 /** How to run `wg`. */
@@ -16,7 +16,10 @@ export interface WgOptions {
   timeoutMs: number;
 }
 
-/** The `wg` operations the purge needs. Tests may substitute another implementation. */
+/**
+ * The `wg` operations the purge needs. `tests/support/fake_wg.ts` implements
+ * it in memory, with scripted faults, for the unit tests.
+ */
 export interface Wg {
   /**
    * Reads the named interfaces, or every interface for `"all"`. One named
@@ -55,11 +58,11 @@ export class WgCommand implements Wg {
       const name = interfaces[0];
       const out = await this.exec(["show", name, "dump"]);
       if (out.code !== 0) await this.fail(out, `wg show ${name} dump`, [name]);
-      return [parseInterfaceDump(name, out.stdout)];
+      return [parsed(`wg show ${name} dump`, () => parseInterfaceDump(name, out.stdout))];
     }
     const out = await this.exec(["show", "all", "dump"]);
     if (out.code !== 0) await this.fail(out, "wg show all dump", []);
-    const all = parseAllDump(out.stdout);
+    const all = parsed("wg show all dump", () => parseAllDump(out.stdout));
     if (interfaces === "all") return all;
     // Of several names, the ones that exist; the caller reports the others,
     // so that one missing interface does not stop the purge of the rest.
@@ -132,6 +135,24 @@ export class WgCommand implements Wg {
   }
 }
 
+/** Runs a parser over `wg`'s output; a {@link ParseError} becomes a {@link WgError} naming the call. */
+function parsed<T>(what: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof ParseError)) throw error;
+    const { line, field } = error.position;
+    const where = field === undefined ? `line ${line}` : `line ${line}, field ${field}`;
+    throw new WgError(
+      "unexpected-output",
+      `unexpected output from ${what}: ${where}: ${error.problem}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
 function noInterface(names: string[]): WgError {
   return new WgError(
     "no-interface",
@@ -144,17 +165,21 @@ function spawnError(error: unknown, wgPath: string): WgError {
     return new WgError(
       "not-found",
       `wg binary not found at "${wgPath}": install wireguard-tools or point --wg at it`,
+      { cause: error },
     );
   }
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
     return new WgError(
       "permission",
       `not allowed to run "${wgPath}": ${redactText(String(error))}`,
+      { cause: error },
     );
   }
   const message = error instanceof Error ? error.message : String(error);
   if (/os error 7\b|Argument list too long/.test(message)) {
-    return new WgError("argv-too-long", "wg argument list too long");
+    return new WgError("argv-too-long", "wg argument list too long", { cause: error });
   }
-  return new WgError("failed", `could not start "${wgPath}": ${redactText(message)}`);
+  return new WgError("failed", `could not start "${wgPath}": ${redactText(message)}`, {
+    cause: error,
+  });
 }

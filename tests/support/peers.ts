@@ -42,3 +42,28 @@ export function peer(overrides: Partial<WgPeer> & { publicKey: string }): WgPeer
 export function key(letter: string): string {
   return letter.repeat(43).slice(0, 42) + "A=";
 }
+
+/** The `i`-th of many distinct, valid keys. */
+export function keyN(i: number, salt = 0): string {
+  const bytes = new Uint8Array(32);
+  new DataView(bytes.buffer).setUint32(0, i);
+  new DataView(bytes.buffer).setUint32(4, salt);
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/**
+ * `count` peers with endpoints and handshakes at `handshake`: every other
+ * one with a preshared key, every third with keepalive, mixed v4/v6
+ * allowed-ips in a non-sorted order.
+ */
+export function manyPeers(count: number, handshake = 1000): WgPeer[] {
+  return Array.from({ length: count }, (_, i) =>
+    peer({
+      publicKey: keyN(i),
+      presharedKey: i % 2 === 0 ? keyN(i, 1) : null,
+      persistentKeepalive: i % 3 === 0 ? 25 : null,
+      allowedIps: [`10.0.${i >> 8}.${i & 255}/32`, `fd00::${i.toString(16)}/128`, "10.9.0.0/16"],
+      endpoint: `192.0.2.${i % 250}:${40000 + i}`,
+      latestHandshake: handshake,
+    }));
+}

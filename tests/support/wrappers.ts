@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { sh } from "./lab.ts";
+import { sh } from "../../scripts/lab/sh.ts";
 
 /** The path of the real `wg`. */
 export async function realWg(): Promise<string> {
@@ -26,7 +26,11 @@ export async function withWrapper<T>(
     const path = `${dir}/wg`;
     await Deno.writeTextFile(
       path,
-      body.replaceAll("@DIR@", dir).replaceAll("@WG@", await realWg()),
+      body.replaceAll("@DIR@", dir).replaceAll(
+        "@WG@",
+        // Only a wrapper around the real wg needs one installed.
+        body.includes("@WG@") ? await realWg() : "",
+      ),
       { mode: 0o755 },
     );
     return await fn(path, dir);

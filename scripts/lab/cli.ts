@@ -1,0 +1,101 @@
+/**
+ * Runs the real `wg-reinstate` CLI (`deno run src/main.ts`) as a child
+ * process, optionally with a shifted wall clock and a different PATH.
+ *
+ * @module
+ */
+import { sh, type ShResult } from "./sh.ts";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+const SHIFT = new URL("./shift_clock.ts", import.meta.url).pathname;
+
+/** How to run the CLI. */
+export interface CliOptions {
+  /** Seconds to move the CLI's wall clock forward. */
+  clockShift?: number;
+  /** How much faster the CLI's monotonic clock runs. */
+  monotonicSpeed?: number;
+  /** Directories put in front of PATH (e.g. a wrapper `wg`). */
+  pathPrefix?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** V8 flags for the CLI's runtime, e.g. `--max-semi-space-size=1`. */
+  v8Flags?: string;
+}
+
+/** The command line that starts the CLI, for tests that need to spawn it themselves. */
+export function cliCommand(
+  args: readonly string[],
+  options: CliOptions = {},
+): { cmd: string[]; env: Record<string, string> } {
+  const shifted = options.clockShift !== undefined || options.monotonicSpeed !== undefined;
+  const preload = shifted ? ["--preload", SHIFT] : [];
+  const env: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1", ...options.env };
+  if (options.clockShift !== undefined) {
+    env.WG_REINSTATE_TEST_CLOCK_SHIFT = String(options.clockShift);
+  }
+  if (options.monotonicSpeed !== undefined) {
+    env.WG_REINSTATE_TEST_MONOTONIC_SPEED = String(options.monotonicSpeed);
+  }
+  if (options.pathPrefix) env.PATH = `${options.pathPrefix}:${env.PATH}`;
+  const v8 = options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : [];
+  return { cmd: [Deno.execPath(), "run", "--allow-all", ...v8, ...preload, MAIN, ...args], env };
+}
+
+/** Runs the CLI to completion; never throws on a non-zero exit. */
+export function runCli(args: readonly string[], options: CliOptions = {}): Promise<ShResult> {
+  const { cmd, env } = cliCommand(args, options);
+  return sh(cmd, { allowFail: true, env });
+}
+
+/** A running CLI process whose stderr is read as it comes. */
+export class CliProcess {
+  readonly child: Deno.ChildProcess;
+  #reader: ReadableStreamDefaultReader<string>;
+  /** Everything read from stderr so far. */
+  stderr = "";
+
+  /** Starts the CLI. */
+  constructor(args: readonly string[], options: CliOptions = {}) {
+    const { cmd, env } = cliCommand(args, options);
+    this.child = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.#reader = this.child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** Reads stderr until `pattern` matches it (all of it so far), or throws. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.stderr)) {
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${pattern}:\n${this.stderr}`);
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error(`stderr ended before ${pattern}:\n${this.stderr}`);
+      this.stderr += value;
+    }
+  }
+
+  /** Reads the rest of stderr and waits for the process to end. */
+  async wait(): Promise<Deno.CommandStatus> {
+    for (;;) {
+      const { value, done } = await this.#reader.read();
+      if (done) break;
+      this.stderr += value;
+    }
+    return await this.child.status;
+  }
+
+  /** Sends `signal` and waits for the process to end; returns its status. */
+  stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch { /* already gone */ }
+    return this.wait();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * What every subcommand is given and what it declares, so that `main` can
+ * dispatch through one table, as wireguard-tools' `wg.c` does.
+ *
+ * @module
+ */
+import type { SettingsSources } from "../config/load.ts";
+import type { Settings } from "../config/schema.ts";
+import type { Wg } from "../wg/run.ts";
+import { WgCommand } from "../wg/run.ts";
+import type { CommandSpec } from "./args.ts";
+
+/** One run of a subcommand: its settings and its ways to the outside world. */
+export interface Invocation {
+  /** The effective settings. */
+  settings: Settings;
+  /** `--json`: machine-readable output on stdout. */
+  json: boolean;
+  /** The files the settings came from. */
+  sources: SettingsSources;
+  /** Loads the settings again from the same sources and flags (the daemon's SIGHUP). */
+  reload: () => Promise<Settings>;
+  /** The `wg` to use with the given settings; tests pass a fake. */
+  wgFor: (settings: Settings) => Wg;
+  /** The wall clock, unix seconds. */
+  now: () => number;
+  /** Writes to standard output. */
+  print: (text: string) => void;
+}
+
+/** A subcommand: its command line, and what it does. Returns the exit code. */
+export interface Subcommand extends CommandSpec {
+  run(invocation: Invocation): Promise<number>;
+}
+
+/** The real `wg`, as the settings name it and with their time limit. */
+export function realWg(settings: Settings): Wg {
+  return new WgCommand({ wgPath: settings.wg, timeoutMs: settings.wgTimeout * 1000 });
+}

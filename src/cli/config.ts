@@ -1,0 +1,45 @@
+/**
+ * `wg-reinstate config`: the effective settings and, per interface, the peers
+ * that are never purged and why. Reads no WireGuard state.
+ *
+ * @module
+ */
+import { ExitCode } from "../common/errors.ts";
+import { uciPathFor } from "../config/load.ts";
+import { loadNetwork, loadProtection } from "../config/protection.ts";
+import { readUci, uciEnabled } from "../config/uci_settings.ts";
+import type { Subcommand } from "./command.ts";
+
+/** The `config` subcommand. */
+export const configCommand: Subcommand = {
+  summary: "print the effective settings and protected peers as JSON",
+  description: `Prints, as JSON, the effective settings after defaults, the UCI or JSON file
+and flags, and for each interface the peers that are never purged and why.
+Reads no WireGuard state; with interfaces "all" it lists the WireGuard
+interfaces of the network config.`,
+  options: {},
+  optionsHelp: "",
+  async run({ settings, sources, print }) {
+    const uci = await uciPathFor(sources);
+    const enabled = uci === null ? null : uciEnabled(await readUci(uci), uci);
+    const network = await loadNetwork(settings);
+    const names = settings.interfaces === "all"
+      ? [...new Set([...(network?.interfaces ?? []), ...Object.keys(settings.interfaceOverrides)])]
+      : settings.interfaces;
+    const interfaces = [];
+    for (const name of names) {
+      const { policy, protectedPeers } = await loadProtection(settings, name, network);
+      interfaces.push({ name, staleAfter: policy.staleAfter, protected: protectedPeers });
+    }
+    const out = {
+      ...(enabled === null ? {} : { enabled }),
+      settings,
+      interfacesFrom: settings.interfaces === "all"
+        ? "all WireGuard interfaces at run time; listed here: those in the network config"
+        : "settings",
+      interfaces,
+    };
+    print(JSON.stringify(out, null, 2) + "\n");
+    return ExitCode.ok;
+  },
+};

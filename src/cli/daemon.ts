@@ -1,0 +1,132 @@
+/**
+ * `wg-reinstate daemon`: a purge cycle at start and every `interval` seconds.
+ * SIGTERM and SIGINT let a running cycle finish, then the loop returns;
+ * SIGHUP reloads the settings and runs a cycle with them right away.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { ExitCode } from "../common/errors.ts";
+import { cycleOptions } from "../config/cycle_options.ts";
+import type { Settings } from "../config/schema.ts";
+import { runCycle } from "../purge/cycle.ts";
+import { PeerObservations } from "../purge/observations.ts";
+import { redactText } from "../wg/redact.ts";
+import type { Subcommand } from "./command.ts";
+import { logger } from "./log.ts";
+
+/** The `daemon` subcommand. */
+export const daemonCommand: Subcommand = {
+  summary: "a purge cycle every --interval seconds",
+  description: `Runs a purge cycle at start and then every --interval seconds. SIGTERM or
+SIGINT lets the running cycle finish, then exits 0. SIGHUP reloads --config.`,
+  options: { "dry-run": { type: "boolean" }, interval: { type: "string" } },
+  optionsHelp: `      --interval S          seconds between cycles (default 30)
+      --dry-run             report what would be purged, change nothing`,
+  async run({ settings, reload, wgFor, now }) {
+    // The daemon's memory of peer states, kept across cycles and reloads.
+    const observe = {
+      observations: new PeerObservations(),
+      monotonic: () => performance.now() / 1000,
+    };
+    await runDaemon(settings, {
+      log: logger("daemon"),
+      cycle: (current) =>
+        runCycle(wgFor(current), cycleOptions(current, now, observe), logger("purge")),
+      reload,
+    });
+    return ExitCode.ok;
+  },
+};
+
+/** What the loop needs; injected so tests can drive it without signals or real time. */
+export interface DaemonHooks {
+  /** Runs one cycle with the given settings. Errors are logged and the loop goes on. */
+  cycle: (settings: Settings) => Promise<unknown>;
+  /** Loads settings again (SIGHUP). A failure keeps the previous settings. */
+  reload: () => Promise<Settings>;
+  log: Logger;
+  /** Where signal handlers are installed; defaults to the process's own signals. */
+  signals?: SignalSource;
+  /**
+   * Milliseconds to wait after SIGHUP before the cycle (default 3000). On
+   * OpenWrt a config change reloads netifd and this daemon together; the wait
+   * lets `wg setconf` finish first, so a peer just removed there is not read
+   * by this cycle and re-added.
+   */
+  settleMs?: number;
+}
+
+/** Subscribes to process signals. */
+export interface SignalSource {
+  add(signal: Deno.Signal, handler: () => void): void;
+  remove(signal: Deno.Signal, handler: () => void): void;
+}
+
+const processSignals: SignalSource = {
+  add: (signal, handler) => Deno.addSignalListener(signal, handler),
+  remove: (signal, handler) => Deno.removeSignalListener(signal, handler),
+};
+
+/**
+ * Runs until SIGTERM or SIGINT. Resolves once the cycle that was running
+ * when the signal came has finished.
+ */
+export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<void> {
+  const signals = hooks.signals ?? processSignals;
+  let settings = initial;
+  let stopping = false;
+  let reloadWanted = false;
+  let wake: (() => void) | null = null;
+  const onStop = () => {
+    stopping = true;
+    wake?.();
+  };
+  const onReload = () => {
+    reloadWanted = true;
+    wake?.();
+  };
+  signals.add("SIGTERM", onStop);
+  signals.add("SIGINT", onStop);
+  signals.add("SIGHUP", onReload);
+  hooks.log.info("daemon started: a cycle every {interval} s", { interval: settings.interval });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (wake = null));
+  try {
+    while (!stopping) {
+      if (reloadWanted) {
+        reloadWanted = false;
+        await sleep(hooks.settleMs ?? 3000);
+        if (stopping) break;
+        try {
+          settings = await hooks.reload();
+          hooks.log.info("settings reloaded");
+        } catch (error) {
+          hooks.log.error("reload failed, keeping the previous settings: {error}", {
+            error: redactText(error instanceof Error ? error.message : String(error)),
+          });
+        }
+      }
+      try {
+        await hooks.cycle(settings);
+      } catch (error) {
+        hooks.log.error("cycle failed: {error}", {
+          error: redactText(error instanceof Error ? error.message : String(error)),
+        });
+      }
+      if (stopping || reloadWanted) continue;
+      await sleep(settings.interval * 1000);
+    }
+    hooks.log.info("daemon stopping on signal");
+  } finally {
+    signals.remove("SIGTERM", onStop);
+    signals.remove("SIGINT", onStop);
+    signals.remove("SIGHUP", onReload);
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * Where the tool keeps its run-time files unless configured. /var/run exists
+ * on Debian and OpenWrt alike and is a RAM file system writable only by root,
+ * so a preshared key written there never reaches a disk.
+ *
+ * @module
+ */
+
+/** The run directory: lock files and the private preshared-key directories. */
+export const RUN_DIR = "/var/run/wg-reinstate";

@@ -1,0 +1,36 @@
+/**
+ * Adapts the settings to what the purge core asks for: {@link CycleOptions},
+ * with each interface's protection loaded from the config files.
+ *
+ * @module
+ */
+import type { CycleOptions } from "../purge/cycle.ts";
+import { loadNetwork, loadProtection } from "./protection.ts";
+import type { Settings } from "./schema.ts";
+import type { WireguardNetwork } from "./uci_network.ts";
+
+/**
+ * Cycle options derived from settings.
+ *
+ * @param now the wall clock, unix seconds
+ * @param observe the daemon's peer memory and monotonic clock; absent for one-shot runs
+ */
+export function cycleOptions(
+  settings: Settings,
+  now: () => number,
+  observe?: CycleOptions["observe"],
+): CycleOptions {
+  // The network config is read once per cycle, not once per interface.
+  let network: Promise<WireguardNetwork | null> | undefined;
+  return {
+    interfaces: settings.interfaces,
+    dryRun: settings.dryRun,
+    argvBudget: settings.argvBudget,
+    now,
+    policyFor: async (iface) =>
+      (await loadProtection(settings, iface, await (network ??= loadNetwork(settings)))).policy,
+    keyDir: settings.keyDir,
+    lockDir: settings.lockDir,
+    observe,
+  };
+}

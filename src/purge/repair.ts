@@ -1,0 +1,93 @@
+/**
+ * After a purge: re-read the interface, check every peer the purge touched,
+ * and re-add any that did not come back as it was. A peer is never left
+ * removed while a repair can still bring it back.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { shortKey } from "../wg/constants.ts";
+import type { WgPeer } from "../wg/dump.ts";
+import type { Wg } from "../wg/run.ts";
+import { purgePeers } from "./apply.ts";
+import type { KeyDir } from "./key_dir.ts";
+import { type InterfaceReport, recordError } from "./report.ts";
+import { type VerifyFinding, verifyPurged } from "./verify.ts";
+
+/** How repairs are run. */
+export interface RepairOptions {
+  /** Bytes of argv per `wg set` call. */
+  argvBudget: number;
+  /** Waits between two repair attempts; injected so tests need not wait. */
+  sleep: (ms: number) => Promise<void>;
+  /** Milliseconds between repair attempts: a `wg` that just failed gets a moment. */
+  retryDelayMs: number;
+}
+
+/** Repair attempts after the purge: the first at once, the second after the delay. */
+export const REPAIR_ATTEMPTS = 2;
+
+/**
+ * Re-reads the interface and checks every attempted peer; re-adds any that is
+ * missing or differs (or all of them, when the interface could not be read),
+ * then checks again, {@link REPAIR_ATTEMPTS} times at most. Re-adding is the
+ * purge itself (remove and add with the configuration read before), so
+ * repeating it is safe. Records each repaired peer in the report.
+ *
+ * @param attempted the peers handed to `wg set`, as read before the purge
+ * @param keys the key directory the purge used (the same files serve the repair)
+ * @returns the keys of the peers that needed repair
+ */
+export async function verifyAndRepair(
+  wg: Wg,
+  report: InterfaceReport,
+  attempted: readonly WgPeer[],
+  keys: KeyDir | null,
+  options: RepairOptions,
+  log: Logger,
+): Promise<Set<string>> {
+  if (attempted.length === 0) return new Set();
+  const name = report.name;
+  const after = await readPeers(wg, report, log);
+  const findings: VerifyFinding[] = after === null
+    ? attempted.map((expected) => ({ expected, problems: ["unknown"] }))
+    : verifyPurged(attempted, after);
+  for (const f of findings) {
+    log.error("peer {peer} on {interface} did not come back as it was ({problems}); re-adding it", {
+      interface: name,
+      peer: shortKey(f.expected.publicKey),
+      problems: f.problems.join(", "),
+    });
+  }
+  let pending = findings.map((f) => f.expected);
+  for (let attempt = 1; attempt <= REPAIR_ATTEMPTS && pending.length > 0; attempt++) {
+    if (attempt > 1) await options.sleep(options.retryDelayMs);
+    const repair = await purgePeers(wg, name, pending, keys, options.argvBudget);
+    if (repair.failure !== null) report.error ??= repair.failure.message;
+    const reread = await readPeers(wg, report, log);
+    if (reread !== null) pending = verifyPurged(pending, reread).map((f) => f.expected);
+  }
+  const still = new Set(pending.map((p) => p.publicKey));
+  for (const f of findings) {
+    const restored = !still.has(f.expected.publicKey);
+    report.repaired.push({ publicKey: f.expected.publicKey, problems: f.problems, restored });
+    const fields = { interface: name, peer: shortKey(f.expected.publicKey) };
+    if (restored) log.warning("peer {peer} on {interface} restored", fields);
+    else log.error("peer {peer} on {interface} could NOT be restored", fields);
+  }
+  return new Set(findings.map((f) => f.expected.publicKey));
+}
+
+async function readPeers(
+  wg: Wg,
+  report: InterfaceReport,
+  log: Logger,
+): Promise<WgPeer[] | null> {
+  try {
+    return (await wg.show([report.name]))[0].peers;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    recordError(log, report, `could not re-read to verify: ${message}`);
+    return null;
+  }
+}

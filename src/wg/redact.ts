@@ -1,0 +1,36 @@
+/**
+ * Privacy helpers. The tool exists to forget where peers connected from, so
+ * nothing it prints or logs may carry an endpoint address or a key in full.
+ *
+ * @module
+ */
+import { shortKey, WG_KEY_SOURCE } from "./constants.ts";
+
+/** What may be said about an endpoint: its address family, never the address. */
+export type EndpointFamily = "ipv4" | "ipv6" | "none";
+
+/** The address family of an endpoint as `wg` prints it (`1.2.3.4:5` or `[::1]:5`). */
+export function endpointFamily(endpoint: string | null): EndpointFamily {
+  if (endpoint === null) return "none";
+  return endpoint.startsWith("[") ? "ipv6" : "ipv4";
+}
+
+// `addr:port` for IPv4 and `[addr]:port` for IPv6 are how endpoints appear in
+// wg's output and errors. Bare CIDRs such as 10.0.0.2/32 (tunnel addresses)
+// are left alone: they are configuration, not where someone connected from.
+const IPV4_ENDPOINT = /\b(?:\d{1,3}\.){3}\d{1,3}:\d{1,5}\b/g;
+const IPV6_ENDPOINT = /\[[0-9A-Fa-f:.%A-Za-z_-]*\]:\d{1,5}/g;
+// Full 32-byte keys in base64: public keys are shortened, and a preshared key
+// that somehow reached a message is not printed whole.
+const FULL_KEY = new RegExp(WG_KEY_SOURCE, "g");
+
+/**
+ * Removes endpoint addresses and full keys from free text (a `wg` error
+ * message, an exception) before it is logged or shown.
+ */
+export function redactText(text: string): string {
+  return text
+    .replace(IPV6_ENDPOINT, "[redacted-ipv6]:*")
+    .replace(IPV4_ENDPOINT, "redacted-ipv4:*")
+    .replace(FULL_KEY, shortKey);
+}

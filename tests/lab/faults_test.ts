@@ -1,0 +1,339 @@
+/**
+ * Faults during a purge, against real wireguard-go. After every fault, and
+ * at most one further cycle, every peer that existed before must exist with
+ * identical allowed-ips, preshared key and keepalive, and the exit status
+ * must say what happened. Faults real `wg` cannot produce use wrappers named
+ * FAKE; the others are caused for real. Each test prints a row of the fault
+ * table (fault, runs, peers at risk, peers lost).
+ */
+import assert from "node:assert/strict";
+import { CliProcess, runCli } from "../../scripts/lab/cli.ts";
+import { type LoadPeer, WgLab } from "../../scripts/lab/lab.ts";
+import { sh } from "../../scripts/lab/sh.ts";
+import { configOf } from "../../scripts/lab/scenario.ts";
+import { waitForFile, withWrapper } from "../support/wrappers.ts";
+import type { WgPeer } from "../../src/wg/dump.ts";
+
+const PEERS = 60;
+// About 14 peers per `wg set` call, so 60 peers take 5 chunks.
+const BUDGET = "4096";
+
+async function staleLab(): Promise<{ lab: WgLab; peers: LoadPeer[] }> {
+  const lab = await WgLab.start();
+  try {
+    const peers = await lab.addLoadPeers(
+      Array.from(
+        { length: PEERS },
+        (_, i) => ({ psk: i % 2 === 0, keepalive: i % 3 === 0 ? 25 : undefined }),
+      ),
+    );
+    const results = await lab.runHandshakes(peers);
+    assert.ok(results.every((r) => r.ok));
+    return { lab, peers };
+  } catch (error) {
+    await lab.close();
+    throw error;
+  }
+}
+
+/** Peers missing, or with a configuration other than before. */
+function lost(before: readonly WgPeer[], after: readonly WgPeer[]): string[] {
+  const now = new Map(after.map((p) => [p.publicKey, JSON.stringify(configOf(p))]));
+  return before.filter((p) => now.get(p.publicKey) !== JSON.stringify(configOf(p))).map((p) =>
+    p.publicKey
+  );
+}
+
+function tableRow(
+  fault: string,
+  runs: number,
+  atRisk: number | string,
+  lostPeers: number | string,
+): void {
+  console.log(`| ${fault} | ${runs} | ${atRisk} | ${lostPeers} |`);
+}
+
+const FAIL_CHUNK = `#!/bin/bash
+# FAKE wg for fault injection: on the chosen 'wg set' chunk it performs only
+# that chunk's removals (every re-add is lost) and exits 1, like a wg that
+# dies half-way. Every other call goes to the real wg unchanged.
+if [ "$1" = set ]; then
+  n=$(( $(cat @DIR@/calls 2>/dev/null || echo 0) + 1 )); echo "$n" > @DIR@/calls
+  seen=$(cat @DIR@/seen 2>/dev/null || echo 0)
+  here=0; for a in "$@"; do [ "$a" = remove ] && here=$((here + 1)); done
+  echo $((seen + here)) > @DIR@/seen
+  fail=0
+  case "$FAULT_CHUNK" in
+    first) [ "$n" -eq 1 ] && fail=1 ;;
+    middle) [ "$n" -eq 3 ] && fail=1 ;;
+    last) [ $((seen + here)) -eq "$FAULT_TOTAL" ] && fail=1 ;;
+  esac
+  if [ "$fail" -eq 1 ] && [ ! -e @DIR@/failed ]; then
+    echo "$here" > @DIR@/failed
+    iface=$2; shift 2; out=()
+    while [ $# -gt 0 ]; do
+      if [ "$1" = peer ] && [ "\${3:-}" = remove ]; then out+=("$1" "$2" "$3"); shift 3; else shift 2; fi
+    done
+    @WG@ set "$iface" "\${out[@]}"
+    echo "wg: simulated failure" >&2
+    exit 1
+  fi
+fi
+exec @WG@ "$@"
+`;
+
+for (const chunk of ["first", "middle", "last"] as const) {
+  Deno.test(`a wg set that dies in the ${chunk} chunk loses no peer (FAKE: chunk-failing wrapper)`, async () => {
+    const { lab } = await staleLab();
+    try {
+      const before = (await lab.dump()).peers;
+      const { r, atRisk } = await withWrapper(FAIL_CHUNK, async (wg, dir) => {
+        const r = await runCli([
+          "run",
+          "-i",
+          lab.iface,
+          "--wg",
+          wg,
+          "--argv-budget",
+          BUDGET,
+          "--json",
+        ], {
+          clockShift: 600,
+          env: { FAULT_CHUNK: chunk, FAULT_TOTAL: String(PEERS) },
+        });
+        return { r, atRisk: Number(await Deno.readTextFile(`${dir}/failed`)) };
+      });
+      assert.strictEqual(r.code, 1, r.stderr);
+      assert.match(r.stderr, /simulated failure; verifying every peer it touched/);
+      const report = JSON.parse(r.stdout).interfaces[0];
+      assert.strictEqual(
+        report.repaired.length,
+        atRisk,
+        "every peer of the failed chunk was repaired",
+      );
+      assert.ok(report.repaired.every((x: { restored: boolean }) => x.restored));
+      assert.deepStrictEqual(lost(before, (await lab.dump()).peers), []);
+      // One further cycle purges what the failure left.
+      const again = await runCli(["run", "-i", lab.iface], { clockShift: 600 });
+      assert.strictEqual(again.code, 0, again.stderr);
+      const after = (await lab.dump()).peers;
+      assert.deepStrictEqual(lost(before, after), []);
+      assert.ok(after.every((p) => p.endpoint === null));
+      tableRow(`wg set dies in the ${chunk} chunk (FAKE)`, 1, atRisk, lost(before, after).length);
+    } finally {
+      await lab.close();
+    }
+  });
+}
+
+Deno.test("a wg set that exits 0 but lost a re-add is repaired (FAKE: dropping wrapper)", async () => {
+  const { lab } = await staleLab();
+  try {
+    const before = (await lab.dump()).peers;
+    const r = await withWrapper(
+      `#!/bin/bash
+# FAKE wg for fault injection: the first 'wg set' loses the re-add of its
+# first peer (the remove still happens) and still exits 0.
+if [ "$1" = set ] && [ ! -e @DIR@/dropped ]; then
+  touch @DIR@/dropped
+  out=("$1" "$2" "$3" "$4" "$5"); shift 5; shift 2
+  while [ $# -gt 0 ] && [ "$1" != peer ]; do shift 2; done
+  exec @WG@ "\${out[@]}" "$@"
+fi
+exec @WG@ "$@"
+`,
+      (wg) => runCli(["run", "-i", lab.iface, "--wg", wg, "--json"], { clockShift: 600 }),
+    );
+    assert.strictEqual(r.code, 1);
+    assert.deepStrictEqual(
+      JSON.parse(r.stdout).interfaces[0].repaired.map((x: { problems: string[] }) => x.problems),
+      [["missing"]],
+    );
+    const after = (await lab.dump()).peers;
+    assert.deepStrictEqual(lost(before, after), []);
+    tableRow("wg set exits 0 but a re-add is lost (FAKE)", 1, 1, lost(before, after).length);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("an interface deleted in the middle of a cycle ends the run with exit 1 and a clear message", async () => {
+  const { lab } = await staleLab();
+  try {
+    const r = await withWrapper(
+      `#!/bin/bash
+# Not a fake: before the first 'wg set' runs, the interface is really deleted
+# (as an admin or netifd could); the real wg then fails on its own.
+if [ "$1" = set ] && [ ! -e @DIR@/deleted ]; then
+  touch @DIR@/deleted
+  ip -n "$LAB_NS" link del "$2"
+fi
+exec @WG@ "$@"
+`,
+      (wg) =>
+        runCli(["run", "-i", lab.iface, "--wg", wg], {
+          clockShift: 600,
+          env: { LAB_NS: lab.serverNs },
+        }),
+    );
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, new RegExp(`WireGuard interface ${lab.iface} does not exist`));
+    assert.doesNotMatch(r.stderr, /internal error/);
+    tableRow(
+      "interface deleted mid-cycle (real)",
+      1,
+      PEERS,
+      "n/a: the interface and its peers are gone",
+    );
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("a hanging wg set is stopped by --wg-timeout and nothing is lost (FAKE: hanging wrapper)", async () => {
+  const { lab } = await staleLab();
+  try {
+    const before = (await lab.dump()).peers;
+    const r = await withWrapper(
+      `#!/bin/bash
+# FAKE wg for fault injection: the first 'wg set' hangs instead of running.
+if [ "$1" = set ] && [ ! -e @DIR@/hung ]; then touch @DIR@/hung; exec sleep 60; fi
+exec @WG@ "$@"
+`,
+      (wg) =>
+        runCli(["run", "-i", lab.iface, "--wg", wg, "--wg-timeout", "1", "--argv-budget", BUDGET], {
+          clockShift: 600,
+        }),
+    );
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, /wg set .* did not finish within 1 s \(--wg-timeout\)/);
+    const after = (await lab.dump()).peers;
+    assert.deepStrictEqual(lost(before, after), []);
+    const again = await runCli(["run", "-i", lab.iface], { clockShift: 600 });
+    assert.strictEqual(again.code, 0, again.stderr);
+    assert.deepStrictEqual(lost(before, (await lab.dump()).peers), []);
+    tableRow("wg set hangs (FAKE), stopped by --wg-timeout", 1, "one chunk", 0);
+  } finally {
+    await lab.close();
+  }
+});
+
+for (const fault of ["full", "read-only"] as const) {
+  Deno.test(`a ${fault} key directory stops the purge before any change`, async () => {
+    const { lab } = await staleLab();
+    const mount = await Deno.makeTempDir({ prefix: "wr-tmpfs-" });
+    try {
+      // Real faults: a tmpfs that is full, or mounted read-only.
+      await sh([
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        fault === "full" ? "size=8k,mode=0700" : "ro,mode=0700",
+        "tmpfs",
+        mount,
+      ]);
+      if (fault === "full") {
+        await sh(["sh", "-c", `cat /dev/zero > ${mount}/filler 2>/dev/null; true`]);
+      }
+      const before = (await lab.dump()).peers;
+      const r = await runCli(["run", "-i", lab.iface, "--key-dir", mount], { clockShift: 600 });
+      assert.strictEqual(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `cannot (create a private directory in|write a preshared-key file in) ${mount}.*nothing was changed`,
+        ),
+      );
+      const after = (await lab.dump()).peers;
+      assert.deepStrictEqual(
+        after.map((p) => [p.publicKey, p.endpoint]).sort(),
+        before.map((p) => [p.publicKey, p.endpoint]).sort(),
+      );
+      tableRow(`key directory ${fault} (real tmpfs)`, 1, 0, lost(before, after).length);
+    } finally {
+      await sh(["umount", mount], { allowFail: true });
+      await Deno.remove(mount, { recursive: true });
+      await lab.close();
+    }
+  });
+}
+
+Deno.test("a daemon killed with SIGKILL during apply loses no peer and the next start cleans up", async () => {
+  const { lab } = await staleLab();
+  const keyParent = await Deno.makeTempDir({ prefix: "wr-kill-" });
+  try {
+    const before = (await lab.dump()).peers;
+    await withWrapper(
+      `#!/bin/bash
+# Not a fake: the real wg, started 1 s late, so the test can kill the daemon
+# while the call is under way.
+if [ "$1" = set ]; then touch @DIR@/started; sleep 1; fi
+exec @WG@ "$@"
+`,
+      async (wg, dir) => {
+        const daemon = new CliProcess(
+          ["daemon", "-i", lab.iface, "--wg", wg, "--interval", "1", "--key-dir", keyParent],
+          // A fast monotonic clock: the second cycle, a second later, purges.
+          { clockShift: 600, monotonicSpeed: 1000 },
+        );
+        await waitForFile(`${dir}/started`);
+        assert.strictEqual((await daemon.stop("SIGKILL")).signal, "SIGKILL");
+        // The wg call itself goes on and completes.
+        await new Promise((r) => setTimeout(r, 1500));
+      },
+    );
+    const orphans = [...Deno.readDirSync(keyParent)].map((e) => e.name);
+    assert.strictEqual(orphans.length, 1, "SIGKILL skipped the cleanup");
+    assert.deepStrictEqual(lost(before, (await lab.dump()).peers), []);
+    // Started again: one cycle, and the orphaned key directory is removed.
+    const again = await runCli(["run", "-i", lab.iface, "--key-dir", keyParent], {
+      clockShift: 600,
+    });
+    assert.strictEqual(again.code, 0, again.stderr);
+    assert.deepStrictEqual([...Deno.readDirSync(keyParent)], []);
+    const after = (await lab.dump()).peers;
+    assert.deepStrictEqual(lost(before, after), []);
+    tableRow(
+      "daemon SIGKILLed during apply, then started again (real)",
+      1,
+      PEERS,
+      lost(before, after).length,
+    );
+  } finally {
+    await lab.close();
+    await Deno.remove(keyParent, { recursive: true });
+  }
+});
+
+Deno.test("a daemon sent SIGTERM during apply finishes the cycle and exits 0", async () => {
+  const { lab } = await staleLab();
+  try {
+    const before = (await lab.dump()).peers;
+    const { status, stderr } = await withWrapper(
+      `#!/bin/bash
+# Not a fake: the real wg, started 1 s late, so the test can signal the
+# daemon while the call is under way.
+if [ "$1" = set ]; then touch @DIR@/started; sleep 1; fi
+exec @WG@ "$@"
+`,
+      async (wg, dir) => {
+        const daemon = new CliProcess(
+          ["daemon", "-i", lab.iface, "--wg", wg, "--interval", "1"],
+          // A fast monotonic clock: the second cycle, a second later, purges.
+          { clockShift: 600, monotonicSpeed: 1000 },
+        );
+        await waitForFile(`${dir}/started`);
+        const status = await daemon.stop("SIGTERM");
+        return { status, stderr: daemon.stderr };
+      },
+    );
+    assert.strictEqual(status.code, 0, stderr);
+    const after = (await lab.dump()).peers;
+    assert.deepStrictEqual(lost(before, after), []);
+    assert.ok(after.every((p) => p.endpoint === null), "the running cycle was finished");
+    tableRow("daemon SIGTERMed during apply (real)", 1, PEERS, lost(before, after).length);
+  } finally {
+    await lab.close();
+  }
+});

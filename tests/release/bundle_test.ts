@@ -1,0 +1,77 @@
+/**
+ * The single-file bundle, run with exactly the permissions the compiled
+ * binary bakes in (scripts/runtime_flags.ts), against real wireguard-go:
+ * `status`, a `run` that purges stale peers (one with a PSK), and proof that
+ * what lies outside the set is denied.
+ */
+import assert from "node:assert/strict";
+import { WgLab } from "../../scripts/lab/lab.ts";
+import { sh } from "../../scripts/lab/sh.ts";
+import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
+import { peerByKey } from "../../scripts/lab/scenario.ts";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+
+async function bundle(dir: string): Promise<string> {
+  const out = `${dir}/wg-reinstate.js`;
+  await sh([Deno.execPath(), "bundle", "--quiet", "--output", out, MAIN]);
+  return out;
+}
+
+function runBundle(file: string, args: string[]) {
+  return sh([Deno.execPath(), "run", ...RUNTIME_FLAGS, file, ...args], {
+    allowFail: true,
+    env: { ...Deno.env.toObject(), NO_COLOR: "1" },
+  });
+}
+
+Deno.test("the bundle runs status and a purge under the baked-in permissions, and nothing more", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wr-bundle-" });
+  const lab = await WgLab.start();
+  try {
+    const file = await bundle(dir);
+    console.log(`bundle: ${(await Deno.stat(file)).size} bytes`);
+    const peers = await lab.handshakeMany([{ psk: true }, { keepalive: 25 }]);
+    assert.ok(peers.every((p) => p.result.ok));
+
+    const status = await runBundle(file, ["status", "-i", lab.iface]);
+    assert.strictEqual(status.code, 0, status.stderr);
+    assert.strictEqual(status.stdout.trim().split("\n").length, 3, status.stdout);
+
+    // Stale for real, without a clock shift (that would need an env permission).
+    await new Promise((r) => setTimeout(r, 2100));
+    const run = await runBundle(file, [
+      "run",
+      "-i",
+      lab.iface,
+      "--stale-after",
+      "1",
+      "--force-short-threshold",
+      "--json",
+    ]);
+    assert.strictEqual(run.code, 0, run.stderr);
+    assert.strictEqual(JSON.parse(run.stdout).interfaces[0].purged.length, 2);
+    const after = (await lab.dump()).peers;
+    for (const p of peers) {
+      const now = peerByKey(after, p.keys.publicKey);
+      assert.strictEqual(now.endpoint, null);
+      assert.strictEqual(now.presharedKey, p.psk);
+    }
+
+    // Outside the set: a file elsewhere cannot be read, another program cannot be run.
+    const outside = `${dir}/settings.json`;
+    await Deno.writeTextFile(outside, "{}");
+    const read = await runBundle(file, ["status", "-i", lab.iface, "--config", outside]);
+    assert.strictEqual(read.code, 2);
+    assert.match(
+      read.stderr,
+      new RegExp(`${outside}: cannot read config file: not allowed by the runtime's permissions`),
+    );
+    const exec = await runBundle(file, ["status", "-i", lab.iface, "--wg", "/bin/true"]);
+    assert.strictEqual(exec.code, 1);
+    assert.match(exec.stderr, /not allowed to run "\/bin\/true"/);
+  } finally {
+    await lab.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

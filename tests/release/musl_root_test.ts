@@ -1,0 +1,138 @@
+/**
+ * The glibc runtime on a musl system: a root with only musl and a static
+ * busybox (no glibc anywhere else), the runtime from scripts/glibc_runtime.sh
+ * and the launcher from openwrt/. The Deno runtime of the same version
+ * stands in for the compiled binary (which needs a denort this machine
+ * cannot download): started by the launcher, it runs the bundle, and a musl
+ * program it starts as a child still runs with an untouched environment.
+ */
+import assert from "node:assert/strict";
+import { sh } from "../../scripts/lab/sh.ts";
+import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
+import { VERSION } from "../../src/common/version.ts";
+
+const ROOT_DIR = new URL("../../", import.meta.url).pathname;
+const ENV = { PATH: "/usr/bin:/bin", HOME: "/tmp", DENO_DIR: "/tmp/deno", NO_COLOR: "1" };
+
+async function walk(dir: string, base = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const rel = `${base}/${e.name}`;
+    if (e.isDirectory && rel !== "/proc" && rel !== "/dev") {
+      out.push(...await walk(`${dir}/${e.name}`, rel));
+    } else out.push(rel);
+  }
+  return out;
+}
+
+Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl children still run", async () => {
+  const work = await Deno.makeTempDir({ prefix: "wr-musl-" });
+  const root = `${work}/root`;
+  const lib = `${root}/usr/lib/wg-reinstate`;
+  let mounted = false;
+  try {
+    for (
+      const d of ["bin", "lib", "usr/bin", "usr/lib/wg-reinstate", "proc", "dev", "tmp", "etc"]
+    ) {
+      await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    }
+    await Deno.copyFile("/bin/busybox", `${root}/bin/busybox`);
+    await Deno.chmod(`${root}/bin/busybox`, 0o755);
+    await Deno.symlink("busybox", `${root}/bin/sh`);
+    await Deno.copyFile(
+      await Deno.realPath("/lib/x86_64-linux-musl/libc.so"),
+      `${root}/lib/ld-musl-x86_64.so.1`,
+    );
+    await sh([
+      "musl-gcc",
+      "-O2",
+      "-o",
+      `${root}/usr/bin/musl-helper`,
+      `${ROOT_DIR}tests/fixtures/musl_helper.c`,
+    ]);
+    assert.match(
+      (await sh(["readelf", "-l", `${root}/usr/bin/musl-helper`])).stdout,
+      /interpreter: \/lib\/ld-musl-x86_64\.so\.1/,
+    );
+
+    const built = await sh(["bash", `${ROOT_DIR}scripts/glibc_runtime.sh`, "x86_64", lib]);
+    console.log(built.stdout.trim());
+    await Deno.copyFile(Deno.execPath(), `${lib}/wg-reinstate`);
+    await Deno.chmod(`${lib}/wg-reinstate`, 0o755);
+    await sh([
+      Deno.execPath(),
+      "bundle",
+      "--quiet",
+      "--output",
+      `${lib}/wg-reinstate.js`,
+      `${ROOT_DIR}src/main.ts`,
+    ]);
+    await Deno.copyFile(
+      `${ROOT_DIR}openwrt/files/wg-reinstate.launcher`,
+      `${root}/usr/bin/wg-reinstate`,
+    );
+    await Deno.chmod(`${root}/usr/bin/wg-reinstate`, 0o755);
+    await Deno.writeTextFile(
+      `${root}/tmp/child.js`,
+      'const o = await new Deno.Command("/usr/bin/musl-helper").output();\n' +
+        "console.log(new TextDecoder().decode(o.stdout).trim(), o.code);\n",
+    );
+
+    // No glibc anywhere but the private directory.
+    const files = await walk(root);
+    const glibc = files.filter((f) => /\/(libc\.so\.6|ld-linux[^/]*)$/.test(f));
+    assert.deepStrictEqual(glibc.sort(), [
+      "/usr/lib/wg-reinstate/ld-linux-x86-64.so.2",
+      "/usr/lib/wg-reinstate/libc.so.6",
+    ]);
+    assert.ok(!files.some((f) => f.startsWith("/lib64")));
+
+    await sh(["mount", "-t", "proc", "proc", `${root}/proc`]);
+    mounted = true;
+    await sh(["mknod", "-m", "666", `${root}/dev/null`, "c", "1", "3"]);
+    await sh(["mknod", "-m", "666", `${root}/dev/urandom`, "c", "1", "9"]);
+    // A clean environment: nothing from this process reaches the root.
+    const chroot = async (...args: string[]) => {
+      const out = await new Deno.Command("/usr/sbin/chroot", {
+        args: [root, "/usr/bin/wg-reinstate", ...args],
+        env: ENV,
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+      const text = new TextDecoder();
+      assert.strictEqual(out.code, 0, text.decode(out.stderr));
+      return { stdout: text.decode(out.stdout) };
+    };
+
+    // The launcher starts the glibc runtime through its private loader.
+    assert.match(
+      (await chroot("--version")).stdout,
+      new RegExp(`^deno ${Deno.version.deno.replaceAll(".", "\\.")} `),
+    );
+    const bundle = ["run", ...RUNTIME_FLAGS, "/usr/lib/wg-reinstate/wg-reinstate.js"];
+    assert.strictEqual((await chroot(...bundle, "--version")).stdout, `wg-reinstate ${VERSION}\n`);
+    assert.match(
+      (await chroot(...bundle, "status", "--help")).stdout,
+      /^Usage: wg-reinstate status/,
+    );
+    // A musl child of the glibc program runs, and no glibc path leaked into it.
+    const child = await chroot("run", "--allow-run=/usr/bin/musl-helper", "/tmp/child.js");
+    assert.strictEqual(child.stdout, "musl child ok; LD_LIBRARY_PATH=(unset) 0\n");
+
+    const size = async (p: string) => (await Deno.stat(p)).size;
+    const runtimeBytes = (await Promise.all(
+      [...Deno.readDirSync(lib)].filter((e) => /\.so/.test(e.name)).map((e) =>
+        size(`${lib}/${e.name}`)
+      ),
+    )).reduce((a, b) => a + b, 0);
+    console.log(
+      `sizes: glibc runtime ${runtimeBytes} bytes, bundle ${await size(
+        `${lib}/wg-reinstate.js`,
+      )} bytes, ` +
+        `Deno runtime ${await size(`${lib}/wg-reinstate`)} bytes`,
+    );
+  } finally {
+    if (mounted) await sh(["umount", `${root}/proc`], { allowFail: true });
+    await Deno.remove(work, { recursive: true });
+  }
+});

@@ -1,0 +1,241 @@
+/**
+ * runCycle against the FAKE in-memory `wg`: what is purged and kept, a dry
+ * run, the refusals, missing and busy interfaces, key-file failures, the
+ * daemon's observation wait, and no peer lost in any fault.
+ */
+import assert from "node:assert/strict";
+import { logger } from "../../src/cli/log.ts";
+import { type CycleOptions, runCycle } from "../../src/purge/cycle.ts";
+import { lockInterfaces } from "../../src/purge/lock.ts";
+import { PeerObservations } from "../../src/purge/observations.ts";
+import type { Policy } from "../../src/purge/plan.ts";
+import type { WgPeer } from "../../src/wg/dump.ts";
+import { FakeWg } from "../support/fake_wg.ts";
+import { withLogs } from "../support/log_capture.ts";
+import { key, manyPeers, peer } from "../support/peers.ts";
+
+const NOW = 100_000;
+const configOf = (p: WgPeer) => [p.publicKey, p.allowedIps, p.presharedKey, p.persistentKeepalive];
+
+const policy = (over: Partial<Policy> = {}): Policy => ({
+  staleAfter: 180,
+  exclude: new Set(),
+  configuredEndpoints: new Set(),
+  configuredWithoutEndpoint: new Set(),
+  ...over,
+});
+
+/** Runs one cycle in a fresh private directory; returns the report and the log lines. */
+async function cycle(wg: FakeWg, over: Partial<CycleOptions> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+  try {
+    return await withLogs(() =>
+      runCycle(wg, {
+        interfaces: "all",
+        dryRun: false,
+        argvBudget: 512 * 1024,
+        now: () => NOW,
+        policyFor: () => Promise.resolve(policy()),
+        keyDir: dir,
+        lockDir: dir,
+        sleep: () => Promise.resolve(),
+        ...over,
+      }, logger("purge"))
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A mixed interface: stale (with and without PSK), active, never handshaked, excluded, dialed. */
+function mixed(): WgPeer[] {
+  return [
+    peer({ publicKey: key("a"), latestHandshake: NOW - 600, presharedKey: key("p") }),
+    peer({ publicKey: key("b"), latestHandshake: NOW - 181, persistentKeepalive: 25 }),
+    peer({ publicKey: key("c"), latestHandshake: NOW - 30 }),
+    peer({ publicKey: key("d"), latestHandshake: 0 }),
+    peer({ publicKey: key("e"), latestHandshake: NOW - 600 }),
+    peer({ publicKey: key("f"), latestHandshake: NOW - 600 }),
+    peer({ publicKey: key("g"), latestHandshake: NOW - 600, endpoint: null }),
+  ];
+}
+
+const protect = () =>
+  Promise.resolve(policy({
+    exclude: new Set([key("e")]),
+    configuredEndpoints: new Set([key("f")]),
+  }));
+
+Deno.test("runCycle purges stale peers, keeps the rest with their reasons", async () => {
+  const peers = mixed();
+  const wg = new FakeWg().addInterface("wg0", peers);
+  const { result, lines } = await cycle(wg, { policyFor: protect });
+  assert.strictEqual(result.ok, true);
+  const [iface] = result.interfaces;
+  assert.deepStrictEqual(iface.purged.map((p) => [p.publicKey, p.reason, p.idleSeconds]), [
+    [key("a"), "stale", 600],
+    [key("b"), "stale", 181],
+  ]);
+  assert.deepStrictEqual(iface.kept, {
+    "active": 1,
+    "no-endpoint": 1,
+    "never-handshaked": 1,
+    "excluded": 1,
+    "configured-endpoint": 1,
+    "handshake-in-future": 0,
+    "observing": 0,
+  });
+  const after = new Map(wg.peers("wg0").map((p) => [p.publicKey, p]));
+  assert.strictEqual(after.get(key("a"))!.endpoint, null);
+  assert.strictEqual(after.get(key("a"))!.presharedKey, key("p"));
+  assert.strictEqual(after.get(key("b"))!.persistentKeepalive, 25);
+  for (const k of ["c", "d", "e", "f"]) assert.notStrictEqual(after.get(key(k))!.endpoint, null);
+  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  // Logs name peers by 8 characters and never hold an endpoint or a key.
+  const text = lines.join("\n");
+  assert.match(text, /purged peer aaaaaaaa… on wg0, idle 600 s/);
+  assert.match(text, /cycle done in \d+ ms: 7 peers checked, 2 purged/);
+  assert.ok(!/192\.0\.2\.1|:51820/.test(text), text);
+  assert.ok(!text.includes(key("p")) && !text.includes(key("a")), text);
+});
+
+Deno.test("runCycle in a dry run reports what it would purge and changes nothing", async () => {
+  const peers = mixed();
+  const wg = new FakeWg().addInterface("wg0", peers);
+  const { result, lines } = await cycle(wg, { dryRun: true, policyFor: protect });
+  assert.strictEqual(result.interfaces[0].purged.length, 2);
+  assert.deepStrictEqual(wg.sets, []);
+  assert.deepStrictEqual(wg.peers("wg0"), peers);
+  assert.ok(lines.some((l) => /would purge peer aaaaaaaa…/.test(l)));
+});
+
+Deno.test("runCycle purges nothing on any interface when a handshake lies in the future", async () => {
+  const wg = new FakeWg()
+    .addInterface("wg0", [peer({ publicKey: key("a"), latestHandshake: NOW - 600 })])
+    .addInterface("wg1", [peer({ publicKey: key("b"), latestHandshake: NOW + 60 })]);
+  const { result, lines } = await cycle(wg);
+  assert.strictEqual(result.ok, false);
+  assert.deepStrictEqual(wg.sets, []);
+  assert.deepStrictEqual(result.interfaces.map((i) => i.error), [
+    "refused: a latest handshake lies in the future",
+    "refused: a latest handshake lies in the future",
+  ]);
+  assert.ok(lines.some((l) => /clock is behind/.test(l)));
+});
+
+Deno.test("runCycle names a missing interface and still purges the others", async () => {
+  const wg = new FakeWg().addInterface("wg0", manyPeers(3));
+  const { result } = await cycle(wg, { interfaces: ["wg0", "wgX"] });
+  assert.strictEqual(result.ok, false);
+  assert.deepStrictEqual(result.interfaces.map((i) => [i.name, i.purged.length, i.error]), [
+    ["wgX", 0, "WireGuard interface wgX does not exist (see: wg show interfaces)"],
+    ["wg0", 3, null],
+  ]);
+});
+
+Deno.test("runCycle skips an interface whose lock another process holds", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+  const held = await lockInterfaces(dir, ["wg0"]);
+  try {
+    const wg = new FakeWg().addInterface("wg0", manyPeers(2)).addInterface("wg1", manyPeers(2));
+    // The same process's second open file description conflicts like another process's.
+    const { result } = await cycle(wg, { lockDir: dir });
+    assert.deepStrictEqual(result.busy, ["wg0"]);
+    assert.deepStrictEqual(result.interfaces.map((i) => i.name), ["wg1"]);
+    assert.deepStrictEqual(wg.sets.map((c) => c.target), ["wg1"]);
+  } finally {
+    held.release();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runCycle changes nothing when the key directory cannot be made", async () => {
+  const peers = manyPeers(4);
+  const wg = new FakeWg().addInterface("wg0", peers);
+  const file = await Deno.makeTempFile();
+  try {
+    const { result } = await cycle(wg, { keyDir: `${file}/keys` });
+    assert.match(
+      result.interfaces[0].error ?? "",
+      /cannot create a private directory .*nothing was changed/,
+    );
+    assert.deepStrictEqual(wg.sets, []);
+    assert.deepStrictEqual(wg.peers("wg0"), peers);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("runCycle loses no peer whatever chunk of wg set fails (FAKE)", async () => {
+  for (const failing of [0, 1, 2]) {
+    const peers = manyPeers(30);
+    const faults = [null, null, null];
+    faults[failing] = { kind: "fail-after" } as never;
+    const wg = new FakeWg().addInterface("wg0", peers).script("set", ...faults);
+    const { result } = await cycle(wg, { argvBudget: 2048 });
+    assert.strictEqual(result.ok, false, `chunk ${failing}`);
+    assert.ok(wg.sets.length >= failing + 2, "the failing chunk, then the repair");
+    assert.deepStrictEqual(
+      wg.peers("wg0").map(configOf).sort(),
+      peers.map(configOf).sort(),
+      `chunk ${failing}: 0 peers lost`,
+    );
+    assert.deepStrictEqual(result.interfaces[0].repaired.map((r) => r.restored), [true]);
+  }
+});
+
+Deno.test("runCycle loses no peer when wg set hangs until its timeout (FAKE)", async () => {
+  const peers = manyPeers(10);
+  const wg = new FakeWg({ timeoutMs: 10_000 }).addInterface("wg0", peers)
+    .script("set", { kind: "hang", blocks: 7 });
+  const { result } = await cycle(wg);
+  assert.strictEqual(result.ok, false);
+  assert.match(result.interfaces[0].error ?? "", /did not finish/);
+  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  assert.strictEqual(wg.elapsedMs, 10_000, "virtual time: no real waiting");
+});
+
+Deno.test("runCycle loses no peer when a slow wg set runs past its time limit (FAKE)", async () => {
+  // 30 peers are 60 peer blocks at 100 ms each; the limit stops a call after
+  // 10 blocks, as --wg-timeout would kill a wg that is still working. Every
+  // peer it reached came back; the ones it did not reach were never removed.
+  const peers = manyPeers(30);
+  const wg = new FakeWg({ msPerBlock: 100, timeoutMs: 1000 }).addInterface("wg0", peers);
+  const { result } = await cycle(wg);
+  assert.strictEqual(result.ok, false);
+  assert.match(result.interfaces[0].error ?? "", /did not finish/);
+  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  assert.ok(wg.elapsedMs >= 3000, "the purge and two repairs, each cut at the limit");
+});
+
+Deno.test("runCycle in the daemon purges only what it has watched for stale-after", async () => {
+  const peers = [peer({ publicKey: key("a"), latestHandshake: NOW - 600 })];
+  const wg = new FakeWg().addInterface("wg0", peers);
+  let monotonic = 5;
+  const observe = { observations: new PeerObservations(), monotonic: () => monotonic };
+  const first = await cycle(wg, { observe });
+  assert.strictEqual(first.result.interfaces[0].kept.observing, 1);
+  assert.deepStrictEqual(wg.sets, []);
+  monotonic += 181;
+  const second = await cycle(wg, { observe });
+  assert.strictEqual(second.result.interfaces[0].purged.length, 1);
+  assert.strictEqual(wg.peers("wg0")[0].endpoint, null);
+});
+
+Deno.test("runCycle in the daemon forgets an unconfirmed endpoint of a peer configured without one", async () => {
+  const unconfirmed = peer({ publicKey: key("u"), latestHandshake: 0 });
+  const unlisted = peer({ publicKey: key("v"), latestHandshake: 0 });
+  const wg = new FakeWg().addInterface("wg0", [unconfirmed, unlisted]);
+  let monotonic = 0;
+  const observe = { observations: new PeerObservations(), monotonic: () => monotonic };
+  const policyFor = () =>
+    Promise.resolve(policy({ configuredWithoutEndpoint: new Set([key("u")]) }));
+  await cycle(wg, { observe, policyFor });
+  monotonic = 200;
+  const { result, lines } = await cycle(wg, { observe, policyFor });
+  assert.deepStrictEqual(result.interfaces[0].purged.map((p) => [p.publicKey, p.reason]), [
+    [key("u"), "unconfirmed"],
+  ]);
+  assert.strictEqual(result.interfaces[0].kept["never-handshaked"], 1);
+  assert.ok(lines.some((l) => /endpoint from an unconfirmed initiation, seen 200 s/.test(l)));
+});

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { resolveSettings, type Settings } from "../../src/config/schema.ts";
+import { runDaemon, type SignalSource } from "../../src/cli/daemon.ts";
+import { logger } from "../../src/cli/log.ts";
+
+/** Signals delivered by the test instead of the kernel. */
+class TestSignals implements SignalSource {
+  handlers = new Map<Deno.Signal, Set<() => void>>();
+  add(signal: Deno.Signal, handler: () => void) {
+    if (!this.handlers.has(signal)) this.handlers.set(signal, new Set());
+    this.handlers.get(signal)!.add(handler);
+  }
+  remove(signal: Deno.Signal, handler: () => void) {
+    this.handlers.get(signal)?.delete(handler);
+  }
+  send(signal: Deno.Signal) {
+    for (const h of this.handlers.get(signal) ?? []) h();
+  }
+}
+
+Deno.test("runDaemon lets the running cycle finish on SIGTERM, then returns", async () => {
+  const signals = new TestSignals();
+  const events: string[] = [];
+  let release!: () => void;
+  const cycleStarted = Promise.withResolvers<void>();
+  const done = runDaemon(resolveSettings([]), {
+    log: logger("daemon"),
+    signals,
+    reload: () => Promise.reject(new Error("not used")),
+    cycle: async () => {
+      events.push("cycle start");
+      cycleStarted.resolve();
+      await new Promise<void>((r) => (release = r));
+      events.push("cycle end");
+    },
+  });
+  await cycleStarted.promise;
+  signals.send("SIGTERM");
+  events.push("signal sent");
+  release();
+  await done;
+  events.push("daemon returned");
+  assert.deepStrictEqual(events, ["cycle start", "signal sent", "cycle end", "daemon returned"]);
+  assert.strictEqual(signals.handlers.get("SIGTERM")!.size, 0, "handlers removed");
+});
+
+Deno.test("runDaemon reloads on SIGHUP, keeps old settings on a bad reload, and wakes from sleep", async () => {
+  const signals = new TestSignals();
+  const seen: number[] = [];
+  const reloads: (() => Promise<Settings>)[] = [
+    () =>
+      Promise.resolve(
+        resolveSettings([{ source: "t", values: { staleAfter: 900, interval: 3600 } }]),
+      ),
+    () => Promise.reject(new Error("bad file")),
+  ];
+  const cycled = () => Promise.withResolvers<void>();
+  let next = cycled();
+  const done = runDaemon(resolveSettings([{ source: "t", values: { interval: 3600 } }]), {
+    log: logger("daemon"),
+    signals,
+    settleMs: 0,
+    reload: () => reloads.shift()!(),
+    cycle: (s) => {
+      seen.push(s.staleAfter);
+      next.resolve();
+      return Promise.resolve();
+    },
+  });
+  for (const signal of ["SIGHUP", "SIGHUP", "SIGINT"] as const) {
+    await next.promise;
+    next = cycled();
+    // The daemon now sleeps for an hour: the signal must wake it.
+    signals.send(signal);
+  }
+  await done;
+  assert.deepStrictEqual(seen, [180, 900, 900]);
+});

@@ -1,0 +1,114 @@
+/**
+ * verifyAndRepair against the FAKE in-memory `wg`: every branch of verify and
+ * repair (a lost re-add, a changed peer, a failing re-read, a failing first
+ * repair, a repair that never holds) in virtual time.
+ */
+import assert from "node:assert/strict";
+import { purgePeers } from "../../src/purge/apply.ts";
+import { KeyDir } from "../../src/purge/key_dir.ts";
+import { REPAIR_ATTEMPTS, verifyAndRepair } from "../../src/purge/repair.ts";
+import { emptyReport } from "../../src/purge/report.ts";
+import type { WgPeer } from "../../src/wg/dump.ts";
+import { FakeWg } from "../support/fake_wg.ts";
+import { withLogs } from "../support/log_capture.ts";
+import { manyPeers } from "../support/peers.ts";
+import { logger } from "../../src/cli/log.ts";
+
+const configOf = (p: WgPeer) => [p.publicKey, p.allowedIps, p.presharedKey, p.persistentKeepalive];
+
+/** Purges `peers` on a fake, then verifies and repairs; returns the fake, report and logs. */
+async function purgeThenRepair(wg: FakeWg, peers: WgPeer[]) {
+  const parent = await Deno.makeTempDir({ prefix: "wr-unit-" });
+  const keys = await KeyDir.create(parent);
+  const sleeps: number[] = [];
+  const report = emptyReport("wg0", []);
+  try {
+    const { result, lines } = await withLogs(async () => {
+      const outcome = await purgePeers(wg, "wg0", peers, keys, 512 * 1024);
+      return await verifyAndRepair(wg, report, outcome.attempted, keys, {
+        argvBudget: 512 * 1024,
+        sleep: (ms) => {
+          sleeps.push(ms);
+          return Promise.resolve();
+        },
+        retryDelayMs: 1000,
+      }, logger("purge"));
+    });
+    return { repairedKeys: result, report, lines, sleeps };
+  } finally {
+    await keys.remove();
+    await Deno.remove(parent, { recursive: true });
+  }
+}
+
+Deno.test("verifyAndRepair does nothing more when every peer came back as it was", async () => {
+  const peers = manyPeers(5);
+  const wg = new FakeWg().addInterface("wg0", peers);
+  const r = await purgeThenRepair(wg, peers);
+  assert.strictEqual(r.repairedKeys.size, 0);
+  assert.deepStrictEqual(r.report.repaired, []);
+  assert.deepStrictEqual(wg.calls.map((c) => c.op), ["set", "show"]);
+});
+
+Deno.test("verifyAndRepair re-adds a peer whose re-add wg lost (FAKE)", async () => {
+  const peers = manyPeers(5);
+  const wg = new FakeWg().addInterface("wg0", peers).script("set", { kind: "lose-readd" });
+  const r = await purgeThenRepair(wg, peers);
+  assert.deepStrictEqual([...r.repairedKeys], [peers[0].publicKey]);
+  assert.deepStrictEqual(r.report.repaired, [{
+    publicKey: peers[0].publicKey,
+    problems: ["missing"],
+    restored: true,
+  }]);
+  assert.deepStrictEqual(
+    wg.peers("wg0").map(configOf).sort(),
+    peers.map(configOf).sort(),
+  );
+  assert.ok(r.lines.some((l) => /did not come back as it was \(missing\); re-adding it/.test(l)));
+  assert.ok(r.lines.some((l) => /\[WRN\].* restored$/.test(l)));
+});
+
+Deno.test("verifyAndRepair restores a peer that came back changed (FAKE)", async () => {
+  const peers = manyPeers(3);
+  const wg = new FakeWg().addInterface("wg0", peers).script("set", { kind: "corrupt-readd" });
+  const r = await purgeThenRepair(wg, peers);
+  assert.deepStrictEqual(r.report.repaired.map((x) => x.problems), [["allowed-ips"]]);
+  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+});
+
+Deno.test("verifyAndRepair re-adds every attempted peer when the re-read fails (FAKE)", async () => {
+  const peers = manyPeers(4);
+  const wg = new FakeWg().addInterface("wg0", peers).script("show", { kind: "fail" });
+  const r = await purgeThenRepair(wg, peers);
+  assert.strictEqual(r.repairedKeys.size, 4);
+  assert.ok(r.report.repaired.every((x) => x.restored && x.problems[0] === "unknown"));
+  assert.match(r.report.error ?? "", /could not re-read to verify/);
+  assert.strictEqual(wg.sets.length, 2, "the purge and one repair");
+  assert.deepStrictEqual(wg.peers("wg0").map(configOf), peers.map(configOf));
+});
+
+Deno.test("verifyAndRepair tries again after the delay when the first repair fails (FAKE)", async () => {
+  const peers = manyPeers(4);
+  const wg = new FakeWg().addInterface("wg0", peers)
+    .script("set", { kind: "fail-after" }, { kind: "fail" });
+  const r = await purgeThenRepair(wg, peers);
+  assert.deepStrictEqual(r.sleeps, [1000]);
+  assert.strictEqual(wg.sets.length, 3);
+  assert.deepStrictEqual(r.report.repaired.map((x) => x.restored), [true]);
+  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+});
+
+Deno.test("verifyAndRepair reports a peer it could not restore, after every attempt (FAKE)", async () => {
+  const peers = manyPeers(2);
+  const failures = Array.from({ length: REPAIR_ATTEMPTS }, () => ({ kind: "fail" as const }));
+  const wg = new FakeWg().addInterface("wg0", peers)
+    .script("set", { kind: "fail-after" }, ...failures);
+  const r = await purgeThenRepair(wg, peers);
+  assert.strictEqual(wg.sets.length, 1 + REPAIR_ATTEMPTS);
+  assert.deepStrictEqual(r.report.repaired.map((x) => [x.problems, x.restored]), [[
+    ["missing"],
+    false,
+  ]]);
+  assert.ok(r.lines.some((l) => /\[ERR\].*could NOT be restored/.test(l)));
+  assert.strictEqual(wg.peers("wg0").length, 1);
+});

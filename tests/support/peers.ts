@@ -4,6 +4,9 @@
  * @module
  */
 import fc from "fast-check";
+import { configOf } from "../../scripts/lab/scenario.ts";
+import type { Policy } from "../../src/purge/plan.ts";
+import { REJECT_AFTER_TIME } from "../../src/wg/constants.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 
 /** A random valid WireGuard key. */
@@ -66,4 +69,22 @@ export function manyPeers(count: number, handshake = 1000): WgPeer[] {
       endpoint: `192.0.2.${i % 250}:${40000 + i}`,
       latestHandshake: handshake,
     }));
+}
+
+/** Configurations keyed by public key: what a purge must keep, compared in any order. */
+export function configsByKey(
+  peers: readonly WgPeer[],
+): Record<string, ReturnType<typeof configOf>> {
+  return Object.fromEntries(peers.map((p) => [p.publicKey, configOf(p)]));
+}
+
+/** A planner policy: the default threshold, nothing protected, unless overridden. */
+export function policy(over: Partial<Policy> = {}): Policy {
+  return {
+    staleAfter: REJECT_AFTER_TIME,
+    exclude: new Set(),
+    configuredEndpoints: new Set(),
+    configuredWithoutEndpoint: new Set(),
+    ...over,
+  };
 }

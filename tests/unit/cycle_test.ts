@@ -8,22 +8,12 @@ import { logger } from "../../src/cli/log.ts";
 import { type CycleOptions, runCycle } from "../../src/purge/cycle.ts";
 import { lockInterfaces } from "../../src/purge/lock.ts";
 import { PeerObservations } from "../../src/purge/observations.ts";
-import type { Policy } from "../../src/purge/plan.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 import { FakeWg } from "../support/fake_wg.ts";
 import { withLogs } from "../support/log_capture.ts";
-import { key, manyPeers, peer } from "../support/peers.ts";
+import { configsByKey, key, manyPeers, peer, policy } from "../support/peers.ts";
 
 const NOW = 100_000;
-const configOf = (p: WgPeer) => [p.publicKey, p.allowedIps, p.presharedKey, p.persistentKeepalive];
-
-const policy = (over: Partial<Policy> = {}): Policy => ({
-  staleAfter: 180,
-  exclude: new Set(),
-  configuredEndpoints: new Set(),
-  configuredWithoutEndpoint: new Set(),
-  ...over,
-});
 
 /** Runs one cycle in a fresh private directory; returns the report and the log lines. */
 async function cycle(wg: FakeWg, over: Partial<CycleOptions> = {}) {
@@ -90,7 +80,7 @@ Deno.test("runCycle purges stale peers, keeps the rest with their reasons", asyn
   assert.strictEqual(after.get(key("a"))!.presharedKey, key("p"));
   assert.strictEqual(after.get(key("b"))!.persistentKeepalive, 25);
   for (const k of ["c", "d", "e", "f"]) assert.notStrictEqual(after.get(key(k))!.endpoint, null);
-  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
   // Logs name peers by 8 characters and never hold an endpoint or a key.
   const text = lines.join("\n");
   assert.match(text, /purged peer aaaaaaaa… on wg0, idle 600 s/);
@@ -176,8 +166,8 @@ Deno.test("runCycle loses no peer whatever chunk of wg set fails (FAKE)", async 
     assert.strictEqual(result.ok, false, `chunk ${failing}`);
     assert.ok(wg.sets.length >= failing + 2, "the failing chunk, then the repair");
     assert.deepStrictEqual(
-      wg.peers("wg0").map(configOf).sort(),
-      peers.map(configOf).sort(),
+      configsByKey(wg.peers("wg0")),
+      configsByKey(peers),
       `chunk ${failing}: 0 peers lost`,
     );
     assert.deepStrictEqual(result.interfaces[0].repaired.map((r) => r.restored), [true]);
@@ -191,7 +181,7 @@ Deno.test("runCycle loses no peer when wg set hangs until its timeout (FAKE)", a
   const { result } = await cycle(wg);
   assert.strictEqual(result.ok, false);
   assert.match(result.interfaces[0].error ?? "", /did not finish/);
-  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
   assert.strictEqual(wg.elapsedMs, 10_000, "virtual time: no real waiting");
 });
 
@@ -204,7 +194,7 @@ Deno.test("runCycle loses no peer when a slow wg set runs past its time limit (F
   const { result } = await cycle(wg);
   assert.strictEqual(result.ok, false);
   assert.match(result.interfaces[0].error ?? "", /did not finish/);
-  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
   assert.ok(wg.elapsedMs >= 3000, "the purge and two repairs, each cut at the limit");
 });
 

@@ -5,18 +5,10 @@ import {
   planCycle,
   type PlannedInterface,
   planPurge,
-  type Policy,
 } from "../../src/purge/plan.ts";
-import { key, keyArb, peer, peerArb } from "../support/peers.ts";
+import { key, keyArb, peer, peerArb, policy } from "../support/peers.ts";
 
 const NOW = 10_000;
-const policy = (over: Partial<Policy> = {}): Policy => ({
-  staleAfter: 180,
-  exclude: new Set(),
-  configuredEndpoints: new Set(),
-  configuredWithoutEndpoint: new Set(),
-  ...over,
-});
 
 Deno.test("planPurge gives each kind of peer its decision and reason", () => {
   const peers = [
@@ -167,7 +159,10 @@ Deno.test("planCycle names the requested interfaces that were not read", () => {
 
 Deno.test("planCycle refuses a one-shot cycle with a handshake in the future, not the daemon's", () => {
   const interfaces = [planned("wg0", [1]), planned("wg1", [20_000])];
-  assert.strictEqual(planCycle(interfaces, "all", false).refusal, "a latest handshake lies in the future");
+  assert.strictEqual(
+    planCycle(interfaces, "all", false).refusal,
+    "a latest handshake lies in the future",
+  );
   assert.strictEqual(planCycle(interfaces, "all", true).refusal, null);
   assert.strictEqual(planCycle([planned("wg0", [1])], "all", false).refusal, null);
 });

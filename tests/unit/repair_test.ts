@@ -5,25 +5,21 @@
  */
 import assert from "node:assert/strict";
 import { purgePeers } from "../../src/purge/apply.ts";
-import { KeyDir } from "../../src/purge/key_dir.ts";
 import { REPAIR_ATTEMPTS, verifyAndRepair } from "../../src/purge/repair.ts";
 import { emptyReport } from "../../src/purge/report.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 import { FakeWg } from "../support/fake_wg.ts";
 import { withLogs } from "../support/log_capture.ts";
-import { manyPeers } from "../support/peers.ts";
+import { withKeyDir } from "../support/key_dir.ts";
+import { configsByKey, manyPeers } from "../support/peers.ts";
 import { logger } from "../../src/cli/log.ts";
-
-const configOf = (p: WgPeer) => [p.publicKey, p.allowedIps, p.presharedKey, p.persistentKeepalive];
 
 /** Purges `peers` on a fake, then verifies and repairs; returns the fake, report and logs. */
 async function purgeThenRepair(wg: FakeWg, peers: WgPeer[]) {
-  const parent = await Deno.makeTempDir({ prefix: "wr-unit-" });
-  const keys = await KeyDir.create(parent);
   const sleeps: number[] = [];
   const report = emptyReport("wg0", []);
-  try {
-    const { result, lines } = await withLogs(async () => {
+  const { result, lines } = await withKeyDir((keys) =>
+    withLogs(async () => {
       const outcome = await purgePeers(wg, "wg0", peers, keys, 512 * 1024);
       return await verifyAndRepair(wg, report, outcome.attempted, keys, {
         argvBudget: 512 * 1024,
@@ -33,12 +29,9 @@ async function purgeThenRepair(wg: FakeWg, peers: WgPeer[]) {
         },
         retryDelayMs: 1000,
       }, logger("purge"));
-    });
-    return { repairedKeys: result, report, lines, sleeps };
-  } finally {
-    await keys.remove();
-    await Deno.remove(parent, { recursive: true });
-  }
+    })
+  );
+  return { repairedKeys: result, report, lines, sleeps };
 }
 
 Deno.test("verifyAndRepair does nothing more when every peer came back as it was", async () => {
@@ -61,8 +54,8 @@ Deno.test("verifyAndRepair re-adds a peer whose re-add wg lost (FAKE)", async ()
     restored: true,
   }]);
   assert.deepStrictEqual(
-    wg.peers("wg0").map(configOf).sort(),
-    peers.map(configOf).sort(),
+    configsByKey(wg.peers("wg0")),
+    configsByKey(peers),
   );
   assert.ok(r.lines.some((l) => /did not come back as it was \(missing\); re-adding it/.test(l)));
   assert.ok(r.lines.some((l) => /\[WRN\].* restored$/.test(l)));
@@ -73,7 +66,7 @@ Deno.test("verifyAndRepair restores a peer that came back changed (FAKE)", async
   const wg = new FakeWg().addInterface("wg0", peers).script("set", { kind: "corrupt-readd" });
   const r = await purgeThenRepair(wg, peers);
   assert.deepStrictEqual(r.report.repaired.map((x) => x.problems), [["allowed-ips"]]);
-  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
 });
 
 Deno.test("verifyAndRepair re-adds every attempted peer when the re-read fails (FAKE)", async () => {
@@ -84,7 +77,7 @@ Deno.test("verifyAndRepair re-adds every attempted peer when the re-read fails (
   assert.ok(r.report.repaired.every((x) => x.restored && x.problems[0] === "unknown"));
   assert.match(r.report.error ?? "", /could not re-read to verify/);
   assert.strictEqual(wg.sets.length, 2, "the purge and one repair");
-  assert.deepStrictEqual(wg.peers("wg0").map(configOf), peers.map(configOf));
+  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
 });
 
 Deno.test("verifyAndRepair tries again after the delay when the first repair fails (FAKE)", async () => {
@@ -95,7 +88,7 @@ Deno.test("verifyAndRepair tries again after the delay when the first repair fai
   assert.deepStrictEqual(r.sleeps, [1000]);
   assert.strictEqual(wg.sets.length, 3);
   assert.deepStrictEqual(r.report.repaired.map((x) => x.restored), [true]);
-  assert.deepStrictEqual(wg.peers("wg0").map(configOf).sort(), peers.map(configOf).sort());
+  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
 });
 
 Deno.test("verifyAndRepair reports a peer it could not restore, after every attempt (FAKE)", async () => {

@@ -1,8 +1,12 @@
 /**
- * The scale benchmark: a wireguard-go server with N handshaked peers (half
- * of them with a preshared key, a third with a keepalive), measured with the
+ * The scale benchmark: a WireGuard server with N handshaked peers (half of
+ * them with a preshared key, a third with a keepalive), measured with the
  * tool's clock shifted so that every peer is stale. Prints a table; asserts
  * nothing. Run as root: `deno task bench` (or `bash scripts/bench.sh`).
+ *
+ * `--impl go` (default) runs wireguard-go on this host; `--impl kernel` runs
+ * the same inside the test VM (scripts/vm/) against kernel WireGuard, where
+ * times are emulated (TCG): compare its ratios, not its milliseconds.
  *
  * (a) wall time of one `run` that purges all N, verify read included
  * (b) wall time of a `run` when nothing is stale, against one bare
@@ -11,25 +15,27 @@
  * (d) the daemon's peak RSS during a purge of all N, and its idle RSS
  * (e) `wg` processes per cycle, counted by a PATH wrapper
  *
- * Options: --peers 1000,10000 --runs 5 --parts a,b,d
+ * Options: --impl go|kernel --peers 1000,10000 --runs 5 --parts a,b,d
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { cliCommand, CliProcess } from "./lab/cli.ts";
-import { labAvailable, type LoadPeer, WgLab } from "./lab/lab.ts";
+import { labAvailable, type LoadPeer, type WgImpl, WgLab } from "./lab/lab.ts";
 import { sh } from "./lab/sh.ts";
 import { V8_FLAGS } from "./runtime_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
+    impl: { type: "string", default: "go" },
     peers: { type: "string", default: "1000,10000" },
     runs: { type: "string", default: "5" },
     // Which measurements: a (with c and e), b, d.
     parts: { type: "string", default: "a,b,d" },
   },
 });
+const IMPL = values.impl as WgImpl;
 const SIZES = values.peers.split(",").map(Number);
 const RUNS = Number(values.runs);
 const PARTS = new Set(values.parts.split(","));
@@ -93,6 +99,7 @@ async function daemonRss(
     clockShift: SHIFT,
     monotonicSpeed: 1000,
     v8Flags,
+    netns: lab.serverNs,
   });
   try {
     await daemon.waitFor(
@@ -113,10 +120,11 @@ async function daemonRss(
 }
 
 async function benchSize(n: number): Promise<string[]> {
-  const lab = await WgLab.start();
+  const lab = await WgLab.start({ impl: IMPL });
   const workDir = await Deno.makeTempDir({ prefix: "wr-bench-" });
   const rows: string[] = [];
-  const row = (measure: string, value: string) => rows.push(`| ${n} | ${measure} | ${value} |`);
+  const row = (measure: string, value: string) =>
+    rows.push(`| ${IMPL} | ${n} | ${measure} | ${value} |`);
   try {
     console.error(`N=${n}: configuring peers and handshaking`);
     const peers = await lab.addLoadPeers(
@@ -142,6 +150,7 @@ async function benchSize(n: number): Promise<string[]> {
         const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"], {
           clockShift: SHIFT,
           pathPrefix: workDir,
+          netns: lab.serverNs,
         });
         const t = await timed(cmd, env);
         const report = JSON.parse(t.stdout);
@@ -152,7 +161,7 @@ async function benchSize(n: number): Promise<string[]> {
         cycle.push(report.durationMs);
         spawns.push((await Deno.readTextFile(callLog)).trim().split("\n").length);
         await restale(lab, peers);
-        c.push((await timed(["bash", FLOOR, lab.iface])).ms);
+        c.push((await timed(lab.inServerNs(["bash", FLOOR, lab.iface]))).ms);
         if ((await lab.dump()).peers.some((p) => p.endpoint !== null)) {
           throw new Error("floor did not purge");
         }
@@ -171,13 +180,15 @@ async function benchSize(n: number): Promise<string[]> {
       const empty = `${workDir}/empty.ts`;
       await Deno.writeTextFile(empty, "");
       for (let run = 1; run <= RUNS; run++) {
-        const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"]);
+        const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"], {
+          netns: lab.serverNs,
+        });
         const t = await timed(cmd, env);
         if (JSON.parse(t.stdout).interfaces[0].purged.length !== 0) {
           throw new Error("purged an active peer");
         }
         b.push(t.ms);
-        dump.push((await timed(["wg", "show", lab.iface, "dump"])).ms);
+        dump.push((await timed(lab.inServerNs(["wg", "show", lab.iface, "dump"]))).ms);
         startup.push((await timed([Deno.execPath(), "run", empty])).ms);
       }
       row("(b) run, nothing stale: wall ms", fmt(stats(b)));
@@ -215,13 +226,37 @@ async function benchSize(n: number): Promise<string[]> {
   }
 }
 
-if (!(await labAvailable())) {
+if (IMPL === "kernel" && Deno.env.get("WG_REINSTATE_BENCH_IN_VM") !== "1") {
+  // This host has no WireGuard module: run the same benchmark in the VM.
+  const vm = new URL("./vm/run_in_vm.sh", import.meta.url).pathname;
+  const status = await new Deno.Command("bash", {
+    args: [
+      vm,
+      "--modprobe",
+      "wireguard,veth",
+      "--mem",
+      "4096",
+      "--timeout",
+      "0",
+      "--env",
+      "WG_REINSTATE_BENCH_IN_VM=1",
+      "--",
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      new URL(import.meta.url).pathname,
+      ...Deno.args,
+    ],
+  }).spawn().status;
+  Deno.exit(status.code);
+}
+if (!(await labAvailable(IMPL))) {
   console.error("bench: needs root, ip, wg and wireguard-go (bash scripts/bench.sh installs them)");
   Deno.exit(1);
 }
 const rows: string[] = [];
 for (const n of SIZES) rows.push(...await benchSize(n));
 console.log(`runs per figure: ${RUNS}; median (min–max)`);
-console.log("| peers | measure | value |");
-console.log("| --- | --- | --- |");
+console.log("| impl | peers | measure | value |");
+console.log("| --- | --- | --- | --- |");
 for (const row of rows) console.log(row);

@@ -21,6 +21,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** V8 flags for the CLI's runtime, e.g. `--max-semi-space-size=1`. */
   v8Flags?: string;
+  /** Runs the CLI in this network namespace (a kernel interface is only seen there). */
+  netns?: string;
 }
 
 /** The command line that starts the CLI, for tests that need to spawn it themselves. */
@@ -39,7 +41,11 @@ export function cliCommand(
   }
   if (options.pathPrefix) env.PATH = `${options.pathPrefix}:${env.PATH}`;
   const v8 = options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : [];
-  return { cmd: [Deno.execPath(), "run", "--allow-all", ...v8, ...preload, MAIN, ...args], env };
+  const netns = options.netns ? ["ip", "netns", "exec", options.netns] : [];
+  return {
+    cmd: [...netns, Deno.execPath(), "run", "--allow-all", ...v8, ...preload, MAIN, ...args],
+    env,
+  };
 }
 
 /** Runs the CLI to completion; never throws on a non-zero exit. */

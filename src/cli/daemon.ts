@@ -1,6 +1,7 @@
 /**
  * `wg-reinstate daemon`: a purge cycle at start and every `interval` seconds.
- * SIGTERM and SIGINT let a running cycle finish, then the loop returns;
+ * SIGTERM and SIGINT stop the running cycle between two `wg` calls (what it
+ * did is verified and repaired), then the loop returns;
  * SIGHUP reloads the settings and runs a cycle with them right away.
  *
  * @module
@@ -13,13 +14,15 @@ import { runCycle } from "../purge/cycle.ts";
 import { PeerObservations } from "../purge/observations.ts";
 import { redactText } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
+import { processSignals, type SignalSource } from "./signals.ts";
 import { logger } from "./log.ts";
 
 /** The `daemon` subcommand. */
 export const daemonCommand: Subcommand = {
   summary: "a purge cycle every --interval seconds",
   description: `Runs a purge cycle at start and then every --interval seconds. SIGTERM or
-SIGINT lets the running cycle finish, then exits 0. SIGHUP reloads --config.`,
+SIGINT stops the running cycle between two wg calls (what it did is verified
+and repaired), then exits 0. SIGHUP reloads --config.`,
   options: { "dry-run": { type: "boolean" }, interval: { type: "string" } },
   optionsHelp: `      --interval S          seconds between cycles (default 30)
       --dry-run             report what would be purged, change nothing`,
@@ -31,8 +34,8 @@ SIGINT lets the running cycle finish, then exits 0. SIGHUP reloads --config.`,
     };
     await runDaemon(settings, {
       log: logger("daemon"),
-      cycle: (current) =>
-        runCycle(wgFor(current), cycleOptions(current, now, observe), logger("purge")),
+      cycle: (current, stop) =>
+        runCycle(wgFor(current), { ...cycleOptions(current, now, observe), stop }, logger("purge")),
       reload,
     });
     return ExitCode.ok;
@@ -41,8 +44,12 @@ SIGINT lets the running cycle finish, then exits 0. SIGHUP reloads --config.`,
 
 /** What the loop needs; injected so tests can drive it without signals or real time. */
 export interface DaemonHooks {
-  /** Runs one cycle with the given settings. Errors are logged and the loop goes on. */
-  cycle: (settings: Settings) => Promise<unknown>;
+  /**
+   * Runs one cycle with the given settings. Errors are logged and the loop
+   * goes on. `stop` fires on SIGTERM or SIGINT: the cycle then starts no new
+   * `wg` call, and verifies and repairs what it did.
+   */
+  cycle: (settings: Settings, stop: AbortSignal) => Promise<unknown>;
   /** Loads settings again (SIGHUP). A failure keeps the previous settings. */
   reload: () => Promise<Settings>;
   log: Logger;
@@ -57,17 +64,6 @@ export interface DaemonHooks {
   settleMs?: number;
 }
 
-/** Subscribes to process signals. */
-export interface SignalSource {
-  add(signal: Deno.Signal, handler: () => void): void;
-  remove(signal: Deno.Signal, handler: () => void): void;
-}
-
-const processSignals: SignalSource = {
-  add: (signal, handler) => Deno.addSignalListener(signal, handler),
-  remove: (signal, handler) => Deno.removeSignalListener(signal, handler),
-};
-
 /**
  * Runs until SIGTERM or SIGINT. Resolves once the cycle that was running
  * when the signal came has finished.
@@ -75,11 +71,11 @@ const processSignals: SignalSource = {
 export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<void> {
   const signals = hooks.signals ?? processSignals;
   let settings = initial;
-  let stopping = false;
+  const stop = new AbortController();
   let reloadWanted = false;
   let wake: (() => void) | null = null;
   const onStop = () => {
-    stopping = true;
+    stop.abort();
     wake?.();
   };
   const onReload = () => {
@@ -99,11 +95,11 @@ export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<
       };
     }).finally(() => (wake = null));
   try {
-    while (!stopping) {
+    while (!stop.signal.aborted) {
       if (reloadWanted) {
         reloadWanted = false;
         await sleep(hooks.settleMs ?? 3000);
-        if (stopping) break;
+        if (stop.signal.aborted) break;
         try {
           settings = await hooks.reload();
           hooks.log.info("settings reloaded");
@@ -114,13 +110,13 @@ export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<
         }
       }
       try {
-        await hooks.cycle(settings);
+        await hooks.cycle(settings, stop.signal);
       } catch (error) {
         hooks.log.error("cycle failed: {error}", {
           error: redactText(error instanceof Error ? error.message : String(error)),
         });
       }
-      if (stopping || reloadWanted) continue;
+      if (stop.signal.aborted || reloadWanted) continue;
       await sleep(settings.interval * 1000);
     }
     hooks.log.info("daemon stopping on signal");

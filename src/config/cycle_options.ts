@@ -26,6 +26,7 @@ export function cycleOptions(
     interfaces: settings.interfaces,
     dryRun: settings.dryRun,
     argvBudget: settings.argvBudget,
+    wgTimeoutMs: settings.wgTimeout * 1000,
     now,
     policyFor: async (iface) =>
       (await loadProtection(settings, iface, await (network ??= loadNetwork(settings)))).policy,

@@ -12,9 +12,10 @@ import type { Logger } from "@logtape/logtape";
 import { KeyFileError } from "../common/errors.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/run.ts";
-import { purgePeers } from "./apply.ts";
+import { type ApplyOptions, purgePeers } from "./apply.ts";
 import { KeyDir, removeOrphanedKeyDirs } from "./key_dir.ts";
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
+import { SetPace } from "./pace.ts";
 import type { PeerObservations } from "./observations.ts";
 import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
 import { verifyAndRepair } from "./repair.ts";
@@ -37,6 +38,8 @@ export interface CycleOptions {
   dryRun: boolean;
   /** Bytes of argv per `wg set` call. */
   argvBudget: number;
+  /** The time limit of a `wg set` of unknown cost (`--wg-timeout`); see {@link SetPace}. */
+  wgTimeoutMs: number;
   /** The wall clock in unix seconds; injected so tests can age real handshakes. */
   now: () => number;
   /** Loads the protection (exclusions, configured endpoints) of one interface. */
@@ -53,6 +56,13 @@ export interface CycleOptions {
   observe?: { observations: PeerObservations; monotonic: () => number };
   /** Waits between repair attempts; default a real timer. Tests pass their own. */
   sleep?: (ms: number) => Promise<void>;
+  /** A monotonic clock in milliseconds that times `wg set` calls; default performance.now. */
+  clockMs?: () => number;
+  /**
+   * A stop request (SIGTERM): no new `wg set` is started, the running one
+   * finishes, and what was attempted is verified and repaired.
+   */
+  stop?: AbortSignal;
 }
 
 /** Milliseconds between two repair attempts. */
@@ -174,9 +184,24 @@ async function purgeInterface(
   let keys: KeyDir | null = null;
   try {
     if (stale.some((p) => p.presharedKey !== null)) keys = await KeyDir.create(options.keyDir);
+    const calls: ApplyOptions = {
+      argvBudget: options.argvBudget,
+      pace: new SetPace(options.wgTimeoutMs),
+      clockMs: options.clockMs,
+    };
     // Every preshared-key file is written before the first wg call, so a
     // write failure (disk full) stops here with nothing changed.
-    const outcome = await purgePeers(wg, report.name, stale, keys, options.argvBudget);
+    const outcome = await purgePeers(wg, report.name, stale, keys, {
+      ...calls,
+      stop: options.stop,
+    });
+    if (outcome.notAttempted > 0) {
+      report.stoppedEarly = outcome.notAttempted;
+      log.warning("{interface}: stopping on request; {left} stale peers left for the next cycle", {
+        interface: report.name,
+        left: outcome.notAttempted,
+      });
+    }
     if (outcome.failure !== null) {
       report.error = outcome.failure.message;
       log.error("{interface}: {error}; verifying every peer it touched", {
@@ -185,7 +210,7 @@ async function purgeInterface(
       });
     }
     const bad = await verifyAndRepair(wg, report, outcome.attempted, keys, {
-      argvBudget: options.argvBudget,
+      ...calls,
       sleep: options.sleep ?? realSleep,
       retryDelayMs: REPAIR_RETRY_DELAY_MS,
     }, log);

@@ -9,15 +9,13 @@ import type { Logger } from "@logtape/logtape";
 import { shortKey } from "../wg/constants.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/run.ts";
-import { purgePeers } from "./apply.ts";
+import { type ApplyOptions, purgePeers } from "./apply.ts";
 import type { KeyDir } from "./key_dir.ts";
 import { type InterfaceReport, recordError } from "./report.ts";
 import { type VerifyFinding, verifyPurged } from "./verify.ts";
 
-/** How repairs are run. */
-export interface RepairOptions {
-  /** Bytes of argv per `wg set` call. */
-  argvBudget: number;
+/** How repairs are run: the purge's own call options, and the wait between attempts. */
+export interface RepairOptions extends Omit<ApplyOptions, "maxPeersPerCall" | "stop"> {
   /** Waits between two repair attempts; injected so tests need not wait. */
   sleep: (ms: number) => Promise<void>;
   /** Milliseconds between repair attempts: a `wg` that just failed gets a moment. */
@@ -26,6 +24,13 @@ export interface RepairOptions {
 
 /** Repair attempts after the purge: the first at once, the second after the delay. */
 export const REPAIR_ATTEMPTS = 2;
+
+/**
+ * Peers per repair call. A repair follows a failure, often a `wg` that was
+ * too slow: small calls each finish quickly, and one that fails leaves little
+ * undone. A stop request does not cut repairs short.
+ */
+export const REPAIR_PEERS_PER_CALL = 16;
 
 /**
  * Re-reads the interface and checks every attempted peer; re-adds any that is
@@ -62,7 +67,10 @@ export async function verifyAndRepair(
   let pending = findings.map((f) => f.expected);
   for (let attempt = 1; attempt <= REPAIR_ATTEMPTS && pending.length > 0; attempt++) {
     if (attempt > 1) await options.sleep(options.retryDelayMs);
-    const repair = await purgePeers(wg, name, pending, keys, options.argvBudget);
+    const repair = await purgePeers(wg, name, pending, keys, {
+      ...options,
+      maxPeersPerCall: REPAIR_PEERS_PER_CALL,
+    });
     if (repair.failure !== null) report.error ??= repair.failure.message;
     const reread = await readPeers(wg, report, log);
     if (reread !== null) pending = verifyPurged(pending, reread).map((f) => f.expected);

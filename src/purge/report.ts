@@ -35,6 +35,8 @@ export interface InterfaceReport {
   repaired: RepairedPeer[];
   /** The first error on this interface, already redacted; `null` when none. */
   error: string | null;
+  /** Stale peers not purged because a stop was requested (0: none). */
+  stoppedEarly: number;
 }
 
 /** What one cycle did. */
@@ -57,6 +59,7 @@ export function emptyReport(name: string, plans: readonly PeerPlan[]): Interface
     kept: countKeptByReason(plans),
     repaired: [],
     error: null,
+    stoppedEarly: 0,
   };
 }
 

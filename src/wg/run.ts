@@ -27,10 +27,19 @@ export interface Wg {
    * are left out of the result.
    */
   show(interfaces: "all" | readonly string[]): Promise<WgInterface[]>;
-  /** Runs `wg set <iface> ...args`. */
-  set(iface: string, args: readonly string[]): Promise<void>;
+  /**
+   * Runs `wg set <iface> ...args`, within `limits.timeoutMs` when given (else
+   * the implementation's own limit).
+   */
+  set(iface: string, args: readonly string[], limits?: CallLimits): Promise<void>;
   /** Lists the WireGuard interfaces (`wg show interfaces`). */
   interfaces(): Promise<string[]>;
+}
+
+/** The time limit of one call. */
+export interface CallLimits {
+  /** Milliseconds before the call counts as hung and is stopped. */
+  timeoutMs?: number;
 }
 
 interface WgOutput {
@@ -70,8 +79,8 @@ export class WgCommand implements Wg {
   }
 
   /** @inheritdoc */
-  async set(iface: string, args: readonly string[]): Promise<void> {
-    const out = await this.exec(["set", iface, ...args]);
+  async set(iface: string, args: readonly string[], limits: CallLimits = {}): Promise<void> {
+    const out = await this.exec(["set", iface, ...args], limits.timeoutMs);
     if (out.code !== 0) await this.fail(out, `wg set ${iface}`, [iface]);
   }
 
@@ -82,9 +91,9 @@ export class WgCommand implements Wg {
     return out.stdout.split(/\s+/).filter((name) => name !== "");
   }
 
-  private async exec(args: string[]): Promise<WgOutput> {
+  private async exec(args: string[], timeoutMs = this.options.timeoutMs): Promise<WgOutput> {
     const what = `wg ${args.slice(0, 2).join(" ")}`;
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = AbortSignal.timeout(timeoutMs);
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(this.options.wgPath, {
@@ -104,15 +113,8 @@ export class WgCommand implements Wg {
       readText(child.stderr),
       child.status,
     ]);
-    if (signal.aborted) throw this.timeout(what);
+    if (signal.aborted) throw timeout(what, timeoutMs);
     return { code: status.code, stdout, stderr };
-  }
-
-  private timeout(what: string): WgError {
-    return new WgError(
-      "timeout",
-      `${what} did not finish within ${this.options.timeoutMs / 1000} s (--wg-timeout)`,
-    );
   }
 
   private async fail(out: WgOutput, what: string, named: string[]): Promise<never> {
@@ -151,6 +153,11 @@ function parsed<T>(what: string, parse: () => T): T {
       },
     );
   }
+}
+
+function timeout(what: string, ms: number): WgError {
+  const limit = `${Math.round(ms / 100) / 10} s`;
+  return new WgError("timeout", `${what} did not finish within ${limit} (--wg-timeout)`);
 }
 
 function noInterface(names: string[]): WgError {

@@ -6,11 +6,13 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 Deno.test("project shell scripts pass shellcheck", async () => {
   const scripts = [
     ".ci/run",
-    ...[...Deno.readDirSync(`${ROOT}scripts`)].filter((e) => e.name.endsWith(".sh")).map((e) =>
-      `scripts/${e.name}`
+    ...["scripts", "scripts/vm"].flatMap((dir) =>
+      [...Deno.readDirSync(`${ROOT}${dir}`)].filter((e) => e.name.endsWith(".sh")).map((e) =>
+        `${dir}/${e.name}`
+      )
     ),
   ];
-  assert.ok(scripts.length >= 6, scripts.join(" "));
+  assert.ok(scripts.length >= 12, scripts.join(" "));
   const r = await sh(["shellcheck", "--severity=style", ...scripts.map((s) => ROOT + s)], {
     allowFail: true,
   });

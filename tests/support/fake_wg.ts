@@ -18,7 +18,7 @@
 import { WgError } from "../../src/common/errors.ts";
 import { WG_KEY_PATTERN } from "../../src/wg/constants.ts";
 import type { WgInterface, WgPeer } from "../../src/wg/dump.ts";
-import type { Wg } from "../../src/wg/run.ts";
+import type { CallLimits, Wg } from "../../src/wg/run.ts";
 
 /** A fault for the next call of one operation. */
 export type Fault =
@@ -48,7 +48,10 @@ export interface FakeCall {
 
 /** Options of the fake. */
 export interface FakeWgOptions {
-  /** Like `--wg-timeout`: a call that would take longer ends as a timeout. */
+  /**
+   * Like `--wg-timeout`: a call that would take longer ends as a timeout. A
+   * call's own limit (from the caller's pace) wins over it.
+   */
   timeoutMs?: number;
   /** Virtual milliseconds one peer block of a `set` takes (default 0). */
   msPerBlock?: number;
@@ -73,8 +76,10 @@ export class FakeWg implements Wg {
   readonly state = new Map<string, WgPeer[]>();
   /** Every call, in order. */
   readonly calls: FakeCall[] = [];
-  /** Virtual time spent in calls, in milliseconds. */
+  /** Virtual time spent in calls, in milliseconds: the clock to time calls by. */
   elapsedMs = 0;
+  /** Every `set` call's time limit, in order (`undefined`: none given). */
+  readonly limits: (number | undefined)[] = [];
   #faults = { show: [] as (Fault | null)[], set: [] as (Fault | null)[] };
 
   /** @param options time limit, per-peer cost and argv limit */
@@ -140,8 +145,9 @@ export class FakeWg implements Wg {
   }
 
   /** @inheritdoc */
-  async set(iface: string, args: readonly string[]): Promise<void> {
+  async set(iface: string, args: readonly string[], limits: CallLimits = {}): Promise<void> {
     this.calls.push({ op: "set", target: iface, args: [...args] });
+    this.limits.push(limits.timeoutMs);
     const argvBytes = args.reduce((n, a) => n + new TextEncoder().encode(a).length + 9, 0);
     if (this.options.argvLimit !== undefined && argvBytes > this.options.argvLimit) {
       throw new WgError("argv-too-long", "wg argument list too long (FAKE)");
@@ -157,7 +163,7 @@ export class FakeWg implements Wg {
     // time limit, or as many as the fault says.
     let limit = blocks.length;
     const perBlock = this.options.msPerBlock ?? 0;
-    const timeout = this.options.timeoutMs ?? Infinity;
+    const timeout = limits.timeoutMs ?? this.options.timeoutMs ?? Infinity;
     if (fault?.kind === "fail-after") {
       limit = fault.blocks ?? blocks.length - 1;
     } else if (fault?.kind === "hang") {

@@ -5,14 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { purgePeers } from "../../src/purge/apply.ts";
+import { SetPace } from "../../src/purge/pace.ts";
 import { FakeWg } from "../support/fake_wg.ts";
 import { withKeyDir } from "../support/key_dir.ts";
 import { configsByKey, manyPeers } from "../support/peers.ts";
 
+const calls = (argvBudget: number) => ({ argvBudget, pace: new SetPace(10_000) });
+
 Deno.test("purgePeers removes and re-adds every peer, one wg set per chunk", async () => {
   const peers = manyPeers(30);
   const wg = new FakeWg().addInterface("wg0", peers);
-  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, 4096));
+  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(4096)));
   assert.strictEqual(outcome.failure, null);
   assert.deepStrictEqual(outcome.attempted.map((p) => p.publicKey), peers.map((p) => p.publicKey));
   assert.ok(wg.sets.length >= 2 && wg.sets.length < 30, `${wg.sets.length} calls`);
@@ -33,7 +36,7 @@ Deno.test("purgePeers removes and re-adds every peer, one wg set per chunk", asy
 Deno.test("purgePeers puts preshared keys in files, never in argv", async () => {
   const peers = manyPeers(6);
   const wg = new FakeWg().addInterface("wg0", peers);
-  await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, 512 * 1024));
+  await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(512 * 1024)));
   const argv = wg.sets.flatMap((c) => c.args).join(" ");
   for (const p of peers) {
     if (p.presharedKey !== null) assert.ok(!argv.includes(p.presharedKey), "PSK in argv");
@@ -48,7 +51,7 @@ Deno.test("purgePeers puts preshared keys in files, never in argv", async () => 
 Deno.test("purgePeers halves a chunk that wg refuses with E2BIG until it fits", async () => {
   const peers = manyPeers(16);
   const wg = new FakeWg({ argvLimit: 1500 }).addInterface("wg0", peers);
-  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, 512 * 1024));
+  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(512 * 1024)));
   assert.strictEqual(outcome.failure, null);
   assert.strictEqual(outcome.attempted.length, 16);
   // The first call carried all 16; the calls that went through carried fewer.
@@ -60,7 +63,9 @@ Deno.test("purgePeers halves a chunk that wg refuses with E2BIG until it fits", 
 Deno.test("purgePeers reports E2BIG for a single peer too large to split", async () => {
   const [peer] = manyPeers(1);
   const wg = new FakeWg({ argvLimit: 50 }).addInterface("wg0", [peer]);
-  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", [peer], keys, 512 * 1024));
+  const outcome = await withKeyDir((keys) =>
+    purgePeers(wg, "wg0", [peer], keys, calls(512 * 1024))
+  );
   assert.strictEqual(outcome.failure?.kind, "argv-too-long");
   assert.deepStrictEqual(outcome.attempted.map((p) => p.publicKey), [peer.publicKey]);
   assert.deepStrictEqual(wg.peers("wg0"), [peer], "nothing changed");
@@ -69,7 +74,7 @@ Deno.test("purgePeers reports E2BIG for a single peer too large to split", async
 Deno.test("purgePeers stops at the first failing chunk and returns what it attempted", async () => {
   const peers = manyPeers(30);
   const wg = new FakeWg().addInterface("wg0", peers).script("set", null, { kind: "fail-after" });
-  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, 4096));
+  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(4096)));
   assert.strictEqual(outcome.failure?.kind, "failed");
   assert.strictEqual(wg.sets.length, 2, "no chunk after the failing one");
   const inFirstTwo = wg.sets.flatMap((c) => c.args).filter((a) => a === "remove").length;

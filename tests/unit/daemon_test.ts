@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { resolveSettings, type Settings } from "../../src/config/schema.ts";
-import { runDaemon, type SignalSource } from "../../src/cli/daemon.ts";
+import { runDaemon } from "../../src/cli/daemon.ts";
+import type { SignalSource } from "../../src/cli/signals.ts";
 import { logger } from "../../src/cli/log.ts";
 
 /** Signals delivered by the test instead of the kernel. */
@@ -18,7 +19,7 @@ class TestSignals implements SignalSource {
   }
 }
 
-Deno.test("runDaemon lets the running cycle finish on SIGTERM, then returns", async () => {
+Deno.test("runDaemon asks the running cycle to stop on SIGTERM, lets it finish, then returns", async () => {
   const signals = new TestSignals();
   const events: string[] = [];
   let release!: () => void;
@@ -27,11 +28,11 @@ Deno.test("runDaemon lets the running cycle finish on SIGTERM, then returns", as
     log: logger("daemon"),
     signals,
     reload: () => Promise.reject(new Error("not used")),
-    cycle: async () => {
-      events.push("cycle start");
+    cycle: async (_settings, stop) => {
+      events.push(`cycle start, stop requested: ${stop.aborted}`);
       cycleStarted.resolve();
       await new Promise<void>((r) => (release = r));
-      events.push("cycle end");
+      events.push(`cycle end, stop requested: ${stop.aborted}`);
     },
   });
   await cycleStarted.promise;
@@ -40,7 +41,12 @@ Deno.test("runDaemon lets the running cycle finish on SIGTERM, then returns", as
   release();
   await done;
   events.push("daemon returned");
-  assert.deepStrictEqual(events, ["cycle start", "signal sent", "cycle end", "daemon returned"]);
+  assert.deepStrictEqual(events, [
+    "cycle start, stop requested: false",
+    "signal sent",
+    "cycle end, stop requested: true",
+    "daemon returned",
+  ]);
   assert.strictEqual(signals.handlers.get("SIGTERM")!.size, 0, "handlers removed");
 });
 

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { purgePeers } from "../../src/purge/apply.ts";
+import { SetPace } from "../../src/purge/pace.ts";
 import { REPAIR_ATTEMPTS, verifyAndRepair } from "../../src/purge/repair.ts";
 import { emptyReport } from "../../src/purge/report.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
@@ -20,9 +21,11 @@ async function purgeThenRepair(wg: FakeWg, peers: WgPeer[]) {
   const report = emptyReport("wg0", []);
   const { result, lines } = await withKeyDir((keys) =>
     withLogs(async () => {
-      const outcome = await purgePeers(wg, "wg0", peers, keys, 512 * 1024);
+      const pace = new SetPace(10_000);
+      const outcome = await purgePeers(wg, "wg0", peers, keys, { argvBudget: 512 * 1024, pace });
       return await verifyAndRepair(wg, report, outcome.attempted, keys, {
         argvBudget: 512 * 1024,
+        pace,
         sleep: (ms) => {
           sleeps.push(ms);
           return Promise.resolve();

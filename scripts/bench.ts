@@ -8,14 +8,25 @@
  * the same inside the test VM (scripts/vm/) against kernel WireGuard, where
  * times are emulated (TCG): compare its ratios, not its milliseconds.
  *
+ * The program runs as it ships: the bundle (scripts/bundle.ts) with the
+ * shipped V8 flags. Preshared-key files go to a tmpfs, as /run is on real
+ * systems (on this machine /run is on disk): the benchmark runs itself in a
+ * private mount namespace with a tmpfs on /run/wg-reinstate.
+ *
+ * (s) the bundle's size; peak RSS and time of `--version`, against `deno run`
+ *     of an empty file with the same flags
  * (a) wall time of one `run` that purges all N, verify read included
  * (b) wall time of a `run` when nothing is stale, against one bare
  *     `wg show dump` plus the runtime's start-up (`deno run` of an empty file)
  * (c) the floor: scripts/bench_floor.sh (dump, batched wg set, verify dump)
  * (d) the daemon's peak RSS during a purge of all N, and its idle RSS
  * (e) `wg` processes per cycle, counted by a PATH wrapper
+ * (p) all stale, --psk-peers peers all with a preshared key: `run` against
+ *     the floor and against the predecessor's method
+ *     (scripts/bench_predecessor.sh: two `wg` processes per peer), same run
  *
- * Options: --impl go|kernel --peers 1000,10000 --runs 5 --parts a,b,d
+ * Options: --impl go|kernel --peers 1000,10000 --psk-peers 2000 --runs 5
+ * --parts s,a,b,d,p
  *
  * @module
  */
@@ -23,6 +34,7 @@ import { parseArgs } from "node:util";
 import { cliCommand, CliProcess } from "./lab/cli.ts";
 import { labAvailable, type LoadPeer, type WgImpl, WgLab } from "./lab/lab.ts";
 import { sh } from "./lab/sh.ts";
+import { bundleBytes, bundleTo } from "./bundle.ts";
 import { V8_FLAGS } from "./runtime_flags.ts";
 
 const { values } = parseArgs({
@@ -30,9 +42,10 @@ const { values } = parseArgs({
   options: {
     impl: { type: "string", default: "go" },
     peers: { type: "string", default: "1000,10000" },
+    "psk-peers": { type: "string", default: "2000" },
     runs: { type: "string", default: "5" },
-    // Which measurements: a (with c and e), b, d.
-    parts: { type: "string", default: "a,b,d" },
+    // Which measurements: s, a (with c and e), b, d, p.
+    parts: { type: "string", default: "s,a,b,d,p" },
   },
 });
 const IMPL = values.impl as WgImpl;
@@ -43,6 +56,12 @@ const SHIFT = 600;
 // The shipped V8 flags (scripts/runtime_flags.ts), as `deno run --v8-flags=` takes them.
 const SHIPPED_V8 = V8_FLAGS.map((f) => f.replace(/^--v8-flags=/, "")).join(",");
 const FLOOR = new URL("./bench_floor.sh", import.meta.url).pathname;
+const PREDECESSOR = new URL("./bench_predecessor.sh", import.meta.url).pathname;
+const KEY_TMPFS = "/run/wg-reinstate";
+/** The program as it ships, run with the shipped V8 flags; the entry is set once bundled. */
+const SHIPPED = { entry: "", v8Flags: SHIPPED_V8 };
+/** Where the floor and the predecessor write their key files: the same tmpfs. */
+const ON_TMPFS = { TMPDIR: KEY_TMPFS };
 
 interface Stats {
   median: number;
@@ -96,6 +115,7 @@ async function daemonRss(
   // monotonic clock: run that clock fast and cycle every second, so the
   // second cycle purges everything.
   const daemon = new CliProcess(["daemon", "--config", config], {
+    entry: SHIPPED.entry,
     clockShift: SHIFT,
     monotonicSpeed: 1000,
     v8Flags,
@@ -148,6 +168,7 @@ async function benchSize(n: number): Promise<string[]> {
         await restale(lab, peers);
         await Deno.writeTextFile(callLog, "");
         const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"], {
+          ...SHIPPED,
           clockShift: SHIFT,
           pathPrefix: workDir,
           netns: lab.serverNs,
@@ -161,7 +182,7 @@ async function benchSize(n: number): Promise<string[]> {
         cycle.push(report.durationMs);
         spawns.push((await Deno.readTextFile(callLog)).trim().split("\n").length);
         await restale(lab, peers);
-        c.push((await timed(lab.inServerNs(["bash", FLOOR, lab.iface]))).ms);
+        c.push((await timed(lab.inServerNs(["bash", FLOOR, lab.iface]), ON_TMPFS)).ms);
         if ((await lab.dump()).peers.some((p) => p.endpoint !== null)) {
           throw new Error("floor did not purge");
         }
@@ -181,6 +202,7 @@ async function benchSize(n: number): Promise<string[]> {
       await Deno.writeTextFile(empty, "");
       for (let run = 1; run <= RUNS; run++) {
         const { cmd, env } = cliCommand(["run", "-i", lab.iface, "--json"], {
+          ...SHIPPED,
           netns: lab.serverNs,
         });
         const t = await timed(cmd, env);
@@ -189,7 +211,7 @@ async function benchSize(n: number): Promise<string[]> {
         }
         b.push(t.ms);
         dump.push((await timed(lab.inServerNs(["wg", "show", lab.iface, "dump"]))).ms);
-        startup.push((await timed([Deno.execPath(), "run", empty])).ms);
+        startup.push((await timed([Deno.execPath(), "run", `--v8-flags=${SHIPPED_V8}`, empty])).ms);
       }
       row("(b) run, nothing stale: wall ms", fmt(stats(b)));
       row("bare wg show dump: ms", fmt(stats(dump)));
@@ -226,6 +248,84 @@ async function benchSize(n: number): Promise<string[]> {
   }
 }
 
+/** Peak RSS (MB) and wall time (ms) of a short command, by GNU time. */
+async function peakRss(cmd: string[]): Promise<{ mb: number; ms: number }> {
+  const started = performance.now();
+  const r = await sh(["/usr/bin/time", "-f", "%M", ...cmd]);
+  const ms = performance.now() - started;
+  return { mb: Number(r.stderr.trim().split("\n").at(-1)) / 1024, ms };
+}
+
+/** (s): the bundle's size, and `--version` against an empty program with the same flags. */
+async function benchStartup(): Promise<string[]> {
+  const rows: string[] = [];
+  const row = (measure: string, value: string) =>
+    rows.push(`| ${IMPL} | - | ${measure} | ${value} |`);
+  row("(s) bundle: bytes (entry and chunks, minified)", String(await bundleBytes(BUNDLE_DIR)));
+  const empty = `${BUNDLE_DIR}/../wr-bench-empty.js`;
+  await Deno.writeTextFile(empty, "");
+  try {
+    const deno = [Deno.execPath(), "run", `--v8-flags=${SHIPPED_V8}`];
+    const version: { mb: number; ms: number }[] = [], bare: { mb: number; ms: number }[] = [];
+    for (let run = 1; run <= RUNS * 2; run++) {
+      version.push(await peakRss([...deno, SHIPPED.entry, "--version"]));
+      bare.push(await peakRss([...deno, empty]));
+    }
+    const v = stats(version.map((x) => x.mb)), e = stats(bare.map((x) => x.mb));
+    row("(s) --version: peak RSS MB", fmt(v, 1));
+    row("(s) empty program: peak RSS MB", fmt(e, 1));
+    row("(s) --version / empty, peak RSS", (v.median / e.median).toFixed(2));
+    row("(s) --version: wall ms", fmt(stats(version.map((x) => x.ms))));
+    row("(s) empty program: wall ms", fmt(stats(bare.map((x) => x.ms))));
+  } finally {
+    await Deno.remove(empty);
+  }
+  return rows;
+}
+
+/** (p): all stale, every peer with a PSK: run against the floor and the predecessor's method. */
+async function benchPredecessor(n: number): Promise<string[]> {
+  const lab = await WgLab.start({ impl: IMPL });
+  const rows: string[] = [];
+  const row = (measure: string, value: string) =>
+    rows.push(`| ${IMPL} | ${n} PSK | ${measure} | ${value} |`);
+  try {
+    console.error(`N=${n} PSK: configuring peers and handshaking`);
+    const peers = await lab.addLoadPeers(Array.from({ length: n }, () => ({ psk: true })));
+    const run: number[] = [], floor: number[] = [], old: number[] = [];
+    const allPurged = async (what: string) => {
+      if ((await lab.dump()).peers.some((p) => p.endpoint !== null)) {
+        throw new Error(`${what} did not purge every peer`);
+      }
+    };
+    for (let r = 1; r <= RUNS; r++) {
+      console.error(`N=${n} PSK: (p) run ${r}/${RUNS}`);
+      await restale(lab, peers);
+      const { cmd, env } = cliCommand(["run", "-i", lab.iface], {
+        ...SHIPPED,
+        clockShift: SHIFT,
+        netns: lab.serverNs,
+      });
+      run.push((await timed(cmd, env)).ms);
+      await allPurged("run");
+      await restale(lab, peers);
+      floor.push((await timed(lab.inServerNs(["bash", FLOOR, lab.iface]), ON_TMPFS)).ms);
+      await allPurged("the floor");
+      await restale(lab, peers);
+      old.push((await timed(lab.inServerNs(["bash", PREDECESSOR, lab.iface]), ON_TMPFS)).ms);
+      await allPurged("the predecessor's method");
+    }
+    row("(p) run, all stale: wall ms", fmt(stats(run)));
+    row("(p) floor: wall ms", fmt(stats(floor)));
+    row("(p) predecessor's method (2 wg per peer): wall ms", fmt(stats(old)));
+    row("(p) run / floor, same run", fmt(stats(run.map((x, i) => x / floor[i])), 2));
+    row("(p) predecessor / run, same run", fmt(stats(old.map((x, i) => x / run[i])), 1));
+    return rows;
+  } finally {
+    await lab.close();
+  }
+}
+
 if (IMPL === "kernel" && Deno.env.get("WG_REINSTATE_BENCH_IN_VM") !== "1") {
   // This host has no WireGuard module: run the same benchmark in the VM.
   const vm = new URL("./vm/run_in_vm.sh", import.meta.url).pathname;
@@ -250,12 +350,44 @@ if (IMPL === "kernel" && Deno.env.get("WG_REINSTATE_BENCH_IN_VM") !== "1") {
   }).spawn().status;
   Deno.exit(status.code);
 }
+if (IMPL === "go" && Deno.env.get("WG_REINSTATE_BENCH_TMPFS") !== "1") {
+  // Key files on a tmpfs, as /run is on real systems: a private mount
+  // namespace, so the host's mounts stay as they are.
+  const status = await new Deno.Command("unshare", {
+    args: [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `mkdir -p ${KEY_TMPFS} && mount -t tmpfs -o mode=0700 tmpfs ${KEY_TMPFS} && exec "$@"`,
+      "sh",
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      new URL(import.meta.url).pathname,
+      ...Deno.args,
+    ],
+    env: { WG_REINSTATE_BENCH_TMPFS: "1" },
+  }).spawn().status;
+  Deno.exit(status.code);
+}
 if (!(await labAvailable(IMPL))) {
   console.error("bench: needs root, ip, wg and wireguard-go (bash scripts/bench.sh installs them)");
   Deno.exit(1);
 }
+const BUNDLE_DIR = await Deno.makeTempDir({ prefix: "wr-bench-bundle-" });
 const rows: string[] = [];
-for (const n of SIZES) rows.push(...await benchSize(n));
+try {
+  SHIPPED.entry = await bundleTo(BUNDLE_DIR);
+  if (PARTS.has("s")) rows.push(...await benchStartup());
+  if (PARTS.has("p")) rows.push(...await benchPredecessor(Number(values["psk-peers"])));
+  if (["a", "b", "d"].some((p) => PARTS.has(p))) {
+    for (const n of SIZES) rows.push(...await benchSize(n));
+  }
+} finally {
+  await Deno.remove(BUNDLE_DIR, { recursive: true });
+}
 console.log(`runs per figure: ${RUNS}; median (min–max)`);
 console.log("| impl | peers | measure | value |");
 console.log("| --- | --- | --- | --- |");

@@ -1,7 +1,9 @@
 /**
  * `deno task build`: compiles standalone Linux binaries with `deno compile`
  * into dist/wg-reinstate-<version>-<arch>, with dist/SHA256SUMS, baking in the
- * permissions and V8 flags of scripts/runtime_flags.ts.
+ * permissions and V8 flags of scripts/runtime_flags.ts. What is compiled is
+ * the bundle (scripts/bundle.ts): tree-shaken and split, so the binary holds
+ * and loads only what each subcommand needs.
  *
  * `deno compile` needs `denort`, the Deno runtime for the target, of the same
  * version as the Deno running it. It is taken from, in this order:
@@ -19,6 +21,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { bundleTo } from "./bundle.ts";
 import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -34,14 +37,18 @@ const { values } = parseArgs({
 });
 const arches = (values.arch ?? Object.keys(TARGETS)) as Arch[];
 for (const arch of arches) {
-  if (!(arch in TARGETS)) fail(`--arch ${arch}: expected x86_64 or aarch64`);
+  if (!(arch in TARGETS)) {
+    console.error(`build: --arch ${arch}: expected x86_64 or aarch64`);
+    Deno.exit(1);
+  }
 }
-const main = new URL("../src/main.ts", import.meta.url).pathname;
 const denoVersion = Deno.version.deno;
 
+/** A build that cannot go on; the message says what to provide. */
+class BuildError extends Error {}
+
 function fail(message: string): never {
-  console.error(`build: ${message}`);
-  Deno.exit(1);
+  throw new BuildError(message);
 }
 
 async function denoDir(): Promise<string> {
@@ -63,7 +70,7 @@ async function sha256(path: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function compile(arch: Arch, out: string): Promise<string> {
+async function compile(arch: Arch, out: string, main: string): Promise<string> {
   const { triple, env: envName } = TARGETS[arch];
   const seeded = `${await denoDir()}/dl/release/v${denoVersion}/denort-${triple}.zip`;
   const denortBin = Deno.env.get(envName);
@@ -112,8 +119,20 @@ async function compile(arch: Arch, out: string): Promise<string> {
 }
 
 await Deno.mkdir(values.out, { recursive: true });
+// The bundle goes to a temporary directory: only binaries land in --out.
+const bundleDir = await Deno.makeTempDir({ prefix: "wg-reinstate-bundle-" });
 const built: string[] = [];
-for (const arch of arches) built.push(await compile(arch, values.out));
+try {
+  const main = await bundleTo(bundleDir);
+  for (const arch of arches) built.push(await compile(arch, values.out, main));
+} catch (error) {
+  if (!(error instanceof BuildError)) throw error;
+  console.error(`build: ${error.message}`);
+  Deno.exitCode = 1;
+} finally {
+  await Deno.remove(bundleDir, { recursive: true });
+}
+if (Deno.exitCode !== 0) Deno.exit();
 const sums = await Promise.all(
   built.map(async (p) => `${await sha256(p)}  ${p.split("/").at(-1)}`),
 );

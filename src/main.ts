@@ -3,52 +3,38 @@
  * sets up logging and dispatches to a subcommand through {@link COMMANDS}.
  * It holds no logic of its own.
  *
+ * Everything but the error types and the version is loaded when needed, so
+ * `--version` starts about as fast and small as an empty program, and each
+ * subcommand loads only its own code (see docs/benchmarks.md).
+ *
  * @module
  */
-import { parseCommandLine } from "./cli/args.ts";
-import { type Invocation, realWg, type Subcommand } from "./cli/command.ts";
-import { configCommand } from "./cli/config.ts";
-import { daemonCommand } from "./cli/daemon.ts";
-import { logger, startLogging, stopLogging } from "./cli/log.ts";
-import { runCommand } from "./cli/run.ts";
-import { statusCommand } from "./cli/status.ts";
+import type { Invocation, Subcommand } from "./cli/command.ts";
 import { ExitCode, WgReinstateError } from "./common/errors.ts";
 import { VERSION } from "./common/version.ts";
 import { writeAllSync } from "./common/write_all.ts";
-import { loadSettings } from "./config/load.ts";
-import type { Settings } from "./config/schema.ts";
-import { REJECT_AFTER_TIME } from "./wg/constants.ts";
 import { redactText } from "./wg/redact.ts";
 
-/** The subcommands, by name, in the order `--help` lists them. */
-export const COMMANDS: Readonly<Record<string, Subcommand>> = {
-  run: runCommand,
-  status: statusCommand,
-  daemon: daemonCommand,
-  config: configCommand,
+/** The subcommands, by name, in the order `--help` lists them; each module loads when it runs. */
+export const COMMANDS: Readonly<Record<string, () => Promise<Subcommand>>> = {
+  run: async () => (await import("./cli/run.ts")).runCommand,
+  status: async () => (await import("./cli/status.ts")).statusCommand,
+  daemon: async () => (await import("./cli/daemon.ts")).daemonCommand,
+  config: async () => (await import("./cli/config.ts")).configCommand,
 };
 
 /** How `main` reaches the outside world; tests replace parts of it. */
 export interface MainIo {
-  wgFor: Invocation["wgFor"];
+  /** The `wg` to use; default the real one (`--wg`, `--wg-timeout`). */
+  wgFor?: Invocation["wgFor"];
   now: () => number;
   print: (text: string) => void;
 }
 
 const processIo: MainIo = {
-  wgFor: realWg,
   now: () => Date.now() / 1000,
   print: (text) => writeAllSync(Deno.stdout, text),
 };
-
-function warnIfShortThreshold(settings: Settings): void {
-  if (settings.staleAfter < REJECT_AFTER_TIME) {
-    logger("config").warning(
-      "stale-after is {staleAfter} s, below {limit} s: live sessions will be cut (forced)",
-      { staleAfter: settings.staleAfter, limit: REJECT_AFTER_TIME },
-    );
-  }
-}
 
 /**
  * Runs the CLI with `argv` (without the program name) and returns the exit
@@ -56,9 +42,15 @@ function warnIfShortThreshold(settings: Settings): void {
  * is set up, plain before.
  */
 export async function main(argv: readonly string[], io: MainIo = processIo): Promise<number> {
-  let logging = false;
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    io.print(`wg-reinstate ${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  // Set once logging has started: errors then go through the logger.
+  const started: { log: typeof import("./cli/log.ts") | null } = { log: null };
   try {
-    const cmd = parseCommandLine(argv, COMMANDS);
+    const { parseCommandLine } = await import("./cli/args.ts");
+    const cmd = await parseCommandLine(argv, COMMANDS);
     if (cmd.kind === "help") {
       io.print(cmd.text + "\n");
       return ExitCode.ok;
@@ -67,32 +59,37 @@ export async function main(argv: readonly string[], io: MainIo = processIo): Pro
       io.print(`wg-reinstate ${VERSION}\n`);
       return ExitCode.ok;
     }
+    const [{ loadSettings }, logging, wgFor] = await Promise.all([
+      import("./config/load.ts"),
+      import("./cli/log.ts"),
+      io.wgFor ?? import("./cli/command.ts").then((m) => m.realWg),
+    ]);
     const sources = { configPath: cmd.configPath, uciPath: cmd.uciPath };
     const load = async () => {
       const settings = await loadSettings(sources, cmd.flags);
-      startLogging(settings);
-      logging = true;
-      warnIfShortThreshold(settings);
+      logging.startLogging(settings);
+      started.log = logging;
+      logging.warnAboutSettings(settings);
       return settings;
     };
     const settings = await load();
-    return await COMMANDS[cmd.command].run({
+    return await cmd.spec.run({
       settings,
       json: cmd.json,
       sources,
       reload: load,
-      wgFor: io.wgFor,
+      wgFor,
       now: io.now,
       print: io.print,
     });
   } catch (error) {
     const known = error instanceof WgReinstateError;
     const message = known ? error.message : `internal error: ${String(error)}`;
-    if (logging) logger("main").error("{error}", { error: message });
+    if (started.log !== null) started.log.logger("main").error("{error}", { error: message });
     else writeAllSync(Deno.stderr, `wg-reinstate: ${redactText(message)}\n`);
     return known ? error.exitCode : ExitCode.runtime;
   } finally {
-    if (logging) stopLogging();
+    started.log?.stopLogging();
   }
 }
 

@@ -23,6 +23,8 @@ export interface CliOptions {
   v8Flags?: string;
   /** Runs the CLI in this network namespace (a kernel interface is only seen there). */
   netns?: string;
+  /** What to run instead of src/main.ts, e.g. the bundle's entry (scripts/bundle.ts). */
+  entry?: string;
 }
 
 /** The command line that starts the CLI, for tests that need to spawn it themselves. */
@@ -43,7 +45,16 @@ export function cliCommand(
   const v8 = options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : [];
   const netns = options.netns ? ["ip", "netns", "exec", options.netns] : [];
   return {
-    cmd: [...netns, Deno.execPath(), "run", "--allow-all", ...v8, ...preload, MAIN, ...args],
+    cmd: [
+      ...netns,
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      ...v8,
+      ...preload,
+      options.entry ?? MAIN,
+      ...args,
+    ],
     env,
   };
 }

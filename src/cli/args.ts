@@ -27,13 +27,18 @@ export interface CommandSpec {
   optionsHelp: string;
 }
 
+/** Loads a subcommand's spec (its module is loaded only when needed). */
+export type SpecLoader<S extends CommandSpec = CommandSpec> = () => Promise<S>;
+
 /** What the command line asks for. */
-export type CommandLine =
+export type CommandLine<S extends CommandSpec = CommandSpec> =
   | { kind: "help"; text: string }
   | { kind: "version" }
   | {
     kind: "command";
     command: string;
+    /** The subcommand named. */
+    spec: S;
     /** `--config FILE`, or null. */
     configPath: string | null;
     /** `--uci FILE`, or null. */
@@ -143,28 +148,38 @@ ${spec.description}
 ${SHARED_HELP}${spec.optionsHelp === "" ? "" : "\n" + spec.optionsHelp}`;
 }
 
+/** Loads every subcommand's spec, by name, in the table's order. */
+export async function loadSpecs<S extends CommandSpec>(
+  commands: Readonly<Record<string, SpecLoader<S>>>,
+): Promise<Record<string, S>> {
+  const names = Object.keys(commands);
+  const specs = await Promise.all(names.map((name) => commands[name]()));
+  return Object.fromEntries(names.map((name, i) => [name, specs[i]]));
+}
+
 /**
- * Parses argv (without the program name).
+ * Parses argv (without the program name). Only the named subcommand's module
+ * is loaded (all of them for `--help`).
  *
  * @param commands the subcommands, by name
  * @throws {ConfigError} for an unknown command or flag, or a malformed value
  */
-export function parseCommandLine(
+export async function parseCommandLine<S extends CommandSpec>(
   argv: readonly string[],
-  commands: Readonly<Record<string, CommandSpec>>,
-): CommandLine {
+  commands: Readonly<Record<string, SpecLoader<S>>>,
+): Promise<CommandLine<S>> {
   const [first, ...rest] = argv;
   if (first === undefined) throw new ConfigError("no command given; see wg-reinstate --help");
   if (first === "--version" || first === "-V") return { kind: "version" };
   if (first === "--help" || first === "-h" || first === "help") {
-    return { kind: "help", text: mainHelp(commands) };
+    return { kind: "help", text: mainHelp(await loadSpecs(commands)) };
   }
   if (!Object.hasOwn(commands, first)) {
     throw new ConfigError(
       `unknown command "${first}"; expected ${Object.keys(commands).join(", ")}`,
     );
   }
-  const spec = commands[first];
+  const spec = await commands[first]();
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({
@@ -183,6 +198,7 @@ export function parseCommandLine(
   return {
     kind: "command",
     command: first,
+    spec,
     configPath: (values.config as string | undefined) ?? null,
     uciPath: (values.uci as string | undefined) ?? null,
     flags: {

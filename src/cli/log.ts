@@ -16,6 +16,7 @@ import {
 } from "@logtape/logtape";
 import { writeAllSync } from "../common/write_all.ts";
 import type { Settings } from "../config/schema.ts";
+import { REJECT_AFTER_TIME } from "../wg/constants.ts";
 import { redactText } from "../wg/redact.ts";
 
 /** The root category of every logger in the tool. */
@@ -87,4 +88,14 @@ export function startLogging(
 /** Tears logging down again. */
 export function stopLogging(): void {
   resetSync();
+}
+
+/** Warns when the settings cut live sessions (a threshold below 180 s, forced). */
+export function warnAboutSettings(settings: Pick<Settings, "staleAfter">): void {
+  if (settings.staleAfter < REJECT_AFTER_TIME) {
+    logger("config").warning(
+      "stale-after is {staleAfter} s, below {limit} s: live sessions will be cut (forced)",
+      { staleAfter: settings.staleAfter, limit: REJECT_AFTER_TIME },
+    );
+  }
 }

@@ -5,23 +5,42 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "../common/z.ts";
 import { ConfigError } from "../common/errors.ts";
 import { RUN_DIR } from "../common/paths.ts";
-import { ifaceNameSchema, REJECT_AFTER_TIME, wgKeySchema } from "../wg/constants.ts";
+import { IFACE_NAME_PATTERN, REJECT_AFTER_TIME, WG_KEY_PATTERN } from "../wg/constants.ts";
 import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
+
+/** zod schema for a WireGuard public or preshared key. */
+export const wgKeySchema = z.string().check(z.regex(WG_KEY_PATTERN, {
+  error: "is not a WireGuard key (44 characters of base64 ending in '=')",
+}));
+
+/** zod schema for one interface name (not the word `all`). */
+export const ifaceNameSchema = z.string().check(
+  z.regex(IFACE_NAME_PATTERN, {
+    error: "is not a valid interface name (1-15 of A-Z a-z 0-9 _ = + . -, not starting with -)",
+  }),
+  z.refine((name) => name !== "all", { error: "'all' cannot be mixed with interface names" }),
+);
 
 /** Log levels the tool accepts, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
-const STALE_AFTER = z.number().int().min(1).max(31_536_000);
+/** A whole number from `min` to `max`. */
+const wholeNumber = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
+
+/** A string that is not empty (a path, a command). */
+const text = z.string().check(z.minLength(1));
+
+const STALE_AFTER = wholeNumber(1, 31_536_000);
 
 /** Every setting, each optional: one source may set any subset. */
-export const settingsInputSchema = z.strictObject({
+export const settingsInputSchema = z.partial(z.strictObject({
   /** Interfaces to purge, or "all". */
   interfaces: z.union([
     z.literal("all"),
-    z.array(ifaceNameSchema).min(1, { error: "needs at least one interface name" }),
+    z.array(ifaceNameSchema).check(z.minLength(1, { error: "needs at least one interface name" })),
   ], { error: 'expected "all" or a list of interface names' }),
   /** Seconds since the latest handshake after which a peer is purged. */
   staleAfter: STALE_AFTER,
@@ -33,36 +52,36 @@ export const settingsInputSchema = z.strictObject({
    * wg-quick config whose [Peer] Endpoint lines protect site-to-site peers;
    * `%i` stands for the interface name. null: /etc/wireguard/%i.conf when it exists.
    */
-  wgQuickConfig: z.string().min(1).nullable(),
+  wgQuickConfig: z.nullable(text),
   /** Plan and report, change nothing. */
   dryRun: z.boolean(),
   /** Daemon: seconds between cycles. */
-  interval: z.number().int().min(1).max(86_400),
+  interval: wholeNumber(1, 86_400),
   /** Lowest level logged. */
   logLevel: z.enum(LOG_LEVELS),
   /** `text` lines or JSON lines on stderr. */
   logFormat: z.enum(["text", "json"]),
   /** The `wg` binary. */
-  wg: z.string().min(1),
+  wg: text,
   /** Seconds one `wg` call may take before it is stopped. */
-  wgTimeout: z.number().positive().max(600),
+  wgTimeout: z.number().check(z.positive(), z.maximum(600)),
   /**
    * OpenWrt's network config (/etc/config/network): its WireGuard peers with
    * `endpoint_host` are protected, and their descriptions shown. null: none.
    */
-  networkConfig: z.string().min(1).nullable(),
+  networkConfig: z.nullable(text),
   /** Parent of the private preshared-key directories (the key directory). */
-  keyDir: z.string().min(1),
+  keyDir: text,
   /** Directory of the per-interface lock files. */
-  lockDir: z.string().min(1),
+  lockDir: text,
   /** Bytes of arguments per `wg set` call (the kernel's limit is ARG_MAX). */
-  argvBudget: z.number().int().min(4096).max(64 * 1024 * 1024),
+  argvBudget: wholeNumber(4096, 64 * 1024 * 1024),
   /** Per-interface threshold and extra exclusions. */
   interfaceOverrides: z.record(
     ifaceNameSchema,
-    z.strictObject({ staleAfter: STALE_AFTER, exclude: z.array(wgKeySchema) }).partial(),
+    z.partial(z.strictObject({ staleAfter: STALE_AFTER, exclude: z.array(wgKeySchema) })),
   ),
-}).partial();
+}));
 
 /** One source's settings; every field optional. */
 export type SettingsInput = z.infer<typeof settingsInputSchema>;

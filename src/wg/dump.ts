@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { IFACE_NAME_PATTERN, WG_KEY_PATTERN, WG_KEY_SOURCE } from "./constants.ts";
 
@@ -50,31 +50,38 @@ export interface WgInterface {
 const NONE = "(none)";
 const NONE_RE = String.raw`\(none\)`;
 
-const keyOrNone = z.union([z.literal(NONE), z.string().regex(WG_KEY_PATTERN)], {
-  error: "expected a base64 key or (none)",
-}).transform((v) => (v === NONE ? null : v));
+/** A string of the given shape, turned into something else. */
+const shaped = <T>(pattern: RegExp, convert: (v: string) => T, error?: string) =>
+  z.pipe(z.string().check(z.regex(pattern, { error })), z.transform(convert));
 
-const publicKey = z.string().regex(WG_KEY_PATTERN, {
+const orNull = (v: string) => (v === NONE ? null : v);
+
+const keyOrNone = z.pipe(
+  z.union([z.literal(NONE), z.string().check(z.regex(WG_KEY_PATTERN))], {
+    error: "expected a base64 key or (none)",
+  }),
+  z.transform(orNull),
+);
+
+const publicKey = z.string().check(z.regex(WG_KEY_PATTERN, {
   error: "expected a base64 public key",
-});
+}));
 
-const u64 = z.string().regex(/^\d{1,20}$/, { error: "expected an unsigned integer" })
-  .transform(Number)
-  .refine(Number.isSafeInteger, { error: "number is too large" });
+const u64 = shaped(/^\d{1,20}$/, Number, "expected an unsigned integer")
+  .check(z.refine(Number.isSafeInteger, { error: "number is too large" }));
 
-const port = z.string().regex(/^\d{1,5}$/, { error: "expected a port number" })
-  .transform(Number)
-  .refine((n) => n <= 65535, { error: "port is above 65535" });
+const port = shaped(/^\d{1,5}$/, Number, "expected a port number")
+  .check(z.refine((n) => n <= 65535, { error: "port is above 65535" }));
 
 const keepalive = z.union([
-  z.literal("off").transform(() => null),
-  z.string().regex(/^\d{1,5}$/).transform(Number).refine((n) => n >= 1 && n <= 65535),
+  z.pipe(z.literal("off"), z.transform(() => null)),
+  shaped(/^\d{1,5}$/, Number).check(z.refine((n) => n >= 1 && n <= 65535)),
 ], { error: "expected off or 1-65535 seconds" });
 
 const fwmark = z.union([
-  z.literal("off").transform(() => null),
-  z.string().regex(/^0x[0-9a-fA-F]{1,8}$/).transform((v) => parseInt(v, 16)),
-  z.string().regex(/^\d{1,10}$/).transform(Number),
+  z.pipe(z.literal("off"), z.transform(() => null)),
+  shaped(/^0x[0-9a-fA-F]{1,8}$/, (v) => parseInt(v, 16)),
+  shaped(/^\d{1,10}$/, Number),
 ], { error: "expected off or a mark" });
 
 const IPV4 = String
@@ -85,23 +92,32 @@ const CIDR4 = new RegExp(`^${IPV4}/(?:3[0-2]|[12]?\\d)$`);
 const CIDR6 = new RegExp(`^${IPV6}/(?:12[0-8]|1[01]\\d|[1-9]?\\d)$`);
 
 // The value is an address: the message must not repeat it.
-const endpoint = z.union([z.literal(NONE), z.string().regex(ENDPOINT)], {
-  error: "expected ip:port, [ip]:port or (none)",
-}).transform((v) => (v === NONE ? null : v));
+const endpoint = z.pipe(
+  z.union([z.literal(NONE), z.string().check(z.regex(ENDPOINT))], {
+    error: "expected ip:port, [ip]:port or (none)",
+  }),
+  z.transform(orNull),
+);
 
-const allowedIps = z.string().transform((v, ctx) => {
-  if (v === NONE) return [];
-  const list = v.split(",");
-  for (const cidr of list) {
-    if (!CIDR4.test(cidr) && !CIDR6.test(cidr)) {
-      ctx.addIssue({ code: "custom", message: `${JSON.stringify(cidr)} is not a CIDR` });
-      return z.NEVER;
-    }
-  }
-  return list;
-});
+const allowedIps = z.pipe(
+  z.string().check(z.refine((v) => v === NONE || v.split(",").every(isCidr), {
+    // A CIDR is configuration, not an address someone connected from.
+    error: (issue) => `${JSON.stringify(firstBadCidr(String(issue.input)))} is not a CIDR`,
+  })),
+  z.transform((v) => (v === NONE ? [] : v.split(","))),
+);
 
-const ifaceName = z.string().regex(IFACE_NAME_PATTERN, { error: "expected an interface name" });
+function isCidr(cidr: string): boolean {
+  return CIDR4.test(cidr) || CIDR6.test(cidr);
+}
+
+function firstBadCidr(list: string): string {
+  return list.split(",").find((c) => !isCidr(c)) ?? list;
+}
+
+const ifaceName = z.string().check(
+  z.regex(IFACE_NAME_PATTERN, { error: "expected an interface name" }),
+);
 
 // Column names follow wg(8)'s description of `dump`.
 const INTERFACE_COLUMNS = ["private-key", "public-key", "listen-port", "fwmark"] as const;
@@ -121,7 +137,7 @@ function dumpError(line: number, field: string, problem: string): ParseError {
   return new ParseError({ source: "wg output", line, field }, problem);
 }
 
-function field<T extends z.ZodType>(
+function field<T extends z.ZodMiniType>(
   schema: T,
   value: string,
   line: number,
@@ -156,13 +172,13 @@ const peerColumns = z.tuple([publicKey, keyOrNone, endpoint, allowedIps, u64, u6
 // goes through the detailed schema for the error message.
 const KEY = WG_KEY_SOURCE;
 const CIDR = String.raw`(?:${IPV4}/(?:3[0-2]|[12]?\d)|${IPV6}/(?:12[0-8]|1[01]\d|[1-9]?\d))`;
-const peerLinePattern = z.string().regex(
+const peerLinePattern = z.string().check(z.regex(
   new RegExp(
     String.raw`^${KEY}\t(?:${NONE_RE}|${KEY})\t(?:${NONE_RE}|${ENDPOINT.source.slice(1, -1)})` +
       String
         .raw`\t(?:${NONE_RE}|${CIDR}(?:,${CIDR})*)\t\d{1,20}\t\d{1,20}\t\d{1,20}\t(?:off|\d{1,5})$`,
   ),
-);
+));
 
 function parsePeerFields(cols: string[], line: number, raw: string): WgPeer {
   if (peerLinePattern.safeParse(raw).success) {

@@ -1,5 +1,5 @@
 /**
- * The single-file bundle, run with exactly the permissions the compiled
+ * The bundle (scripts/bundle.ts), run with exactly the permissions the compiled
  * binary bakes in (scripts/runtime_flags.ts), against real wireguard-go:
  * `status`, a `run` that purges stale peers (one with a PSK), and proof that
  * what lies outside the set is denied.
@@ -7,16 +7,9 @@
 import assert from "node:assert/strict";
 import { WgLab } from "../../scripts/lab/lab.ts";
 import { sh } from "../../scripts/lab/sh.ts";
+import { bundleBytes, bundleTo } from "../../scripts/bundle.ts";
 import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
 import { peerByKey } from "../../scripts/lab/scenario.ts";
-
-const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
-
-async function bundle(dir: string): Promise<string> {
-  const out = `${dir}/wg-reinstate.js`;
-  await sh([Deno.execPath(), "bundle", "--quiet", "--output", out, MAIN]);
-  return out;
-}
 
 function runBundle(file: string, args: string[]) {
   return sh([Deno.execPath(), "run", ...RUNTIME_FLAGS, file, ...args], {
@@ -29,8 +22,8 @@ Deno.test("the bundle runs status and a purge under the baked-in permissions, an
   const dir = await Deno.makeTempDir({ prefix: "wr-bundle-" });
   const lab = await WgLab.start();
   try {
-    const file = await bundle(dir);
-    console.log(`bundle: ${(await Deno.stat(file)).size} bytes`);
+    const file = await bundleTo(`${dir}/bundle`);
+    console.log(`bundle: ${await bundleBytes(`${dir}/bundle`)} bytes`);
     const peers = await lab.handshakeMany([{ psk: true }, { keepalive: 25 }]);
     assert.ok(peers.every((p) => p.result.ok));
 

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { sh } from "../../scripts/lab/sh.ts";
+import { bundleBytes, bundleTo } from "../../scripts/bundle.ts";
 import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
 import { VERSION } from "../../src/common/version.ts";
 
@@ -59,14 +60,7 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
     console.log(built.stdout.trim());
     await Deno.copyFile(Deno.execPath(), `${lib}/wg-reinstate`);
     await Deno.chmod(`${lib}/wg-reinstate`, 0o755);
-    await sh([
-      Deno.execPath(),
-      "bundle",
-      "--quiet",
-      "--output",
-      `${lib}/wg-reinstate.js`,
-      `${ROOT_DIR}src/main.ts`,
-    ]);
+    await bundleTo(`${lib}/bundle`);
     await Deno.copyFile(
       `${ROOT_DIR}openwrt/files/wg-reinstate.launcher`,
       `${root}/usr/bin/wg-reinstate`,
@@ -109,7 +103,7 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
       (await chroot("--version")).stdout,
       new RegExp(`^deno ${Deno.version.deno.replaceAll(".", "\\.")} `),
     );
-    const bundle = ["run", ...RUNTIME_FLAGS, "/usr/lib/wg-reinstate/wg-reinstate.js"];
+    const bundle = ["run", ...RUNTIME_FLAGS, "/usr/lib/wg-reinstate/bundle/main.js"];
     assert.strictEqual((await chroot(...bundle, "--version")).stdout, `wg-reinstate ${VERSION}\n`);
     assert.match(
       (await chroot(...bundle, "status", "--help")).stdout,
@@ -126,8 +120,8 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
       ),
     )).reduce((a, b) => a + b, 0);
     console.log(
-      `sizes: glibc runtime ${runtimeBytes} bytes, bundle ${await size(
-        `${lib}/wg-reinstate.js`,
+      `sizes: glibc runtime ${runtimeBytes} bytes, bundle ${await bundleBytes(
+        `${lib}/bundle`,
       )} bytes, ` +
         `Deno runtime ${await size(`${lib}/wg-reinstate`)} bytes`,
     );

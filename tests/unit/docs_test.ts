@@ -4,14 +4,16 @@
  * where packagers look for it.
  */
 import assert from "node:assert/strict";
-import { commandHelp, EXIT_CODES_HELP, mainHelp } from "../../src/cli/args.ts";
+import { commandHelp, EXIT_CODES_HELP, loadSpecs, mainHelp } from "../../src/cli/args.ts";
 import { COMMANDS } from "../../src/main.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const README = Deno.readTextFileSync(`${ROOT}README.md`);
 
+const SPECS = await loadSpecs(COMMANDS);
+
 function helpTexts(): string[] {
-  return [mainHelp(COMMANDS), ...Object.entries(COMMANDS).map(([n, s]) => commandHelp(n, s))];
+  return [mainHelp(SPECS), ...Object.entries(SPECS).map(([n, s]) => commandHelp(n, s))];
 }
 
 Deno.test("README lists every option that --help prints", () => {

@@ -30,7 +30,11 @@ function tsFiles(dir: string): string[] {
 
 /** The relative imports of a file, resolved to absolute paths. */
 function importsOf(file: string): string[] {
-  const text = Deno.readTextFileSync(file);
+  // Comments may quote an import; only code counts.
+  const text = Deno.readTextFileSync(file).replace(/\/\*[\s\S]*?\*\//g, "").replace(
+    /^\s*\/\/.*$/gm,
+    "",
+  );
   const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)].map((m) => m[1]);
   return specs.map((spec) => new URL(spec, `file://${file}`).pathname);
 }

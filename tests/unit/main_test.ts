@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { WgError } from "../../src/common/errors.ts";
 import { lockInterfaces } from "../../src/purge/lock.ts";
+import { loadSpecs } from "../../src/cli/args.ts";
 import { COMMANDS, main, type MainIo } from "../../src/main.ts";
 import { FakeWg } from "../support/fake_wg.ts";
 import { key, manyPeers, peer } from "../support/peers.ts";
@@ -36,14 +37,15 @@ async function runMain(argv: string[], wg: FakeWg | (() => never) = new FakeWg()
 }
 
 Deno.test("main dispatches every subcommand in its table to that command's help", async () => {
-  for (const [name, spec] of Object.entries(COMMANDS)) {
+  const specs = await loadSpecs(COMMANDS);
+  for (const [name, spec] of Object.entries(specs)) {
     const { code, out } = await runMain([name, "--help"]);
     assert.strictEqual(code, 0);
     assert.ok(out.startsWith(`Usage: wg-reinstate ${name} [options]\n`), out);
     assert.ok(out.includes(spec.description), name);
   }
   const { out } = await runMain(["--help"]);
-  for (const [name, spec] of Object.entries(COMMANDS)) {
+  for (const [name, spec] of Object.entries(specs)) {
     assert.match(out, new RegExp(`wg-reinstate ${name} +\\[options\\] +${spec.summary}`));
   }
 });

@@ -9,8 +9,8 @@ import { key } from "../support/peers.ts";
 
 const parseCommandLine = (argv: readonly string[]) => parseWith(argv, COMMANDS);
 
-function flags(argv: string[]) {
-  const cmd = parseCommandLine(argv);
+async function flags(argv: string[]) {
+  const cmd = await parseCommandLine(argv);
   assert.strictEqual(cmd.kind, "command");
   return cmd;
 }
@@ -25,9 +25,9 @@ async function withFile<T>(text: string, fn: (path: string) => Promise<T>): Prom
   }
 }
 
-function configErrorOf(fn: () => unknown): string {
+async function configErrorOf(fn: () => unknown): Promise<string> {
   try {
-    fn();
+    await fn();
   } catch (error) {
     assert.ok(error instanceof ConfigError, String(error));
     assert.ok(!error.message.includes("\n"), "one line");
@@ -49,8 +49,8 @@ Deno.test("loadSettings lets flags override the file and the file override defau
     exclude: [key("a")],
     logFormat: "json",
   });
-  const settings = await withFile(file, (path) => {
-    const cmd = flags([
+  const settings = await withFile(file, async (path) => {
+    const cmd = await flags([
       "daemon",
       "--config",
       path,
@@ -71,13 +71,15 @@ Deno.test("loadSettings lets flags override the file and the file override defau
   assert.strictEqual(settings.logLevel, "info");
 });
 
-Deno.test("resolveSettings refuses a threshold below 180 s unless forced", () => {
-  const message = configErrorOf(() =>
-    resolveSettings([flags(["run", "--stale-after", "60"]).flags])
+Deno.test("resolveSettings refuses a threshold below 180 s unless forced", async () => {
+  const message = await configErrorOf(async () =>
+    resolveSettings([(await flags(["run", "--stale-after", "60"])).flags])
   );
   assert.match(message, /stale-after: 60 s is below 180 s.*REJECT_AFTER_TIME/);
   assert.strictEqual(
-    resolveSettings([flags(["run", "--stale-after", "60", "--force-short-threshold"]).flags])
+    resolveSettings([
+      (await flags(["run", "--stale-after", "60", "--force-short-threshold"])).flags,
+    ])
       .staleAfter,
     60,
   );
@@ -85,39 +87,53 @@ Deno.test("resolveSettings refuses a threshold below 180 s unless forced", () =>
 
 Deno.test("settings errors name the flag or the file field", async () => {
   assert.match(
-    configErrorOf(() => resolveSettings([flags(["run", "--exclude", "nope"]).flags])),
+    await configErrorOf(async () =>
+      resolveSettings([(await flags(["run", "--exclude", "nope"])).flags])
+    ),
     /^flags: --exclude\.0: is not a WireGuard key/,
   );
   assert.match(
-    configErrorOf(() => parseCommandLine(["run", "-i", "-h"])),
+    await configErrorOf(() => parseCommandLine(["run", "-i", "-h"])),
     /'-i' argument is ambiguous/,
   );
   assert.match(
-    configErrorOf(() => resolveSettings([flags(["run", "--interface=-h"]).flags])),
+    await configErrorOf(async () =>
+      resolveSettings([(await flags(["run", "--interface=-h"])).flags])
+    ),
     /--interface\.0: is not a valid/,
   );
   assert.match(
-    configErrorOf(() => resolveSettings([flags(["run", "-i", "all; rm"]).flags])),
+    await configErrorOf(async () =>
+      resolveSettings([(await flags(["run", "-i", "all; rm"])).flags])
+    ),
     /--interface\.0: is not a valid interface name/,
   );
   assert.match(
-    configErrorOf(() => resolveSettings([flags(["run", "--log-level", "loud"]).flags])),
+    await configErrorOf(async () =>
+      resolveSettings([(await flags(["run", "--log-level", "loud"])).flags])
+    ),
     /--log-level/,
   );
   assert.match(
-    configErrorOf(() => parseCommandLine(["run", "--stale-after", "abc"])),
+    await configErrorOf(() => parseCommandLine(["run", "--stale-after", "abc"])),
     /--stale-after: "abc" is not a number/,
   );
-  assert.match(configErrorOf(() => parseCommandLine(["run", "--bogus"])), /bogus/);
+  assert.match(await configErrorOf(() => parseCommandLine(["run", "--bogus"])), /bogus/);
   assert.match(
-    configErrorOf(() => parseCommandLine(["run", "-i", "all", "-i", "wg0"])),
+    await configErrorOf(() => parseCommandLine(["run", "-i", "all", "-i", "wg0"])),
     /--interface: "all" cannot be combined/,
   );
-  assert.match(configErrorOf(() => parseCommandLine(["purge"])), /unknown command "purge"/);
+  assert.match(
+    await configErrorOf(() => parseCommandLine(["purge"])),
+    /unknown command "purge"/,
+  );
   for (const inherited of ["__proto__", "toString", "constructor"]) {
-    assert.match(configErrorOf(() => parseCommandLine([inherited])), /unknown command/);
+    assert.match(await configErrorOf(() => parseCommandLine([inherited])), /unknown command/);
   }
-  assert.match(configErrorOf(() => parseCommandLine(["status", "--dry-run"])), /dry-run/);
+  assert.match(
+    await configErrorOf(() => parseCommandLine(["status", "--dry-run"])),
+    /dry-run/,
+  );
   for (
     const [text, pattern] of [
       ['{"staleAfter": "long"}', /: staleAfter: /],
@@ -129,7 +145,8 @@ Deno.test("settings errors name the flag or the file field", async () => {
   ) {
     const error = await withFile(
       text,
-      (path) => loadSettings({ configPath: path, uciPath: null }, flags(["run"]).flags),
+      async (path) =>
+        loadSettings({ configPath: path, uciPath: null }, (await flags(["run"])).flags),
     ).then(
       () => assert.fail(`accepted ${text}`),
       (e) => e,
@@ -141,7 +158,7 @@ Deno.test("settings errors name the flag or the file field", async () => {
   const missing = await loadSettings({
     configPath: "/nonexistent/wg-reinstate.json",
     uciPath: null,
-  }, flags(["run"]).flags).catch((
+  }, (await flags(["run"])).flags).catch((
     e,
   ) => e);
   assert.match(
@@ -164,10 +181,10 @@ Deno.test("parseSettingsLayer throws only ConfigError for arbitrary JSON", () =>
   );
 });
 
-Deno.test("parseCommandLine answers --help and --version", () => {
-  assert.strictEqual(parseCommandLine(["--version"]).kind, "version");
+Deno.test("parseCommandLine answers --help and --version", async () => {
+  assert.strictEqual((await parseCommandLine(["--version"])).kind, "version");
   for (const cmd of ["run", "status", "daemon"]) {
-    const help = parseCommandLine([cmd, "--help"]);
+    const help = await parseCommandLine([cmd, "--help"]);
     assert.strictEqual(help.kind, "help");
     assert.match(help.text, new RegExp(`Usage: wg-reinstate ${cmd}`));
   }

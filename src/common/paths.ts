@@ -8,3 +8,9 @@
 
 /** The run directory: lock files and the private preshared-key directories. */
 export const RUN_DIR = "/var/run/wg-reinstate";
+
+/** Where OpenWrt keeps the service's config. */
+export const UCI_CONFIG_PATH = "/etc/config/wg-reinstate";
+
+/** Where OpenWrt keeps its network config. */
+export const UCI_NETWORK_PATH = "/etc/config/network";

@@ -6,7 +6,7 @@
  */
 import { loadJsonSettings } from "./json_file.ts";
 import { resolveSettings, type Settings, type SettingsLayer } from "./schema.ts";
-import { loadUciSettings, UCI_CONFIG_PATH } from "./uci_settings.ts";
+import { UCI_CONFIG_PATH } from "../common/paths.ts";
 
 /** The files a command reads its settings from. */
 export interface SettingsSources {
@@ -42,7 +42,8 @@ export async function loadSettings(
 ): Promise<Settings> {
   const layers: SettingsLayer[] = [];
   const uci = await uciPathFor(sources);
-  if (uci !== null) layers.push(await loadUciSettings(uci));
+  // The UCI reader is loaded only where there is UCI: on OpenWrt.
+  if (uci !== null) layers.push(await (await import("./uci_settings.ts")).loadUciSettings(uci));
   if (sources.configPath !== null) layers.push(await loadJsonSettings(sources.configPath));
   layers.push(flags);
   return resolveSettings(layers);

@@ -11,7 +11,7 @@ import { describeFsError } from "../common/fs_errors.ts";
 import type { Policy } from "../purge/plan.ts";
 import { parseConfig } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
-import { loadWireguardNetwork, type WireguardNetwork } from "./uci_network.ts";
+import type { WireguardNetwork } from "./uci_network.ts";
 import { parseWgQuickPeers } from "./wg_quick.ts";
 
 /** Where wg-quick keeps its configs; used when no path is configured. */
@@ -106,10 +106,11 @@ export async function loadProtection(
 }
 
 /** Reads the configured network config, or returns null when none is configured. */
-export function loadNetwork(settings: Settings): Promise<WireguardNetwork | null> {
-  return settings.networkConfig === null
-    ? Promise.resolve(null)
-    : loadWireguardNetwork(settings.networkConfig);
+export async function loadNetwork(settings: Settings): Promise<WireguardNetwork | null> {
+  const path = settings.networkConfig;
+  if (path === null) return null;
+  // The UCI reader is loaded only when a network config is used: on OpenWrt.
+  return (await import("./uci_network.ts")).loadWireguardNetwork(path);
 }
 
 async function readOptional(

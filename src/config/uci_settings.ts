@@ -16,14 +16,10 @@
  * @module
  */
 import { ConfigError } from "../common/errors.ts";
+import { UCI_NETWORK_PATH } from "../common/paths.ts";
 import { parseConfig, readConfigText } from "./read_file.ts";
 import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
 import { listValues, parseUci, type UciPackage, type UciSection } from "./uci.ts";
-
-/** Where OpenWrt keeps the service's config. */
-export const UCI_CONFIG_PATH = "/etc/config/wg-reinstate";
-/** Where OpenWrt keeps its network config. */
-export const UCI_NETWORK_PATH = "/etc/config/network";
 
 const UCI_TRUE = new Set(["1", "yes", "on", "true", "enabled"]);
 const UCI_FALSE = new Set(["0", "no", "off", "false", "disabled"]);

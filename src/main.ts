@@ -65,9 +65,12 @@ export async function main(argv: readonly string[], io: MainIo = processIo): Pro
       io.wgFor ?? import("./cli/command.ts").then((m) => m.realWg),
     ]);
     const sources = { configPath: cmd.configPath, uciPath: cmd.uciPath };
+    const logEnv = await logging.processLogEnvironment();
     const load = async () => {
       const settings = await loadSettings(sources, cmd.flags);
-      logging.startLogging(settings);
+      // With --json, stdout carries the document: every log line goes to stderr.
+      const style = logging.logStyle(settings.logTimestamps, cmd.json, logEnv);
+      logging.startLogging(settings, logging.streamSink(settings.logFormat, style));
       started.log = logging;
       logging.warnAboutSettings(settings);
       return settings;

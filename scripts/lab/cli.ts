@@ -59,18 +59,39 @@ export function cliCommand(
   };
 }
 
-/** Runs the CLI to completion; never throws on a non-zero exit. */
-export function runCli(args: readonly string[], options: CliOptions = {}): Promise<ShResult> {
-  const { cmd, env } = cliCommand(args, options);
-  return sh(cmd, { allowFail: true, env });
+/** A finished CLI run. */
+export interface CliResult extends ShResult {
+  /**
+   * Its log: stderr (warnings and errors), then stdout (debug and info) unless
+   * stdout carried a `--json` document. The CLI writes the two streams apart
+   * (procd and journald file them at different priorities), so their order
+   * relative to each other is lost.
+   */
+  log: string;
 }
 
-/** A running CLI process whose stderr is read as it comes. */
+/** Runs the CLI to completion; never throws on a non-zero exit. */
+export async function runCli(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliResult> {
+  const { cmd, env } = cliCommand(args, options);
+  const result = await sh(cmd, { allowFail: true, env });
+  return { ...result, log: result.stderr + (args.includes("--json") ? "" : result.stdout) };
+}
+
+/** A running CLI process whose output is read as it comes. */
 export class CliProcess {
   readonly child: Deno.ChildProcess;
-  #reader: ReadableStreamDefaultReader<string>;
-  /** Everything read from stderr so far. */
+  #pending: Promise<void>[];
+  #changed: (() => void) | null = null;
+  #open = 2;
+  /** Everything read from stderr so far (warnings and errors). */
   stderr = "";
+  /** Everything read from stdout so far (debug and info). */
+  stdout = "";
+  /** Both streams as they arrived: the whole log. */
+  log = "";
 
   /** Starts the CLI. */
   constructor(args: readonly string[], options: CliOptions = {}) {
@@ -79,32 +100,45 @@ export class CliProcess {
       args: cmd.slice(1),
       env,
       stdin: "null",
-      stdout: "null",
+      stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.#reader = this.child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    this.#pending = [
+      this.#drain(this.child.stdout, (t) => (this.stdout += t)),
+      this.#drain(this.child.stderr, (t) => (this.stderr += t)),
+    ];
   }
 
-  /** Reads stderr until `pattern` matches it (all of it so far), or throws. */
+  async #drain(stream: ReadableStream<Uint8Array>, add: (text: string) => void): Promise<void> {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      add(text);
+      this.log += text;
+      this.#changed?.();
+    }
+    this.#open--;
+    this.#changed?.();
+  }
+
+  /** Waits until `pattern` matches the log (all of it so far), or throws. */
   async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!pattern.test(this.stderr)) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${pattern}:\n${this.stderr}`);
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) throw new Error(`stderr ended before ${pattern}:\n${this.stderr}`);
-      this.stderr += value;
+    while (!pattern.test(this.log)) {
+      if (this.#open === 0) throw new Error(`output ended before ${pattern}:\n${this.log}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${pattern}:\n${this.log}`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#changed = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+      this.#changed = null;
     }
   }
 
-  /** Reads the rest of stderr and waits for the process to end. */
+  /** Reads the rest of the output and waits for the process to end. */
   async wait(): Promise<Deno.CommandStatus> {
-    for (;;) {
-      const { value, done } = await this.#reader.read();
-      if (done) break;
-      this.stderr += value;
-    }
+    await Promise.all(this.#pending);
     return await this.child.status;
   }
 

@@ -8,7 +8,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../common/errors.ts";
-import { RUN_DIR } from "../common/paths.ts";
+import { RUN_DIR, STATUS_FILE } from "../common/paths.ts";
 import type { SettingsInput, SettingsLayer } from "../config/schema.ts";
 import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
 
@@ -61,6 +61,9 @@ const SHARED_OPTIONS: Options = {
   "wg-quick-config": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
+  "log-timestamps": { type: "string" },
+  "status-file": { type: "string" },
+  "metrics-file": { type: "string" },
   wg: { type: "string" },
   "wg-timeout": { type: "string" },
   "key-dir": { type: "string" },
@@ -82,6 +85,9 @@ const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
   interval: "--interval",
   logLevel: "--log-level",
   logFormat: "--log-format",
+  logTimestamps: "--log-timestamps",
+  statusFile: "--status-file",
+  metricsFile: "--metrics-file",
   wg: "--wg",
   wgTimeout: "--wg-timeout",
   networkConfig: "--network",
@@ -108,12 +114,19 @@ const SHARED_HELP = `
       --network FILE        OpenWrt network config: WireGuard peers with endpoint_host are
                             protected (default with UCI: /etc/config/network)
       --log-level L         debug, info, warning or error (default info)
-      --log-format F        text or json (JSON lines), on stderr (default text)
+      --log-format F        text or json (JSON lines) (default text); debug and info go to
+                            stdout, warning and error to stderr (all to stderr with --json)
+      --log-timestamps T    auto, on or off: our own time stamp on log lines; auto drops it
+                            where journald reads the stream (default auto)
       --wg PATH             the wg binary (default: wg from PATH)
       --wg-timeout S        seconds one wg call may take (default 10)
       --key-dir DIR         where the private preshared-key directories are made
                             (default ${RUN_DIR})
       --lock-dir DIR        per-interface lock files (default ${RUN_DIR})
+      --status-file PATH    the last cycle and totals since boot, replaced after each cycle
+                            (default ${STATUS_FILE})
+      --metrics-file PATH   Prometheus text-format metrics, replaced after each cycle
+                            (default: none)
       --argv-budget BYTES   arguments per wg set call (default ${DEFAULT_ARGV_BUDGET})
   -h, --help                this help`;
 

@@ -20,8 +20,11 @@ export interface Invocation {
   sources: SettingsSources;
   /** Loads the settings again from the same sources and flags (the daemon's SIGHUP). */
   reload: () => Promise<Settings>;
-  /** The `wg` to use with the given settings; tests pass a fake. */
-  wgFor: (settings: Settings) => Wg;
+  /**
+   * The `wg` to use with the given settings; tests pass a fake. `stop` is the
+   * stop request that bounds how long its calls may still take.
+   */
+  wgFor: (settings: Settings, stop?: AbortSignal) => Wg;
   /** The wall clock, unix seconds. */
   now: () => number;
   /** Writes to standard output. */
@@ -33,7 +36,7 @@ export interface Subcommand extends CommandSpec {
   run(invocation: Invocation): Promise<number>;
 }
 
-/** The real `wg`, as the settings name it and with their time limit. */
-export function realWg(settings: Settings): Wg {
-  return new WgCommand({ wgPath: settings.wg, timeoutMs: settings.wgTimeout * 1000 });
+/** The real `wg`, as the settings name it, with their time limit and the stop request. */
+export function realWg(settings: Settings, stop?: AbortSignal): Wg {
+  return new WgCommand({ wgPath: settings.wg, timeoutMs: settings.wgTimeout * 1000, stop });
 }

@@ -16,6 +16,7 @@ import { redactText } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
 import { processSignals, type SignalSource } from "./signals.ts";
 import { logger } from "./log.ts";
+import { runRecordedCycle } from "./recorded_cycle.ts";
 
 /** The `daemon` subcommand. */
 export const daemonCommand: Subcommand = {
@@ -34,8 +35,16 @@ and repaired), then exits 0. SIGHUP reloads --config.`,
     };
     await runDaemon(settings, {
       log: logger("daemon"),
-      cycle: (current, stop) =>
-        runCycle(wgFor(current), { ...cycleOptions(current, now, observe), stop }, logger("purge")),
+      cycle: (current, stop) => {
+        const log = logger("purge");
+        return runRecordedCycle(
+          current,
+          () =>
+            runCycle(wgFor(current, stop), { ...cycleOptions(current, now, observe), stop }, log),
+          now,
+          log,
+        );
+      },
       reload,
     });
     return ExitCode.ok;

@@ -8,6 +8,7 @@ import { cycleOptions } from "../config/cycle_options.ts";
 import { runCycle } from "../purge/cycle.ts";
 import type { Subcommand } from "./command.ts";
 import { logger } from "./log.ts";
+import { runRecordedCycle } from "./recorded_cycle.ts";
 import { whileStoppable } from "./signals.ts";
 
 /** The `run` subcommand. */
@@ -23,8 +24,14 @@ exits 1.`,
       --json                print the cycle report as JSON on stdout`,
   async run({ settings, json, wgFor, now, print }) {
     // SIGTERM or SIGINT (Ctrl-C) stops between two wg calls, never inside one.
+    const log = logger("purge");
     const report = await whileStoppable((stop) =>
-      runCycle(wgFor(settings), { ...cycleOptions(settings, now), stop }, logger("purge"))
+      runRecordedCycle(
+        settings,
+        () => runCycle(wgFor(settings, stop), { ...cycleOptions(settings, now), stop }, log),
+        now,
+        log,
+      )
     );
     if (json) print(JSON.stringify(report, null, 2) + "\n");
     const stopped = report.interfaces.some((r) => r.stoppedEarly > 0);

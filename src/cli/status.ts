@@ -1,5 +1,6 @@
 /**
- * `wg-reinstate status`: every peer with its interface, short key, endpoint
+ * `wg-reinstate status`: the last cycle and the totals since boot from the
+ * status file, then every peer with its interface, short key, endpoint
  * family, handshake age and decision. It never shows an endpoint address,
  * and changes nothing.
  *
@@ -14,21 +15,81 @@ import type { PlannedInterface } from "../purge/plan.ts";
 import { shortKey } from "../wg/constants.ts";
 import { type EndpointFamily, endpointFamily } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
+import { readStatus, type Status, sum } from "./status_file.ts";
 
 /** The `status` subcommand. */
 export const statusCommand: Subcommand = {
   summary: "show every peer and what a cycle would do",
-  description: `Lists every peer: interface, short key, endpoint family (never the address),
+  description: `Shows the last cycle and the totals since boot from --status-file, then lists
+every peer: interface, short key, endpoint family (never the address),
 handshake age, and what a cycle would decide, with the reason.`,
   options: { json: { type: "boolean" } },
-  optionsHelp: `      --json                print the list as JSON on stdout`,
+  optionsHelp:
+    `      --json                print it as JSON on stdout: {statusFile, status, peers}`,
   async run({ settings, json, wgFor, now, print }) {
     const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now));
     const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)));
-    print(json ? JSON.stringify(rows, null, 2) + "\n" : formatStatusTable(rows));
+    // The status file is a report, not an input to any change: a bad one is
+    // shown as such, and the peers are still listed.
+    let last: Status | null | string;
+    try {
+      last = await readStatus(settings.statusFile);
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    if (json) {
+      const status = typeof last === "string" ? { error: last } : last;
+      print(
+        JSON.stringify({ statusFile: settings.statusFile, status, peers: rows }, null, 2) + "\n",
+      );
+    } else {
+      print(formatLastCycle(last, settings.statusFile, now()) + "\n" + formatStatusTable(rows));
+    }
     return ExitCode.ok;
   },
 };
+
+/** A unix time for people, in UTC: `2026-11-29 06:50:12 UTC`. */
+function formatTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+function formatCounts(counts: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+  return parts.length > 0 ? parts.join(" ") : "none";
+}
+
+/**
+ * The status file's last cycle and totals for people; `last` is the parsed
+ * file, null when there is none yet, or why it could not be read.
+ */
+export function formatLastCycle(last: Status | null | string, path: string, now: number): string {
+  if (last === null) return `Last cycle: none yet (no status file at ${path})\n`;
+  if (typeof last === "string") return `Last cycle: unknown (${last})\n`;
+  const c = last.lastCycle;
+  const ago = formatAge(Math.max(0, Math.round(now - c.finishedAt)));
+  const lines = [
+    `Last cycle: ${formatTime(c.finishedAt)} (${ago} ago), ${c.durationSeconds.toFixed(3)} s, ` +
+    `${c.result}${c.dryRun ? " (dry run)" : ""}${c.error === null ? "" : `: ${c.error}`}`,
+  ];
+  for (const i of c.interfaces) {
+    lines.push(
+      `  ${i.name}: ${i.checked} checked, ${sum(i.purged)} purged (${formatCounts(i.purged)}), ` +
+        `kept ${formatCounts(i.kept)}, ${i.repaired} repaired` +
+        (i.notRestored > 0 ? `, ${i.notRestored} NOT restored` : "") +
+        (i.stoppedEarly > 0 ? `, ${i.stoppedEarly} left by a stop` : "") +
+        (i.error === null ? "" : `; error: ${i.error}`),
+    );
+  }
+  for (const name of c.busy) lines.push(`  ${name}: skipped, another wg-reinstate held it`);
+  const t = last.totals;
+  lines.push(
+    `Since ${formatTime(t.since)}: ${t.cycles.ok + t.cycles.failed} cycles ` +
+      `(${t.cycles.ok} ok, ${t.cycles.failed} failed); purged ${formatCounts(t.purged)}; ` +
+      `repaired ${formatCounts(t.repaired)}`,
+  );
+  return lines.join("\n") + "\n";
+}
 
 function descriptionsOf(network: WireguardNetwork | null): Map<string, Map<string, string>> {
   const out = new Map<string, Map<string, string>>();

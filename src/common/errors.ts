@@ -91,6 +91,19 @@ export class RuntimeError extends WgReinstateError {
   }
 }
 
+/**
+ * A path that root would write to is not safe: its directory is not a real
+ * directory owned by this process's user and writable by no one else, or a
+ * file in it is not what was created. Exit code 2; nothing was changed.
+ */
+export class UnsafePathError extends ConfigError {
+  /** @param message names the path and what makes it unsafe */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnsafePathError";
+  }
+}
+
 /** Where in a text a parse error is. */
 export interface ParsePosition {
   /** The file name, or what the text is (e.g. `wg show dump`). */

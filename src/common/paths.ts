@@ -9,6 +9,9 @@
 /** The run directory: lock files and the private preshared-key directories. */
 export const RUN_DIR = "/var/run/wg-reinstate";
 
+/** The status file: the last cycle and counters since boot, never a key, address or peer time. */
+export const STATUS_FILE = `${RUN_DIR}/status.json`;
+
 /** Where OpenWrt keeps the service's config. */
 export const UCI_CONFIG_PATH = "/etc/config/wg-reinstate";
 

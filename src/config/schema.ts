@@ -7,7 +7,7 @@
  */
 import * as z from "../common/z.ts";
 import { ConfigError } from "../common/errors.ts";
-import { RUN_DIR } from "../common/paths.ts";
+import { RUN_DIR, STATUS_FILE } from "../common/paths.ts";
 import { IFACE_NAME_PATTERN, REJECT_AFTER_TIME, WG_KEY_PATTERN } from "../wg/constants.ts";
 import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
 
@@ -59,8 +59,13 @@ export const settingsInputSchema = z.partial(z.strictObject({
   interval: wholeNumber(1, 86_400),
   /** Lowest level logged. */
   logLevel: z.enum(LOG_LEVELS),
-  /** `text` lines or JSON lines on stderr. */
+  /** `text` lines or JSON lines (debug and info on stdout, warning and error on stderr). */
   logFormat: z.enum(["text", "json"]),
+  /**
+   * Our own time stamp on log lines: `auto` drops it where journald reads the
+   * stream; the OpenWrt init script passes `off` (logd stamps lines).
+   */
+  logTimestamps: z.enum(["auto", "on", "off"]),
   /** The `wg` binary. */
   wg: text,
   /** Seconds one `wg` call may take before it is stopped. */
@@ -74,6 +79,10 @@ export const settingsInputSchema = z.partial(z.strictObject({
   keyDir: text,
   /** Directory of the per-interface lock files. */
   lockDir: text,
+  /** The status file, replaced after every cycle: the last cycle and totals since boot. */
+  statusFile: text,
+  /** A Prometheus text-format file, replaced after every cycle; null: none. */
+  metricsFile: z.nullable(text),
   /** Bytes of arguments per `wg set` call (the kernel's limit is ARG_MAX). */
   argvBudget: wholeNumber(4096, 64 * 1024 * 1024),
   /** Per-interface threshold and extra exclusions. */
@@ -100,11 +109,14 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   interval: 30,
   logLevel: "info",
   logFormat: "text",
+  logTimestamps: "auto",
   wg: "wg",
   wgTimeout: 10,
   networkConfig: null,
   keyDir: RUN_DIR,
   lockDir: RUN_DIR,
+  statusFile: STATUS_FILE,
+  metricsFile: null,
   argvBudget: DEFAULT_ARGV_BUDGET,
   interfaceOverrides: {},
 });

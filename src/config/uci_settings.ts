@@ -43,6 +43,8 @@ const MAIN_OPTIONS: Record<
   wg_quick_config: { kind: "string", field: "wgQuickConfig" },
   network_config: { kind: "string", field: "networkConfig" },
   key_dir: { kind: "string", field: "keyDir" },
+  status_file: { kind: "string", field: "statusFile" },
+  metrics_file: { kind: "string", field: "metricsFile" },
 };
 
 /** The options of the main section, for the init script's validation to match. */

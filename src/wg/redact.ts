@@ -34,3 +34,15 @@ export function redactText(text: string): string {
     .replace(IPV4_ENDPOINT, "redacted-ipv4:*")
     .replace(FULL_KEY, shortKey);
 }
+
+// A key already shortened by {@link shortKey}: 8 base64 characters and an ellipsis.
+const SHORT_KEY = /[A-Za-z0-9+/]{8}…/g;
+
+/**
+ * {@link redactText}, then no trace of any key at all, not even its short
+ * form: for text kept in a file (the status file), where nothing may tie a
+ * line to a peer.
+ */
+export function redactPeers(text: string): string {
+  return redactText(text).replace(SHORT_KEY, "(a peer)");
+}

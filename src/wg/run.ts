@@ -14,7 +14,22 @@ export interface WgOptions {
   wgPath: string;
   /** Time limit for one `wg` call, in milliseconds. */
   timeoutMs: number;
+  /**
+   * A stop request (SIGTERM). A call still running {@link STOP_BUDGET_MS}
+   * after it counts as hung and is ended, and calls started after that get
+   * at most {@link AFTER_STOP_CALL_MS}, so a supervisor's stop timeout (30 s
+   * for procd and the systemd unit) holds whatever `--wg-timeout` is. Calls
+   * are sized to take about 2 s (see purge/pace.ts), so a working one is
+   * never ended by this.
+   */
+  stop?: AbortSignal;
 }
+
+/** How long after a stop request a running `wg` call may still take. */
+export const STOP_BUDGET_MS = 15_000;
+
+/** The limit of a `wg` call started once {@link STOP_BUDGET_MS} is spent (verify, repair). */
+export const AFTER_STOP_CALL_MS = 3_000;
 
 /**
  * The `wg` operations the purge needs. `tests/support/fake_wg.ts` implements
@@ -58,8 +73,22 @@ async function readText(stream: ReadableStream<Uint8Array>): Promise<string> {
 
 /** {@link Wg} backed by the real `wg` binary. */
 export class WgCommand implements Wg {
-  /** @param options the binary and the per-call time limit */
-  constructor(private readonly options: WgOptions) {}
+  #overdue: AbortSignal | null = null;
+
+  /** @param options the binary, the per-call time limit and the stop request */
+  constructor(private readonly options: WgOptions) {
+    const stop = options.stop;
+    if (stop === undefined) return;
+    const overdue = new AbortController();
+    this.#overdue = overdue.signal;
+    // The timer starts only on a stop request, so an unstopped run holds no timer.
+    const start = () => {
+      const timer = setTimeout(() => overdue.abort(), STOP_BUDGET_MS);
+      Deno.unrefTimer(timer);
+    };
+    if (stop.aborted) start();
+    else stop.addEventListener("abort", start, { once: true });
+  }
 
   /** @inheritdoc */
   async show(interfaces: "all" | readonly string[]): Promise<WgInterface[]> {
@@ -91,9 +120,12 @@ export class WgCommand implements Wg {
     return out.stdout.split(/\s+/).filter((name) => name !== "");
   }
 
-  private async exec(args: string[], timeoutMs = this.options.timeoutMs): Promise<WgOutput> {
+  private async exec(args: string[], limitMs = this.options.timeoutMs): Promise<WgOutput> {
     const what = `wg ${args.slice(0, 2).join(" ")}`;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const overdue = this.#overdue;
+    const timeoutMs = overdue?.aborted ? Math.min(limitMs, AFTER_STOP_CALL_MS) : limitMs;
+    const limit = AbortSignal.timeout(timeoutMs);
+    const signal = overdue === null || overdue.aborted ? limit : AbortSignal.any([limit, overdue]);
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(this.options.wgPath, {
@@ -113,7 +145,13 @@ export class WgCommand implements Wg {
       readText(child.stderr),
       child.status,
     ]);
-    if (signal.aborted) throw timeout(what, timeoutMs);
+    if (limit.aborted) throw timeout(what, timeoutMs);
+    if (signal.aborted) {
+      throw new WgError(
+        "timeout",
+        `${what} was still running ${STOP_BUDGET_MS / 1000} s after the stop request; ended`,
+      );
+    }
     return { code: status.code, stdout, stderr };
   }
 

@@ -74,7 +74,7 @@ Deno.test("run purges 1,500 stale PSK peers on a slow kernel with default settin
     // Default settings: no flag but the clock shift that ages the handshakes.
     const r = await runCli(["run"], { clockShift: 300, netns: lab.serverNs });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    assert.strictEqual(r.code, 0, r.stderr.slice(-2000));
+    assert.strictEqual(r.code, 0, r.log.slice(-2000));
     const after = (await lab.dump()).peers;
     const stale = after.filter((p) => p.endpoint !== null).length;
     assert.strictEqual(after.length, 1500, "0 peers lost");
@@ -124,9 +124,9 @@ exec @WG@ "$@"
         },
       );
       assert.strictEqual(r.code, 1, "a killed call is reported");
-      assert.doesNotMatch(r.stderr, /could NOT be restored/);
+      assert.doesNotMatch(r.log, /could NOT be restored/);
       // The kernel may or may not have applied the rest of the killed call.
-      const repaired = r.stderr.split("\n").filter((l) => / restored$/.test(l)).length;
+      const repaired = r.log.split("\n").filter((l) => / restored$/.test(l)).length;
       const afterKill = (await lab.dump()).peers;
       assert.strictEqual(afterKill.length, 120);
       assert.deepStrictEqual(lost(before, afterKill), [], "0 peers lost");
@@ -135,7 +135,7 @@ exec @WG@ "$@"
       );
       // The next cycle purges what the killed one left, and nothing is left over.
       const again = await runCli(["run"], { clockShift: 300, netns: lab.serverNs });
-      assert.strictEqual(again.code, 0, again.stderr.slice(-2000));
+      assert.strictEqual(again.code, 0, again.log.slice(-2000));
       assert.strictEqual((await lab.dump()).peers.filter((p) => p.endpoint !== null).length, 0);
       await handshakeAll(lab, peers);
     }

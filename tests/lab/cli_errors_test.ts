@@ -36,7 +36,7 @@ Deno.test("cli logs JSON lines with --log-format json", async () => {
     "--force-short-threshold",
   ]);
   assert.strictEqual(r.code, 1);
-  const records = r.stderr.trim().split("\n").map((line) => JSON.parse(line));
+  const records = r.log.trim().split("\n").map((line) => JSON.parse(line));
   assert.deepStrictEqual(records.map((x) => [x.level, x.logger]), [
     ["warning", "wg-reinstate.config"],
     ["error", "wg-reinstate.main"],
@@ -48,8 +48,8 @@ Deno.test("cli logs JSON lines with --log-format json", async () => {
 Deno.test("cli names a missing interface", async () => {
   const r = await runCli(["status", "-i", "wrnosuch0"]);
   assert.strictEqual(r.code, 1);
-  assert.strictEqual(errorLines(r.stderr).length, 1, r.stderr);
-  assert.match(r.stderr, /WireGuard interface wrnosuch0 does not exist/);
+  assert.strictEqual(errorLines(r.log).length, 1, r.log);
+  assert.match(r.log, /WireGuard interface wrnosuch0 does not exist/);
 });
 
 Deno.test("cli names missing privileges (real wg run as nobody)", async () => {
@@ -60,8 +60,8 @@ Deno.test("cli names missing privileges (real wg run as nobody)", async () => {
       (wg) => runCli(["run", "-i", lab.iface, "--wg", wg], { clockShift: 300 }),
     );
     assert.strictEqual(r.code, 1);
-    assert.strictEqual(errorLines(r.stderr).length, 1, r.stderr);
-    assert.match(r.stderr, /permission denied; wg needs root or CAP_NET_ADMIN/);
+    assert.strictEqual(errorLines(r.log).length, 1, r.log);
+    assert.match(r.log, /permission denied; wg needs root or CAP_NET_ADMIN/);
   } finally {
     await lab.close();
   }
@@ -78,8 +78,8 @@ Deno.test("cli refuses a bad config file with exit 2 and changes nothing", async
     const before = statesByKey((await lab.dump()).peers);
     const r = await runCli(["run", "--config", config], { clockShift: 300 });
     assert.strictEqual(r.code, 2);
-    assert.strictEqual(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /\.json: exclude\.0: is not a WireGuard key/);
+    assert.strictEqual(r.log.trim().split("\n").length, 1, r.log);
+    assert.match(r.log, /\.json: exclude\.0: is not a WireGuard key/);
     assert.deepStrictEqual(statesByKey((await lab.dump()).peers), before);
   } finally {
     await lab.close();
@@ -103,9 +103,9 @@ if [ "$1" = set ]; then echo "$*" >> @DIR@/set-called; exit 1; fi
       return out;
     });
     assert.strictEqual(r.code, 1);
-    assert.strictEqual(errorLines(r.stderr).length, 1, r.stderr);
+    assert.strictEqual(errorLines(r.log).length, 1, r.log);
     assert.match(
-      r.stderr,
+      r.log,
       /unexpected output from wg show \S+ dump: line 2, field latest-handshake: expected an unsigned integer/,
     );
     assert.deepStrictEqual(statesByKey((await lab.dump()).peers), before);
@@ -134,13 +134,13 @@ exec @WG@ "$@"
       wrapper,
       (wg) => runCli(["run", "-i", lab.iface, "--wg", wg, "--json"], { clockShift: 300 }),
     );
-    assert.strictEqual(r.code, 1, r.stderr);
+    assert.strictEqual(r.code, 1, r.log);
     const report = JSON.parse(r.stdout);
     assert.strictEqual(report.ok, false);
     assert.strictEqual(report.interfaces[0].repaired.length, 1);
     assert.deepStrictEqual(report.interfaces[0].repaired[0].problems, ["missing"]);
     assert.strictEqual(report.interfaces[0].repaired[0].restored, true);
-    assert.match(r.stderr, /did not come back as it was \(missing\); re-adding it/);
+    assert.match(r.log, /did not come back as it was \(missing\); re-adding it/);
     const after = (await lab.dump()).peers;
     assert.strictEqual(after.length, before.length);
     for (const p of before) {

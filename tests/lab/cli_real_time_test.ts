@@ -33,7 +33,7 @@ Deno.test("run purges handshakes really older than 180 s and the clients reconne
 
     const before = (await lab.dump()).peers;
     const r = await runCli(["run", "-i", lab.iface, ...protectionFlags(s), "--json"]);
-    assert.strictEqual(r.code, 0, r.stderr);
+    assert.strictEqual(r.code, 0, r.log);
     const report = JSON.parse(r.stdout);
     const purged = report.interfaces[0].purged as { publicKey: string; idleSeconds: number }[];
     assert.deepStrictEqual(

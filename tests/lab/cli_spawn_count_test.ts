@@ -42,14 +42,14 @@ Deno.test("run spawns one dump, a measuring set, one set for the rest and one ve
       clockShift: 200,
       pathPrefix: wrapperDir,
     });
-    assert.strictEqual(result.code, 0, result.stderr);
+    assert.strictEqual(result.code, 0, result.log);
     // Neither the debug log nor the report carries a PSK or an endpoint address.
-    for (const out of [result.stderr, result.stdout]) {
+    for (const out of [result.log, result.stdout]) {
       assert.ok(!out.includes("172.30."), "an endpoint address leaked");
       for (const p of peers) if (p.psk) assert.ok(!out.includes(p.psk), "a PSK leaked");
     }
     assert.strictEqual(
-      result.stderr.split("\n").filter((l) => / purged peer /.test(l)).length,
+      result.log.split("\n").filter((l) => / purged peer /.test(l)).length,
       PEERS,
     );
     const report = JSON.parse(result.stdout);

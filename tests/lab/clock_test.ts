@@ -37,8 +37,8 @@ Deno.test("the daemon purges nothing when the wall clock jumps forward over live
     await daemon.waitFor(/(cycle done[\s\S]*){3}/);
     const status = await daemon.stop();
     assert.strictEqual(status.code, 0);
-    assert.strictEqual(count(daemon.stderr, / purged peer /), 0, daemon.stderr);
-    assert.match(daemon.stderr, /4 peers checked, 0 purged, kept observing=4/);
+    assert.strictEqual(count(daemon.log, / purged peer /), 0, daemon.log);
+    assert.match(daemon.log, /4 peers checked, 0 purged, kept observing=4/);
     assert.ok((await lab.dump()).peers.every((p) => p.endpoint !== null));
   } finally {
     await lab.close();
@@ -55,7 +55,7 @@ Deno.test("the daemon purges once it has watched a stale handshake for stale-aft
     });
     await daemon.waitFor(/(purged peer[\s\S]*){4}/);
     await daemon.stop();
-    const cycles = daemon.stderr.split(/cycle (?:done|FAILED)/);
+    const cycles = daemon.log.split(/cycle (?:done|FAILED)/);
     assert.match(cycles[0], /kept observing=4/, "the first cycle only starts watching");
     assert.ok((await lab.dump()).peers.every((p) => p.endpoint === null));
   } finally {
@@ -70,7 +70,7 @@ Deno.test("run refuses to purge when a handshake lies in the future", async () =
     // The wall clock is an hour behind (stepped back): ages cannot be trusted.
     const r = await runCli(["run", "-i", lab.iface, "--json"], { clockShift: -3600 });
     assert.strictEqual(r.code, 1);
-    assert.match(r.stderr, /a latest handshake lies in the future: the clock is behind/);
+    assert.match(r.log, /a latest handshake lies in the future: the clock is behind/);
     assert.deepStrictEqual(JSON.parse(r.stdout).interfaces[0].purged, []);
     const after = (await lab.dump()).peers;
     for (const p of before) assert.strictEqual(peerByKey(after, p.publicKey).endpoint, p.endpoint);
@@ -95,7 +95,7 @@ Deno.test("the daemon forgets an unconfirmed endpoint of a peer configured witho
 
     // A one-shot run leaves it: it has not watched the peer.
     const run = await runCli(["run", "-i", lab.iface, "--wg-quick-config", conf]);
-    assert.strictEqual(run.code, 0, run.stderr);
+    assert.strictEqual(run.code, 0, run.log);
     assert.notStrictEqual(peerByKey((await lab.dump()).peers, known.keys.publicKey).endpoint, null);
 
     const daemon = new CliProcess([

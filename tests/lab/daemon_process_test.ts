@@ -38,7 +38,7 @@ Deno.test("daemon process purges, reloads its config on SIGHUP and exits 0 on SI
     assert.strictEqual(peerByKey(peers, withPsk.keys.publicKey).presharedKey, withPsk.psk);
 
     const status = await daemon.stop("SIGTERM");
-    assert.match(daemon.stderr, /daemon stopping on signal/);
+    assert.match(daemon.log, /daemon stopping on signal/);
     daemon = null;
     assert.strictEqual(status.code, 0);
   } finally {

@@ -103,8 +103,8 @@ for (const chunk of ["first", "middle", "last"] as const) {
         });
         return { r, atRisk: Number(await Deno.readTextFile(`${dir}/failed`)) };
       });
-      assert.strictEqual(r.code, 1, r.stderr);
-      assert.match(r.stderr, /simulated failure; verifying every peer it touched/);
+      assert.strictEqual(r.code, 1, r.log);
+      assert.match(r.log, /simulated failure; verifying every peer it touched/);
       const report = JSON.parse(r.stdout).interfaces[0];
       assert.strictEqual(
         report.repaired.length,
@@ -115,7 +115,7 @@ for (const chunk of ["first", "middle", "last"] as const) {
       assert.deepStrictEqual(lost(before, (await lab.dump()).peers), []);
       // One further cycle purges what the failure left.
       const again = await runCli(["run", "-i", lab.iface], { clockShift: 600 });
-      assert.strictEqual(again.code, 0, again.stderr);
+      assert.strictEqual(again.code, 0, again.log);
       const after = (await lab.dump()).peers;
       assert.deepStrictEqual(lost(before, after), []);
       assert.ok(after.every((p) => p.endpoint === null));
@@ -177,8 +177,8 @@ exec @WG@ "$@"
         }),
     );
     assert.strictEqual(r.code, 1);
-    assert.match(r.stderr, new RegExp(`WireGuard interface ${lab.iface} does not exist`));
-    assert.doesNotMatch(r.stderr, /internal error/);
+    assert.match(r.log, new RegExp(`WireGuard interface ${lab.iface} does not exist`));
+    assert.doesNotMatch(r.log, /internal error/);
     tableRow(
       "interface deleted mid-cycle (real)",
       1,
@@ -206,11 +206,11 @@ exec @WG@ "$@"
         }),
     );
     assert.strictEqual(r.code, 1);
-    assert.match(r.stderr, /wg set .* did not finish within 1 s \(--wg-timeout\)/);
+    assert.match(r.log, /wg set .* did not finish within 1 s \(--wg-timeout\)/);
     const after = (await lab.dump()).peers;
     assert.deepStrictEqual(lost(before, after), []);
     const again = await runCli(["run", "-i", lab.iface], { clockShift: 600 });
-    assert.strictEqual(again.code, 0, again.stderr);
+    assert.strictEqual(again.code, 0, again.log);
     assert.deepStrictEqual(lost(before, (await lab.dump()).peers), []);
     tableRow("wg set hangs (FAKE), stopped by --wg-timeout", 1, "one chunk", 0);
   } finally {
@@ -240,7 +240,7 @@ for (const fault of ["full", "read-only"] as const) {
       const r = await runCli(["run", "-i", lab.iface, "--key-dir", mount], { clockShift: 600 });
       assert.strictEqual(r.code, 1);
       assert.match(
-        r.stderr,
+        r.log,
         new RegExp(
           `cannot (create a private directory in|write a preshared-key file in) ${mount}.*nothing was changed`,
         ),
@@ -290,7 +290,7 @@ exec @WG@ "$@"
     const again = await runCli(["run", "-i", lab.iface, "--key-dir", keyParent], {
       clockShift: 600,
     });
-    assert.strictEqual(again.code, 0, again.stderr);
+    assert.strictEqual(again.code, 0, again.log);
     assert.deepStrictEqual([...Deno.readDirSync(keyParent)], []);
     const after = (await lab.dump()).peers;
     assert.deepStrictEqual(lost(before, after), []);
@@ -325,7 +325,7 @@ exec @WG@ "$@"
         );
         await waitForFile(`${dir}/started`);
         const status = await daemon.stop("SIGTERM");
-        return { status, stderr: daemon.stderr };
+        return { status, stderr: daemon.log };
       },
     );
     assert.strictEqual(status.code, 0, stderr);

@@ -35,14 +35,14 @@ exec @WG@ "$@"
         const second = await runCli(["run", "-i", lab.iface, "--lock-dir", lockDir, "--json"], {
           clockShift: 600,
         });
-        const first = { status: await firstRun.wait(), stderr: firstRun.stderr };
+        const first = { status: await firstRun.wait(), stderr: firstRun.log };
         return { first, second };
       },
     );
     assert.strictEqual(first.status.code, 0, first.stderr);
-    assert.strictEqual(second.code, 3, second.stderr);
+    assert.strictEqual(second.code, 3, second.log);
     assert.match(
-      second.stderr,
+      second.log,
       new RegExp(`${lab.iface}: another wg-reinstate is purging it; skipped`),
     );
     assert.deepStrictEqual(JSON.parse(second.stdout).busy, [lab.iface]);
@@ -57,7 +57,7 @@ exec @WG@ "$@"
     const third = await runCli(["run", "-i", lab.iface, "--lock-dir", lockDir], {
       clockShift: 600,
     });
-    assert.strictEqual(third.code, 0, third.stderr);
+    assert.strictEqual(third.code, 0, third.log);
   } finally {
     await lab.close();
     await Deno.remove(lockDir, { recursive: true });
@@ -73,8 +73,8 @@ Deno.test("run over several interfaces purges the ones that exist and names the 
     const r = await runCli(["run", "-i", lab.iface, "-i", lab.iface, "-i", "wrnosuch9", "--json"], {
       clockShift: 600,
     });
-    assert.strictEqual(r.code, 1, r.stderr);
-    assert.match(r.stderr, /wrnosuch9: WireGuard interface wrnosuch9 does not exist/);
+    assert.strictEqual(r.code, 1, r.log);
+    assert.match(r.log, /wrnosuch9: WireGuard interface wrnosuch9 does not exist/);
     const report = JSON.parse(r.stdout);
     assert.deepStrictEqual(report.busy, []);
     assert.strictEqual(

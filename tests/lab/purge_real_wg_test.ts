@@ -26,7 +26,7 @@ const wg = new WgCommand({ wgPath: "wg", timeoutMs: 10_000 });
 function captureLogs(level: "debug" | "info" = "debug"): string[] {
   const lines: string[] = [];
   const format = lineFormatter("text");
-  startLogging({ logLevel: level, logFormat: "text" }, (r: LogRecord) => lines.push(format(r)));
+  startLogging({ logLevel: level }, (r: LogRecord) => lines.push(format(r)));
   return lines;
 }
 

@@ -65,7 +65,9 @@ exec @WG@ "$@"
         }
         const out = await output;
         assert.strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
-        return { logs: new TextDecoder().decode(out.stderr), sampled, sawSet };
+        // Debug and info lines go to stdout, warnings and errors to stderr.
+        const text = new TextDecoder();
+        return { logs: text.decode(out.stderr) + text.decode(out.stdout), sampled, sawSet };
       },
     );
     console.log(`sampled ${sampled} command lines; the wg set call was seen ${sawSet} times`);

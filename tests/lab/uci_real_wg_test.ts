@@ -47,7 +47,7 @@ Deno.test("run protects a network-config peer with endpoint_host and purges the 
     const before = (await lab.dump()).peers;
 
     const status = await runCli(["status", "--uci", uci], { clockShift: 300 });
-    assert.strictEqual(status.code, 0, status.stderr);
+    assert.strictEqual(status.code, 0, status.log);
     const line = (key: string) =>
       status.stdout.split("\n").find((l) => l.includes(key.slice(0, 8)))!.split(/\s{2,}/);
     assert.deepStrictEqual(line(site.keys.publicKey).slice(4), [
@@ -59,7 +59,7 @@ Deno.test("run protects a network-config peer with endpoint_host and purges the 
     assert.deepStrictEqual(line(laptop.keys.publicKey).slice(4), ["purge", "stale"]);
 
     const r = await runCli(["run", "--uci", uci, "--json"], { clockShift: 300 });
-    assert.strictEqual(r.code, 0, r.stderr);
+    assert.strictEqual(r.code, 0, r.log);
     const after = (await lab.dump()).peers;
     assert.notStrictEqual(peerByKey(after, site.keys.publicKey).endpoint, null);
     assert.strictEqual(

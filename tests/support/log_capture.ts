@@ -12,7 +12,7 @@ export async function withLogs<T>(fn: () => Promise<T>): Promise<{ result: T; li
   const lines: string[] = [];
   const format = lineFormatter("text");
   startLogging(
-    { logLevel: "debug", logFormat: "text" },
+    { logLevel: "debug" },
     (record: LogRecord) => lines.push(format(record).trimEnd()),
   );
   try {

@@ -50,8 +50,8 @@ export async function purgeKeepsConfigurations(impl: WgImpl): Promise<void> {
       clockShift: 300,
       netns: lab.serverNs,
     });
-    assert.strictEqual(r.code, 0, r.stderr);
-    assert.match(r.stderr, /7 peers checked, 3 purged/);
+    assert.strictEqual(r.code, 0, r.log);
+    assert.match(r.log, /7 peers checked, 3 purged/);
     const after = await rawPeers(lab);
     assert.deepStrictEqual([...after.keys()].sort(), orderBefore.slice().sort(), "no peer lost");
     for (const [key, was] of before) {
@@ -113,7 +113,7 @@ export async function replayAfterPurge(impl: WgImpl): Promise<void> {
     assert.strictEqual(await endpointOf(), original, "a replay before the purge is ignored");
 
     const run = await runCli(["run", "-i", lab.iface], { clockShift: 300, netns: lab.serverNs });
-    assert.strictEqual(run.code, 0, run.stderr);
+    assert.strictEqual(run.code, 0, run.log);
     assert.strictEqual(await endpointOf(), "(none)");
 
     assert.strictEqual(await lab.replay(victim.result.initiation!, 30_002), true);

@@ -5,7 +5,7 @@
  * tests/lab/cli_errors_test.ts.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
+import { CliProcess, runCli } from "../../scripts/lab/cli.ts";
 import { VERSION } from "../../src/common/version.ts";
 import { withWrapper } from "../support/wrappers.ts";
 
@@ -45,4 +45,54 @@ Deno.test("cli gives up on a hanging wg after --wg-timeout (FAKE: hanging wrappe
   assert.strictEqual(r.code, 1);
   assert.strictEqual(errorLines(r.stderr).length, 1, r.stderr);
   assert.match(r.stderr, /wg show all did not finish within 1 s \(--wg-timeout\)/);
+});
+
+Deno.test("cli stops within procd's 30 s after SIGTERM although --wg-timeout is 600 (FAKE: wg set hangs)", async () => {
+  const statusDir = await Deno.makeTempDir({ prefix: "wr-status-" });
+  try {
+    await withWrapper(
+      `#!/bin/sh
+# FAKE wg for fault injection: one interface with one long-idle peer; "set" hangs.
+case "$1 $2" in
+  "show interfaces") echo wg0 ;;
+  "show all"|"show wg0")
+    [ "$2" = all ] && p="wg0	" || p=""
+    printf '%s%s\\t%s\\t51820\\toff\\n' "$p" "${"B".repeat(42)}A=" "${"C".repeat(42)}A="
+    printf '%s%s\\t(none)\\t192.0.2.1:5555\\t10.0.0.2/32\\t%s\\t1\\t1\\toff\\n' "$p" \\
+      "${"D".repeat(42)}A=" "$(( $(date +%s) - 1000 ))" ;;
+  "set wg0") touch @DIR@/set-started; exec sleep 1000 ;;
+esac
+`,
+      async (wg, dir) => {
+        const proc = new CliProcess([
+          "run",
+          "--wg",
+          wg,
+          "--wg-timeout",
+          "600",
+          "--lock-dir",
+          statusDir,
+          "--status-file",
+          `${statusDir}/status.json`,
+        ]);
+        const started = () => Deno.stat(`${dir}/set-started`).then(() => true, () => false);
+        for (let i = 0; !(await started()); i++) {
+          if (i > 400) {
+            await proc.stop("SIGKILL");
+            assert.fail(`wg set never started:\n${proc.log}`);
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const asked = performance.now();
+        const status = await proc.stop("SIGTERM");
+        const seconds = (performance.now() - asked) / 1000;
+        assert.strictEqual(status.code, 1, proc.log);
+        assert.match(proc.log, /still running 15 s after the stop request; ended/);
+        assert.ok(seconds < 30, `took ${seconds} s after SIGTERM`);
+        console.log(`exited ${seconds.toFixed(1)} s after SIGTERM`);
+      },
+    );
+  } finally {
+    await Deno.remove(statusDir, { recursive: true });
+  }
 });

@@ -8,6 +8,7 @@ Deno.test("every error the tool reports carries its exit code and cause", () => 
     [new errors.WgError("failed", "w", { cause }), 1],
     [new errors.KeyFileError("k", { cause }), 1],
     [new errors.RuntimeError("r", { cause }), 1],
+    [new errors.UnsafePathError("u", { cause }), 2],
   ];
   for (const [error, code] of made) {
     assert.ok(error instanceof errors.WgReinstateError, error.name);
@@ -18,7 +19,15 @@ Deno.test("every error the tool reports carries its exit code and cause", () => 
   const classes = Object.entries(errors).filter(([, v]) => typeof v === "function").map(([k]) => k);
   assert.deepStrictEqual(
     classes.sort(),
-    ["ConfigError", "KeyFileError", "ParseError", "RuntimeError", "WgError", "WgReinstateError"],
+    [
+      "ConfigError",
+      "KeyFileError",
+      "ParseError",
+      "RuntimeError",
+      "UnsafePathError",
+      "WgError",
+      "WgReinstateError",
+    ],
   );
 });
 

@@ -124,7 +124,7 @@ Deno.test("config command prints effective settings and why each peer is protect
     "--wg-quick-config",
     WG_QUICK,
   ]);
-  assert.strictEqual(r.code, 0, r.stderr);
+  assert.strictEqual(r.code, 0, r.log);
   const out = JSON.parse(r.stdout);
   assert.strictEqual(out.enabled, true);
   assert.strictEqual(out.settings.staleAfter, 240);
@@ -150,5 +150,5 @@ Deno.test("config command prints effective settings and why each peer is protect
   );
   const bad = await runCli(["config", "--uci", `${FIXTURES}network`]);
   assert.strictEqual(bad.code, 2);
-  assert.match(bad.stderr, /network:\d+: config interface 'loopback': unknown option device/);
+  assert.match(bad.log, /network:\d+: config interface 'loopback': unknown option device/);
 });

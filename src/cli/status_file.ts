@@ -1,0 +1,225 @@
+/**
+ * The status file: what the last cycle did and counters since boot, replaced
+ * after every cycle (`run` and the daemon), for `wg-reinstate status`, the
+ * metrics file and LuCI. It holds counts per interface and per reason only:
+ * never a key (not even a short one), a preshared key, an endpoint address
+ * or any per-peer time, since per-peer records with times would be the very
+ * activity log this tool exists to prevent.
+ *
+ * The counters live in the file so that cron `run`s add up like a daemon's
+ * cycles. They restart when the boot id changes (the file sits on a RAM file
+ * system by default, which a reboot empties anyway) or when the file cannot
+ * be read back.
+ *
+ * @module
+ */
+import * as z from "../common/z.ts";
+import { ParseError } from "../common/errors.ts";
+import { describeFsError } from "../common/fs_errors.ts";
+import { replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
+import type { CycleReport } from "../purge/report.ts";
+import { redactPeers } from "../wg/redact.ts";
+
+const count = z.int().check(z.minimum(0));
+const counts = z.record(z.string(), count);
+
+/** One interface in the last cycle. */
+const interfaceSchema = z.strictObject({
+  name: z.string(),
+  checked: count,
+  /** Purged (or, in a dry run, to be purged), by reason: `stale`, `unconfirmed`. */
+  purged: counts,
+  /** Kept, by reason. */
+  kept: counts,
+  /** Peers that needed a repair after the purge, and how many of them stayed broken. */
+  repaired: count,
+  notRestored: count,
+  /** Stale peers left for the next cycle because of a stop request. */
+  stoppedEarly: count,
+  error: z.nullable(z.string()),
+});
+
+const lastCycleSchema = z.strictObject({
+  /** Unix seconds when the cycle ended. */
+  finishedAt: z.number(),
+  durationSeconds: z.number().check(z.minimum(0)),
+  result: z.enum(["ok", "failed"]),
+  dryRun: z.boolean(),
+  /** Why the cycle stopped before reaching the interfaces, or null. */
+  error: z.nullable(z.string()),
+  /** Interfaces skipped because another wg-reinstate held them. */
+  busy: z.array(z.string()),
+  interfaces: z.array(interfaceSchema),
+});
+
+const totalsSchema = z.strictObject({
+  /** Unix seconds of the first cycle counted. */
+  since: z.number(),
+  cycles: z.strictObject({ ok: count, failed: count }),
+  /** Peers purged, by interface (dry runs purge none). */
+  purged: counts,
+  repaired: counts,
+});
+
+/** The status file's schema; its own output is checked when read back, like any input. */
+export const statusSchema = z.strictObject({
+  format: z.literal(1),
+  /** The kernel's boot id when the counters started; another one resets them. */
+  bootId: z.string(),
+  lastCycle: lastCycleSchema,
+  totals: totalsSchema,
+});
+
+/** The status file's contents. */
+export type Status = z.infer<typeof statusSchema>;
+/** The last cycle, as the status file holds it. */
+export type LastCycle = Status["lastCycle"];
+
+/** What became of a cycle: its report, or the error that stopped it. */
+export type CycleOutcome = { report: CycleReport } | { error: unknown };
+
+/** Sums a record of counts. */
+export function sum(record: Readonly<Record<string, number>>): number {
+  return Object.values(record).reduce((a, b) => a + b, 0);
+}
+
+function errorText(error: unknown): string {
+  return redactPeers(error instanceof Error ? error.message : String(error));
+}
+
+/** The last cycle from its outcome, with every trace of a peer left out. Pure. */
+export function summarizeCycle(
+  outcome: CycleOutcome,
+  finishedAt: number,
+  durationSeconds: number,
+  dryRun: boolean,
+): LastCycle {
+  if ("error" in outcome) {
+    return {
+      finishedAt,
+      durationSeconds,
+      result: "failed",
+      dryRun,
+      error: errorText(outcome.error),
+      busy: [],
+      interfaces: [],
+    };
+  }
+  const { report } = outcome;
+  return {
+    finishedAt,
+    durationSeconds: report.durationMs / 1000,
+    result: report.ok ? "ok" : "failed",
+    dryRun: report.dryRun,
+    error: null,
+    busy: [...report.busy],
+    interfaces: report.interfaces.map((r) => {
+      const purged: Record<string, number> = {};
+      for (const p of r.purged) purged[p.reason] = (purged[p.reason] ?? 0) + 1;
+      return {
+        name: r.name,
+        checked: r.checked,
+        purged,
+        kept: { ...r.kept },
+        repaired: r.repaired.length,
+        notRestored: r.repaired.filter((x) => !x.restored).length,
+        stoppedEarly: r.stoppedEarly,
+        error: r.error === null ? null : redactPeers(r.error),
+      };
+    }),
+  };
+}
+
+/** Adds the last cycle to the counters of `previous` (same boot) or starts them. Pure. */
+export function nextStatus(previous: Status | null, last: LastCycle, bootId: string): Status {
+  const fresh = previous === null || previous.bootId !== bootId;
+  const totals: Status["totals"] = fresh
+    ? { since: last.finishedAt, cycles: { ok: 0, failed: 0 }, purged: {}, repaired: {} }
+    : structuredClone(previous.totals);
+  totals.cycles[last.result]++;
+  for (const i of last.interfaces) {
+    if (!last.dryRun) totals.purged[i.name] = (totals.purged[i.name] ?? 0) + sum(i.purged);
+    totals.repaired[i.name] = (totals.repaired[i.name] ?? 0) + i.repaired;
+  }
+  return { format: 1, bootId, lastCycle: last, totals };
+}
+
+/**
+ * Parses the status file's text. Pure.
+ *
+ * @throws {ParseError} naming the file and the field that does not fit
+ */
+export function parseStatus(text: string, path: string): Status {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ParseError({ source: path, line: 1 }, "not JSON", { cause: error });
+  }
+  const result = statusSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue.path.map(String).join(".") || "(top)";
+  throw new ParseError({ source: path, line: 1, field }, issue.message);
+}
+
+/**
+ * Reads the status file: null when there is none yet.
+ *
+ * @throws {ParseError} when it does not parse; other read errors as they are
+ */
+export async function readStatus(path: string): Promise<Status | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  return parseStatus(text, path);
+}
+
+/** The kernel's boot id; "unknown" where it cannot be read (the counters then never reset). */
+export async function bootId(): Promise<string> {
+  try {
+    return (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** What {@link recordCycle} reports back: a problem to log, if any. */
+export interface RecordResult {
+  status: Status;
+  /** A problem with the files (the cycle itself is not affected), one line. */
+  warning: string | null;
+}
+
+/**
+ * Reads the status file, adds the last cycle, and replaces it atomically
+ * (then `afterWrite`, e.g. the metrics file, with the new status). A status
+ * file that does not parse is started afresh, with a warning: counters are
+ * worth less than the purge, which has already run.
+ *
+ * @throws {UnsafePathError} when the file's directory fails the safe-path rule
+ */
+export async function recordCycle(
+  path: string,
+  last: LastCycle,
+  boot: string,
+): Promise<RecordResult> {
+  const { dir, name } = splitPath(path);
+  const safe = await safeDir(dir, "status-file");
+  let previous: Status | null = null;
+  let warning: string | null = null;
+  try {
+    previous = await readStatus(`${safe.path}/${name}`);
+  } catch (error) {
+    warning = `${
+      error instanceof ParseError ? error.message : `${path}: ${describeFsError(error)}`
+    }; counters start again from this cycle`;
+  }
+  const status = nextStatus(previous, last, boot);
+  await replaceFile(safe, name, JSON.stringify(status, null, 2) + "\n", 0o644);
+  return { status, warning };
+}

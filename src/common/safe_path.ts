@@ -1,0 +1,210 @@
+/**
+ * The one rule for every directory and file that the tool, as root, writes
+ * (key directories, lock files, the status and metrics files): the directory
+ * must be a real directory owned by this process's user and writable by no
+ * one else, and so must every directory above it be safe from others (owned
+ * by root or this user, and writable by others only with the sticky bit).
+ * Otherwise another local user could swap in a directory or plant a symlink
+ * between a check and a write, and make root write, or read, a file of
+ * theirs.
+ *
+ * Directories are resolved once to their real path, and everything after
+ * works on that path, so a symlink swapped in later changes nothing. Files
+ * are created with `O_CREAT|O_EXCL` (Deno's `createNew`), which never follows
+ * a symlink, and what was opened is checked against the path (`fstat` against
+ * `lstat`) before it is trusted.
+ *
+ * @module
+ */
+import { UnsafePathError } from "./errors.ts";
+import { describeFsError } from "./fs_errors.ts";
+
+/** A directory that passed the rule: its real path and identity when checked. */
+export interface SafeDir {
+  /** The real path (no symlinks): use it for everything inside. */
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+/** The owner and mode bits the rule looks at, as `lstat` reports them. */
+export interface PathInfo {
+  isDirectory: boolean;
+  isSymlink: boolean;
+  uid: number | null;
+  mode: number | null;
+  dev: number;
+  ino: number | null;
+}
+
+const STICKY = 0o1000;
+
+/**
+ * Why a directory fails the rule, or null when it passes. Pure.
+ *
+ * @param final the directory itself (owner must be `uid`, no write for others);
+ *   otherwise an ancestor (owner root or `uid`, write for others only when sticky)
+ */
+export function unsafeReason(info: PathInfo, uid: number, final: boolean): string | null {
+  if (info.isSymlink) return "is a symbolic link";
+  if (!info.isDirectory) return "is not a directory";
+  const mode = info.mode ?? 0;
+  if (final) {
+    if (info.uid !== uid) return `is owned by uid ${info.uid}, not by this process's uid ${uid}`;
+    if ((mode & 0o022) !== 0) return "is writable by group or others";
+    return null;
+  }
+  if (info.uid !== 0 && info.uid !== uid) {
+    return `is owned by uid ${info.uid}, neither root nor this process's uid ${uid}`;
+  }
+  if ((mode & 0o022) !== 0 && (mode & STICKY) === 0) {
+    return "is writable by group or others without the sticky bit";
+  }
+  return null;
+}
+
+function infoOf(stat: Deno.FileInfo): PathInfo {
+  return {
+    isDirectory: stat.isDirectory,
+    isSymlink: stat.isSymlink,
+    uid: stat.uid,
+    mode: stat.mode,
+    dev: stat.dev,
+    ino: stat.ino,
+  };
+}
+
+function ancestors(path: string): string[] {
+  const parts = path.split("/").filter((p) => p !== "");
+  return parts.map((_, i) => "/" + parts.slice(0, i).join("/"));
+}
+
+/**
+ * Resolves `dir` and checks it and every directory above it against the
+ * rule; creates it when missing (unless `create` is null), with that mode,
+ * as long as its parent exists and is safe.
+ *
+ * @param what names the setting in messages, e.g. `key-dir`
+ * @param create the mode of a directory made here (default 0700); null: never make it
+ * @throws {UnsafePathError} naming the directory and what is wrong; nothing was changed
+ */
+export async function safeDir(
+  dir: string,
+  what: string,
+  create: number | null = 0o700,
+): Promise<SafeDir> {
+  const uid = Deno.uid() ?? 0;
+  const fail = (path: string, why: string, cause?: unknown): never => {
+    throw new UnsafePathError(`${what}: ${path} ${why}; refusing to write there`, { cause });
+  };
+  let real: string;
+  try {
+    real = await Deno.realPath(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound) || create === null) {
+      return fail(dir, `cannot be used: ${describeFsError(error)}`, error);
+    }
+    const slash = dir.replace(/\/+$/, "").lastIndexOf("/");
+    const parent = slash <= 0 ? "/" : dir.slice(0, slash);
+    const name = dir.replace(/\/+$/, "").slice(slash + 1);
+    const safeParent = await safeDir(parent, what, null).catch((e: unknown) => {
+      if (e instanceof UnsafePathError && e.cause instanceof Deno.errors.NotFound) {
+        return fail(dir, "does not exist, nor does its parent", e);
+      }
+      throw e;
+    });
+    real = `${safeParent.path === "/" ? "" : safeParent.path}/${name}`;
+    try {
+      await Deno.mkdir(real, { mode: create });
+      await Deno.chmod(real, create); // Independent of the umask.
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) {
+        return fail(dir, `cannot be created: ${describeFsError(e)}`, e);
+      }
+    }
+  }
+  for (const above of ancestors(real)) {
+    const why = unsafeReason(infoOf(await Deno.lstat(above)), uid, false);
+    if (why !== null) fail(real, `is inside ${above}, which ${why}`);
+  }
+  const info = infoOf(await Deno.lstat(real));
+  const why = unsafeReason(info, uid, true);
+  if (why !== null) fail(real, why);
+  return { path: real, dev: info.dev, ino: info.ino ?? 0 };
+}
+
+/**
+ * Whether `dir` is still the directory {@link safeDir} checked: same device
+ * and inode, still a real directory that passes the rule. Run it right
+ * before a step that trusts the directory's contents (a `wg set` that reads
+ * key files from it).
+ */
+export async function stillSafe(dir: SafeDir): Promise<boolean> {
+  try {
+    const info = infoOf(await Deno.lstat(dir.path));
+    return info.dev === dir.dev && info.ino === dir.ino &&
+      unsafeReason(info, Deno.uid() ?? 0, true) === null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks that an open file is the regular file at `path`, owned by this
+ * process's user: the `fstat` of what was opened against the `lstat` of the
+ * path.
+ *
+ * @throws {UnsafePathError} when they differ
+ */
+export async function checkOpened(file: Deno.FsFile, path: string): Promise<void> {
+  const [opened, there] = await Promise.all([file.stat(), Deno.lstat(path)]);
+  if (
+    !opened.isFile || there.isSymlink || opened.ino !== there.ino || opened.dev !== there.dev ||
+    opened.uid !== (Deno.uid() ?? 0)
+  ) {
+    throw new UnsafePathError(`${path} is not the file that was opened; refusing to use it`);
+  }
+}
+
+/**
+ * Replaces `name` in a safe directory atomically: writes a new file there
+ * (never following a symlink), checks it, then renames it over `name`, so a
+ * reader sees the old contents or the new, never a part.
+ *
+ * @param mode the new file's mode (the status and metrics files are 0644)
+ * @throws {UnsafePathError} when what was created is not what was opened
+ */
+export async function replaceFile(
+  dir: SafeDir,
+  name: string,
+  text: string,
+  mode = 0o644,
+): Promise<void> {
+  const target = `${dir.path}/${name}`;
+  const temp = `${dir.path}/.${name}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const file = await Deno.open(temp, { write: true, createNew: true, mode });
+  try {
+    await checkOpened(file, temp);
+    await Deno.chmod(temp, mode); // Independent of the umask; the directory is private.
+    const bytes = new TextEncoder().encode(text);
+    for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+    file.close();
+    await Deno.rename(temp, target);
+  } catch (error) {
+    try {
+      file.close();
+    } catch { /* closed above */ }
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Splits a file path into its directory and name, for {@link safeDir} and
+ * {@link replaceFile}.
+ */
+export function splitPath(path: string): { dir: string; name: string } {
+  const slash = path.lastIndexOf("/");
+  if (slash < 0) return { dir: ".", name: path };
+  return { dir: slash === 0 ? "/" : path.slice(0, slash), name: path.slice(slash + 1) };
+}

@@ -1,0 +1,73 @@
+/**
+ * The safe-path rule for what root writes, on its pure decision and on real
+ * directories this user owns. The attacks by another user are in
+ * tests/lab/hardening_test.ts (they need root and a second user).
+ */
+import assert from "node:assert/strict";
+import { UnsafePathError } from "../../src/common/errors.ts";
+import { replaceFile, safeDir, stillSafe, unsafeReason } from "../../src/common/safe_path.ts";
+
+const dirInfo = (uid: number, mode: number) => ({
+  isDirectory: true,
+  isSymlink: false,
+  uid,
+  mode,
+  dev: 1,
+  ino: 2,
+});
+
+Deno.test("unsafeReason refuses links, files, other owners and writable-by-others", () => {
+  assert.strictEqual(unsafeReason(dirInfo(5, 0o40700), 5, true), null);
+  assert.match(unsafeReason(dirInfo(6, 0o40700), 5, true)!, /owned by uid 6/);
+  assert.match(unsafeReason(dirInfo(5, 0o40775), 5, true)!, /writable by group or others/);
+  assert.match(unsafeReason({ ...dirInfo(5, 0o700), isSymlink: true }, 5, true)!, /symbolic link/);
+  assert.match(unsafeReason({ ...dirInfo(5, 0o600), isDirectory: false }, 5, true)!, /not a dir/);
+  // Above it: root or us, and writable by others only with the sticky bit (/tmp).
+  assert.strictEqual(unsafeReason(dirInfo(0, 0o41777), 5, false), null);
+  assert.match(unsafeReason(dirInfo(0, 0o40777), 5, false)!, /without the sticky bit/);
+  assert.match(unsafeReason(dirInfo(7, 0o40755), 5, false)!, /neither root nor/);
+});
+
+Deno.test("safeDir makes a missing directory 0700, refuses a symlink and a shared directory", async () => {
+  const base = await Deno.makeTempDir({ prefix: "wr-safe-" });
+  try {
+    const made = await safeDir(`${base}/run`, "key-dir");
+    assert.strictEqual((await Deno.stat(made.path)).mode! & 0o777, 0o700);
+    assert.ok(await stillSafe(made));
+    await Deno.symlink(`${base}/run`, `${base}/link`);
+    // A link to a safe directory resolves to it; the link itself is never used after.
+    assert.strictEqual((await safeDir(`${base}/link`, "key-dir")).path, made.path);
+    await Deno.mkdir(`${base}/shared`, { mode: 0o777 });
+    await Deno.chmod(`${base}/shared`, 0o777);
+    await assert.rejects(
+      () => safeDir(`${base}/shared`, "lock-dir"),
+      (e: unknown) =>
+        e instanceof UnsafePathError &&
+        /^lock-dir: .*\/shared is writable by group or others; refusing to write there$/.test(
+          e.message,
+        ),
+    );
+    await assert.rejects(() => safeDir(`${base}/shared/x`, "status-file"), UnsafePathError);
+    // Swapped for another directory: no longer the one checked.
+    await Deno.rename(made.path, `${base}/old`);
+    await Deno.mkdir(made.path, { mode: 0o700 });
+    assert.strictEqual(await stillSafe(made), false);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("replaceFile replaces a planted symlink instead of writing through it", async () => {
+  const base = await Deno.makeTempDir({ prefix: "wr-safe-" });
+  try {
+    const dir = await safeDir(`${base}/d`, "status-file");
+    await Deno.writeTextFile(`${base}/victim`, "keep");
+    await Deno.symlink(`${base}/victim`, `${dir.path}/status.json`);
+    await replaceFile(dir, "status.json", "new\n");
+    assert.strictEqual(await Deno.readTextFile(`${base}/victim`), "keep");
+    assert.ok((await Deno.lstat(`${dir.path}/status.json`)).isFile);
+    assert.strictEqual(await Deno.readTextFile(`${dir.path}/status.json`), "new\n");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});

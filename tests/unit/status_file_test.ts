@@ -1,0 +1,159 @@
+/**
+ * The status file and the metrics file: counts only, never a key, an
+ * address or a per-peer time; counters that add up across runs and restart
+ * with a new boot; atomic replacement in a safe directory.
+ */
+import assert from "node:assert/strict";
+import { renderMetrics } from "../../src/cli/metrics.ts";
+import {
+  nextStatus,
+  parseStatus,
+  recordCycle,
+  type Status,
+  summarizeCycle,
+} from "../../src/cli/status_file.ts";
+import { ParseError } from "../../src/common/errors.ts";
+import { countKeptByReason } from "../../src/purge/plan.ts";
+import type { CycleReport } from "../../src/purge/report.ts";
+import { key } from "../support/peers.ts";
+
+const KEY_A = key("A");
+const KEY_B = key("B");
+
+function report(over: Partial<CycleReport> = {}): CycleReport {
+  const kept = countKeptByReason([]);
+  kept.active = 2;
+  kept.excluded = 1;
+  return {
+    dryRun: false,
+    busy: ["wg9"],
+    durationMs: 1234,
+    ok: false,
+    interfaces: [{
+      name: "wg0",
+      checked: 6,
+      purged: [
+        { publicKey: KEY_A, reason: "stale", idleSeconds: 4000 },
+        { publicKey: KEY_B, reason: "unconfirmed", idleSeconds: 200 },
+      ],
+      kept,
+      repaired: [{ publicKey: KEY_B, problems: ["missing"], restored: false }],
+      error: `wg set wg0 failed for ${KEY_A.slice(0, 8)}… at 198.51.100.4:51820 key ${KEY_B}`,
+      stoppedEarly: 0,
+    }],
+    ...over,
+  };
+}
+
+Deno.test("summarizeCycle keeps counts and no key, address or per-peer time", () => {
+  const last = summarizeCycle({ report: report() }, 1_800_000_000, 1.5, false);
+  const text = JSON.stringify(nextStatus(null, last, "boot-1"));
+  assert.ok(!text.includes(KEY_A.slice(0, 8)) && !text.includes(KEY_B.slice(0, 8)), text);
+  assert.doesNotMatch(text, /198\.51\.100\.4|51820/);
+  assert.doesNotMatch(text, /idle|4000|200\b/);
+  assert.deepStrictEqual(last.interfaces[0], {
+    name: "wg0",
+    checked: 6,
+    purged: { stale: 1, unconfirmed: 1 },
+    kept: countKeptByReasonWith({ active: 2, excluded: 1 }),
+    repaired: 1,
+    notRestored: 1,
+    stoppedEarly: 0,
+    error: "wg set wg0 failed for (a peer) at redacted-ipv4:* key (a peer)",
+  });
+  assert.strictEqual(last.result, "failed");
+  assert.strictEqual(last.durationSeconds, 1.234);
+  assert.deepStrictEqual(last.busy, ["wg9"]);
+});
+
+function countKeptByReasonWith(over: Record<string, number>): Record<string, number> {
+  return { ...countKeptByReason([]), ...over };
+}
+
+Deno.test("nextStatus adds up cycles and purges, and restarts with a new boot id", () => {
+  const ok = summarizeCycle({ report: report({ ok: true }) }, 100, 1, false);
+  const dry = summarizeCycle({ report: report({ ok: true, dryRun: true }) }, 200, 1, true);
+  const threw = summarizeCycle({ error: new Error(`no ${KEY_A}`) }, 300, 0.5, false);
+  let s = nextStatus(null, ok, "b1");
+  s = nextStatus(s, dry, "b1");
+  s = nextStatus(s, threw, "b1");
+  assert.deepStrictEqual(s.totals, {
+    since: 100,
+    cycles: { ok: 2, failed: 1 },
+    purged: { wg0: 2 }, // the dry run purged nothing
+    repaired: { wg0: 2 },
+  });
+  assert.strictEqual(s.lastCycle.error, "no (a peer)");
+  assert.deepStrictEqual(s.lastCycle.interfaces, []);
+  const rebooted = nextStatus(s, ok, "b2");
+  assert.deepStrictEqual(rebooted.totals.cycles, { ok: 1, failed: 0 });
+  assert.strictEqual(rebooted.totals.since, 100);
+});
+
+Deno.test("parseStatus names the field that does not fit", () => {
+  const good = nextStatus(null, summarizeCycle({ report: report() }, 1, 1, false), "b");
+  assert.deepStrictEqual(parseStatus(JSON.stringify(good), "s.json"), good);
+  const bad = structuredClone(good) as unknown as { totals: { cycles: { ok: unknown } } };
+  bad.totals.cycles.ok = -1;
+  assert.throws(() => parseStatus(JSON.stringify(bad), "s.json"), (e: unknown) => {
+    assert.ok(e instanceof ParseError);
+    assert.strictEqual(e.message, "s.json:1: totals.cycles.ok: must be at least 0");
+    return true;
+  });
+  assert.throws(() => parseStatus("{", "s.json"), /s\.json:1: not JSON/);
+});
+
+Deno.test("recordCycle replaces the file atomically and starts afresh from a bad one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wr-status-" });
+  try {
+    const path = `${dir}/status.json`;
+    const last = summarizeCycle({ report: report({ ok: true }) }, 50, 1, false);
+    const first = await recordCycle(path, last, "b");
+    assert.strictEqual(first.warning, null);
+    const second = await recordCycle(path, last, "b");
+    assert.deepStrictEqual(second.status.totals.cycles, { ok: 2, failed: 0 });
+    assert.deepStrictEqual(parseStatus(await Deno.readTextFile(path), path), second.status);
+    assert.strictEqual((await Deno.stat(path)).mode! & 0o777, 0o644);
+    // No temporary file is left beside it.
+    assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["status.json"]);
+    await Deno.writeTextFile(path, '{"format": 2}');
+    const third = await recordCycle(path, last, "b");
+    assert.match(third.warning!, /status\.json:1: format: .*; counters start again/);
+    assert.deepStrictEqual(third.status.totals.cycles, { ok: 1, failed: 0 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("renderMetrics writes every family with interface, decision and reason labels only", () => {
+  let s: Status = nextStatus(
+    null,
+    summarizeCycle({ report: report() }, 1_800_000_000, 1, false),
+    "b",
+  );
+  s = nextStatus(s, summarizeCycle({ report: report({ ok: true }) }, 1_800_000_060, 1, false), "b");
+  const text = renderMetrics(s);
+  for (
+    const line of [
+      'wg_reinstate_purged_peers_total{interface="wg0"} 4',
+      'wg_reinstate_repaired_peers_total{interface="wg0"} 2',
+      'wg_reinstate_cycles_total{result="ok"} 1',
+      'wg_reinstate_cycles_total{result="failed"} 1',
+      "wg_reinstate_last_cycle_timestamp_seconds 1800000060",
+      "wg_reinstate_last_cycle_duration_seconds 1.234",
+      "wg_reinstate_last_cycle_success 1",
+      'wg_reinstate_peers{interface="wg0",decision="purge",reason="stale"} 1',
+      'wg_reinstate_peers{interface="wg0",decision="keep",reason="active"} 2',
+      "# TYPE wg_reinstate_purged_peers_total counter",
+      "# TYPE wg_reinstate_peers gauge",
+    ]
+  ) assert.ok(text.split("\n").includes(line), `${line}\n${text}`);
+  const labels = [...text.matchAll(/(\w+)="/g)].map((m) => m[1]);
+  assert.deepStrictEqual([...new Set(labels)].sort(), [
+    "decision",
+    "interface",
+    "reason",
+    "result",
+  ]);
+  assert.ok(!text.includes(KEY_A.slice(0, 8)));
+});

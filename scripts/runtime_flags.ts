@@ -13,6 +13,13 @@ export interface Permission {
   why: string;
 }
 
+/**
+ * Where a metrics file may go: OpenWrt's prometheus-node-exporter-lua-textfile
+ * reads /var/prometheus; on servers, a directory of the tool's own that
+ * node_exporter's `--collector.textfile.directory` points at.
+ */
+const METRICS_DIRS = "/var/prometheus,/var/lib/wg-reinstate";
+
 /** The minimum set. Anything else (network, other files, env) is denied. */
 export const PERMISSIONS: readonly Permission[] = [
   {
@@ -20,13 +27,20 @@ export const PERMISSIONS: readonly Permission[] = [
     why: "the wg tool, by name (PATH) or at its usual absolute paths; nothing else",
   },
   {
-    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIR}`,
-    why: "wg-quick files, OpenWrt's UCI files, a JSON config, its own key and lock directories",
+    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIR},${METRICS_DIRS},` +
+      "/proc/sys/kernel/random/boot_id",
+    why: "wg-quick files, OpenWrt's UCI files, a JSON config, its own run directory, the " +
+      "metrics directories, and the boot id (the status file's counters restart with a boot)",
   },
   {
-    flag: `--allow-write=${RUN_DIR}`,
-    why:
-      "the private preshared-key directories (0700, removed after each cycle) and the lock files",
+    flag: "--allow-env=JOURNAL_STREAM",
+    why: "systemd's mark of a stream journald reads: log lines then carry no time stamp of ours",
+  },
+  {
+    flag: `--allow-write=${RUN_DIR},${METRICS_DIRS}`,
+    why: "the private preshared-key directories (0700, removed after each cycle), the lock " +
+      "files, the status file, and a metrics file in OpenWrt's textfile directory or in " +
+      "/var/lib/wg-reinstate",
   },
 ];
 

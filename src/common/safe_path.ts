@@ -8,8 +8,8 @@
  * between a check and a write, and make root write, or read, a file of
  * theirs.
  *
- * Directories are resolved once to their real path, and everything after
- * works on that path, so a symlink swapped in later changes nothing. Files
+ * A directory's identity (device and inode) is kept, so that a step that
+ * trusts its contents can check it is still the same ({@link stillSafe}). Files
  * are created with `O_CREAT|O_EXCL` (Deno's `createNew`), which never follows
  * a symlink, and what was opened is checked against the path (`fstat` against
  * `lstat`) before it is trusted.
@@ -19,9 +19,9 @@
 import { UnsafePathError } from "./errors.ts";
 import { describeFsError } from "./fs_errors.ts";
 
-/** A directory that passed the rule: its real path and identity when checked. */
+/** A directory that passed the rule: its path and identity when checked. */
 export interface SafeDir {
-  /** The real path (no symlinks): use it for everything inside. */
+  /** The absolute path. */
   path: string;
   dev: number;
   ino: number;
@@ -79,10 +79,40 @@ function ancestors(path: string): string[] {
   return parts.map((_, i) => "/" + parts.slice(0, i).join("/"));
 }
 
+/** `path` made absolute, without resolving links (that needs read access to the whole chain). */
+function absolute(path: string): string {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const parts: string[] = [];
+  for (const part of abs.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return "/" + parts.join("/");
+}
+
 /**
- * Resolves `dir` and checks it and every directory above it against the
- * rule; creates it when missing (unless `create` is null), with that mode,
- * as long as its parent exists and is safe.
+ * Why an ancestor of a directory is unsafe, or null. A symlink among them
+ * (/var/run -> /run) is judged by what it points to; its own directory was
+ * judged before it. An ancestor the runtime may not read is skipped: the
+ * compiled program may write only below fixed, root-owned places.
+ */
+async function ancestorProblem(path: string, uid: number): Promise<string | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+    if (info.isSymlink) info = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return null;
+    return describeFsError(error);
+  }
+  return unsafeReason(infoOf(info), uid, false);
+}
+
+/**
+ * Checks `dir` and every directory above it against the rule; creates it
+ * when missing (unless `create` is null), with that mode, the directories
+ * above it too.
  *
  * @param what names the setting in messages, e.g. `key-dir`
  * @param create the mode of a directory made here (default 0700); null: never make it
@@ -97,40 +127,40 @@ export async function safeDir(
   const fail = (path: string, why: string, cause?: unknown): never => {
     throw new UnsafePathError(`${what}: ${path} ${why}; refusing to write there`, { cause });
   };
-  let real: string;
+  let path: string;
   try {
-    real = await Deno.realPath(dir);
+    path = absolute(dir);
+  } catch (error) {
+    return fail(dir, `cannot be resolved: ${describeFsError(error)}`, error);
+  }
+  // Above it first: a directory made inside an unsafe one would be unsafe too.
+  for (const above of ancestors(path)) {
+    const exists = await Deno.lstat(above).then(
+      () => true,
+      (e) => !(e instanceof Deno.errors.NotFound),
+    );
+    if (!exists) break;
+    const why = await ancestorProblem(above, uid);
+    if (why !== null) fail(path, `is inside ${above}, which ${why}`);
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound) || create === null) {
-      return fail(dir, `cannot be used: ${describeFsError(error)}`, error);
+      return fail(path, `cannot be used: ${describeFsError(error)}`, error);
     }
-    const slash = dir.replace(/\/+$/, "").lastIndexOf("/");
-    const parent = slash <= 0 ? "/" : dir.slice(0, slash);
-    const name = dir.replace(/\/+$/, "").slice(slash + 1);
-    const safeParent = await safeDir(parent, what, null).catch((e: unknown) => {
-      if (e instanceof UnsafePathError && e.cause instanceof Deno.errors.NotFound) {
-        return fail(dir, "does not exist, nor does its parent", e);
-      }
-      throw e;
-    });
-    real = `${safeParent.path === "/" ? "" : safeParent.path}/${name}`;
     try {
-      await Deno.mkdir(real, { mode: create });
-      await Deno.chmod(real, create); // Independent of the umask.
+      await Deno.mkdir(path, { recursive: true, mode: create });
+      await Deno.chmod(path, create); // Independent of the umask.
+      info = await Deno.lstat(path);
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) {
-        return fail(dir, `cannot be created: ${describeFsError(e)}`, e);
-      }
+      return fail(path, `cannot be created: ${describeFsError(e)}`, e);
     }
   }
-  for (const above of ancestors(real)) {
-    const why = unsafeReason(infoOf(await Deno.lstat(above)), uid, false);
-    if (why !== null) fail(real, `is inside ${above}, which ${why}`);
-  }
-  const info = infoOf(await Deno.lstat(real));
-  const why = unsafeReason(info, uid, true);
-  if (why !== null) fail(real, why);
-  return { path: real, dev: info.dev, ino: info.ino ?? 0 };
+  const why = unsafeReason(infoOf(info), uid, true);
+  if (why !== null) fail(path, why);
+  return { path, dev: info.dev, ino: info.ino ?? 0 };
 }
 
 /**

@@ -113,6 +113,62 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
     const child = await chroot("run", "--allow-run=/usr/bin/musl-helper", "/tmp/child.js");
     assert.strictEqual(child.stdout, "musl child ok; LD_LIBRARY_PATH=(unset) 0\n");
 
+    // procd sets LD_PRELOAD to a musl library for logged instances: the
+    // launcher must keep it, and musl's libc with it, out of the glibc process.
+    // OpenWrt's musl is /lib/libc.so (the loader is a link to it).
+    await Deno.symlink("ld-musl-x86_64.so.1", `${root}/lib/libc.so`);
+    await sh([
+      "musl-gcc",
+      "-shared",
+      "-fPIC",
+      "-O2",
+      "-o",
+      `${root}/lib/libsetlbf.so`,
+      `${ROOT_DIR}tests/fixtures/setlbf.c`,
+    ]);
+    await Deno.writeTextFile(
+      `${root}/tmp/maps.js`,
+      'const maps = Deno.readTextFileSync("/proc/self/maps");\n' +
+        "const musl = [...new Set(maps.split('\\n').map((l) => l.split(/\\s+/)[5] ?? '')" +
+        ".filter((p) => /musl|libsetlbf/.test(p)))];\n" +
+        'const o = await new Deno.Command("/usr/bin/musl-helper").output();\n' +
+        "console.log(JSON.stringify({ musl, child: new TextDecoder().decode(o.stdout).trim(), " +
+        'preload: Deno.env.get("LD_PRELOAD") ?? null }));\n',
+    );
+    const preloaded = await new Deno.Command("/usr/sbin/chroot", {
+      args: [root, "/usr/bin/wg-reinstate", "run", "--allow-all", "/tmp/maps.js"],
+      env: { ...ENV, LD_PRELOAD: "/lib/libsetlbf.so" },
+      clearEnv: true,
+      stdin: "null",
+    }).output();
+    const decoded = new TextDecoder().decode(preloaded.stdout);
+    assert.strictEqual(preloaded.code, 0, new TextDecoder().decode(preloaded.stderr));
+    assert.deepStrictEqual(JSON.parse(decoded), {
+      musl: [],
+      child: "musl child ok; LD_LIBRARY_PATH=(unset)",
+      preload: null,
+    });
+    // Without the launcher's care, the same variable maps both into the process.
+    const bare = await new Deno.Command("/usr/sbin/chroot", {
+      args: [
+        root,
+        "/usr/lib/wg-reinstate/ld-linux-x86-64.so.2",
+        "--library-path",
+        "/usr/lib/wg-reinstate",
+        "/usr/lib/wg-reinstate/wg-reinstate",
+        "run",
+        "--allow-all",
+        "/tmp/maps.js",
+      ],
+      env: { ...ENV, LD_PRELOAD: "/lib/libsetlbf.so" },
+      clearEnv: true,
+      stdin: "null",
+    }).output();
+    const bareMaps = new TextDecoder().decode(bare.stdout).trim();
+    const bareErr = new TextDecoder().decode(bare.stderr).trim().split("\n")[0];
+    console.log(`without the launcher: exit ${bare.code}, ${bareMaps || bareErr}`);
+    assert.match(bareMaps + bareErr, /libsetlbf\.so|libc\.so|ld-musl/);
+
     const size = async (p: string) => (await Deno.stat(p)).size;
     const runtimeBytes = (await Promise.all(
       [...Deno.readDirSync(lib)].filter((e) => /\.so/.test(e.name)).map((e) =>

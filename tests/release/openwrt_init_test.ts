@@ -58,6 +58,8 @@ const SPECS = [
   "wg_quick_config:string",
   "network_config:file",
   "key_dir:string",
+  "status_file:string",
+  "metrics_file:string",
 ];
 
 Deno.test("init script start_service starts the daemon with the chosen procd parameters", async () => {
@@ -73,6 +75,8 @@ Deno.test("init script start_service starts the daemon with the chosen procd par
       "daemon",
       "--uci",
       "/etc/config/wg-reinstate",
+      "--log-timestamps",
+      "off",
     ],
     ["procd_set_param", "respawn", "300", "10", "5"],
     ["procd_set_param", "stdout", "1"],

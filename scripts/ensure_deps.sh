@@ -8,7 +8,10 @@
 #                         script tests, the shell of the musl-only root), musl
 #                         and musl-tools (that root and its helper), binutils
 #                         (readelf), file, shellcheck, make, systemd
-#                         (systemd-analyze), dpkg (dpkg-deb), git
+#                         (systemd-analyze), dpkg (dpkg-deb), git, prometheus
+#                         (promtool) and prometheus-node-exporter (the metrics
+#                         file), qemu-user-static (the aarch64 runtime), and the
+#                         aarch64 Deno of the same version into .tools/arm64/
 # Deno comes from the npm registry into .tools/ (git-ignored; never in
 # package.json, or `deno compile` would embed it).
 # Prints nothing but progress on stderr; the Deno binary path on stdout.
@@ -39,6 +42,9 @@ case $profile in
     need systemd-analyze systemd
     need dpkg-deb dpkg
     need git git
+    need promtool prometheus
+    need prometheus-node-exporter prometheus-node-exporter
+    need qemu-aarch64-static qemu-user-static
     ;;
   *) echo "ensure_deps: unknown profile $profile (demo or test)" >&2; exit 2 ;;
 esac
@@ -65,4 +71,17 @@ if ! [ -x "$bin" ] || [ "$("$bin" --version 2>/dev/null | head -n1 | cut -d' ' -
   npm install --silent --no-save --no-audit --no-fund --prefix "$root/.tools" "deno@$DENO_VERSION" >&2
 fi
 [ -x "$bin" ] || { echo "ensure_deps: deno binary missing after install: $bin" >&2; exit 1; }
+# The aarch64 build of the same Deno, for the aarch64 runtime test under
+# qemu-user. npm would refuse to install it on x86_64, so it is unpacked.
+arm64="$root/.tools/arm64/deno"
+if [ "$profile" = test ] && { ! [ -x "$arm64" ] || [ "$(cat "$arm64.version" 2>/dev/null)" != "$DENO_VERSION" ]; }; then
+  echo "ensure_deps: unpacking @deno/linux-arm64-glibc@$DENO_VERSION into .tools/arm64/" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "@deno/linux-arm64-glibc@$DENO_VERSION" >/dev/null)
+  mkdir -p "$root/.tools/arm64"
+  tar -xzf "$tmp"/*.tgz -C "$tmp"
+  install -m 0755 "$tmp/package/deno" "$arm64"
+  echo "$DENO_VERSION" >"$arm64.version"
+  rm -rf "$tmp"
+fi
 echo "$bin"

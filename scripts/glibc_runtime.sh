@@ -3,8 +3,8 @@
 # start on musl systems (OpenWrt): the glibc loader and exactly the shared
 # libraries the binary needs, taken from Debian's glibc for the architecture.
 #   x86_64:  from this (amd64) build host's libc6 and libgcc-s1
-#   aarch64: from Debian's arm64 libc6 and libgcc-s1, downloaded with apt
-#            through a private apt state (the host's apt setup is not changed)
+#   aarch64: from Debian's arm64 libc6 and libgcc-s1 (scripts/arm64_packages.sh:
+#            a private apt state; the host's apt setup is not changed)
 # The binary is then started as
 #   <dir>/ld-linux-<arch>.so.* --library-path <dir> <dir>/wg-reinstate ...
 # never with LD_LIBRARY_PATH: musl's loader honours that variable too, and
@@ -25,19 +25,8 @@ case $arch in
   aarch64)
     triplet=aarch64-linux-gnu loader=ld-linux-aarch64.so.1 machine="AArch64"
     root=$(mktemp -d)
-    chmod 0755 "$root" # apt downloads as its own user
     trap 'rm -rf "$root"' EXIT
-    # A private apt state that sees only arm64: the host's apt configuration
-    # (its architectures and package lists) is read, never changed.
-    mkdir -p "$root/apt/lists/partial" "$root/apt/cache/archives/partial"
-    apt_opts=(
-      -o "Dir::State::Lists=$root/apt/lists" -o "Dir::Cache=$root/apt/cache"
-      -o "Dir::State::status=/dev/null" -o "APT::Architecture=arm64"
-      -o "APT::Architectures::=arm64" -o "APT::Sandbox::User=root"
-    )
-    apt-get "${apt_opts[@]}" update -qq
-    (cd "$root" && apt-get "${apt_opts[@]}" download -qq libc6:arm64 libgcc-s1:arm64)
-    for deb in "$root"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+    bash "$(dirname "${BASH_SOURCE[0]}")/arm64_packages.sh" "$root" libc6 libgcc-s1
     ;;
   *) echo "glibc_runtime: unknown architecture $arch (x86_64 or aarch64)" >&2; exit 2 ;;
 esac

@@ -16,7 +16,7 @@
 import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import { replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
+import { checkOpened, replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
 import type { CycleReport } from "../purge/report.ts";
 import { redactPeers } from "../wg/redact.ts";
 
@@ -210,16 +210,28 @@ export async function recordCycle(
 ): Promise<RecordResult> {
   const { dir, name } = splitPath(path);
   const safe = await safeDir(dir, "status-file");
-  let previous: Status | null = null;
-  let warning: string | null = null;
+  // A cron `run` and a daemon may finish a cycle at once: one read-add-write
+  // at a time, or one's counts would be lost. The lock file stays: it is one
+  // fixed file in a directory only we can write, and removing it would let a
+  // waiter lock a file that is no longer the lock.
+  const lockPath = `${safe.path}/.${name}.lock`;
+  const lock = await Deno.open(lockPath, { create: true, write: true, mode: 0o600 });
   try {
-    previous = await readStatus(`${safe.path}/${name}`);
-  } catch (error) {
-    warning = `${
-      error instanceof ParseError ? error.message : `${path}: ${describeFsError(error)}`
-    }; counters start again from this cycle`;
+    await checkOpened(lock, lockPath);
+    await lock.lock(true);
+    let previous: Status | null = null;
+    let warning: string | null = null;
+    try {
+      previous = await readStatus(`${safe.path}/${name}`);
+    } catch (error) {
+      warning = `${
+        error instanceof ParseError ? error.message : `${path}: ${describeFsError(error)}`
+      }; counters start again from this cycle`;
+    }
+    const status = nextStatus(previous, last, boot);
+    await replaceFile(safe, name, JSON.stringify(status, null, 2) + "\n", 0o644);
+    return { status, warning };
+  } finally {
+    lock.close();
   }
-  const status = nextStatus(previous, last, boot);
-  await replaceFile(safe, name, JSON.stringify(status, null, 2) + "\n", 0o644);
-  return { status, warning };
 }

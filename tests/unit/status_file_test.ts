@@ -114,8 +114,17 @@ Deno.test("recordCycle replaces the file atomically and starts afresh from a bad
     assert.deepStrictEqual(second.status.totals.cycles, { ok: 2, failed: 0 });
     assert.deepStrictEqual(parseStatus(await Deno.readTextFile(path), path), second.status);
     assert.strictEqual((await Deno.stat(path)).mode! & 0o777, 0o644);
-    // No temporary file is left beside it.
-    assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["status.json"]);
+    // No temporary file is left beside it; the lock file stays (see recordCycle).
+    assert.deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      ".status.json.lock",
+      "status.json",
+    ]);
+    // Concurrent writers (a cron run and a daemon) lose no count.
+    await Promise.all(Array.from({ length: 8 }, () => recordCycle(path, last, "b")));
+    assert.deepStrictEqual(parseStatus(await Deno.readTextFile(path), path).totals.cycles, {
+      ok: 10,
+      failed: 0,
+    });
     await Deno.writeTextFile(path, '{"format": 2}');
     const third = await recordCycle(path, last, "b");
     assert.match(third.warning!, /status\.json:1: format: .*; counters start again/);

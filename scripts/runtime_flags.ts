@@ -20,6 +20,12 @@ export interface Permission {
  */
 const METRICS_DIRS = "/var/prometheus,/var/lib/wg-reinstate";
 
+/**
+ * The run directory by both names: /var/run is a link to /run on Debian and
+ * OpenWrt, and the runtime checks an open file's `stat` against its real path.
+ */
+const RUN_DIRS = `${RUN_DIR},${RUN_DIR.replace(/^\/var\/run\//, "/run/")}`;
+
 /** The minimum set. Anything else (network, other files, env) is denied. */
 export const PERMISSIONS: readonly Permission[] = [
   {
@@ -27,17 +33,21 @@ export const PERMISSIONS: readonly Permission[] = [
     why: "the wg tool, by name (PATH) or at its usual absolute paths; nothing else",
   },
   {
-    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIR},${METRICS_DIRS},` +
+    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIRS},${METRICS_DIRS},` +
       "/proc/sys/kernel/random/boot_id",
     why: "wg-quick files, OpenWrt's UCI files, a JSON config, its own run directory, the " +
       "metrics directories, and the boot id (the status file's counters restart with a boot)",
+  },
+  {
+    flag: "--allow-sys=uid",
+    why: "its own uid, for the rule that every directory it writes to is its own",
   },
   {
     flag: "--allow-env=JOURNAL_STREAM",
     why: "systemd's mark of a stream journald reads: log lines then carry no time stamp of ours",
   },
   {
-    flag: `--allow-write=${RUN_DIR},${METRICS_DIRS}`,
+    flag: `--allow-write=${RUN_DIRS},${METRICS_DIRS}`,
     why: "the private preshared-key directories (0700, removed after each cycle), the lock " +
       "files, the status file, and a metrics file in OpenWrt's textfile directory or in " +
       "/var/lib/wg-reinstate",

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The kernel tier: tests/kernel/ run inside a QEMU guest booting Debian's own
-# kernel, against kernel WireGuard (scripts/vm/). Two boots:
+# kernel, against kernel WireGuard (scripts/vm/). Three boots:
 #   - a normal kernel: every test but slow_kernel_test.ts, in parallel;
-#   - a slow kernel (rcupdate.rcu_normal=1, as PREEMPT_RT behaves): slow_kernel_test.ts.
-# Each prints Deno's own summary line. Exits non-zero when either fails.
+#   - a slow kernel (rcupdate.rcu_normal=1, as PREEMPT_RT behaves): slow_kernel_test.ts;
+#   - the host's systemd as PID 1: tests/systemd/ (the unit under real systemd).
+# Each prints Deno's own summary line. Exits non-zero when any fails.
 # Extra arguments go to both `deno test` runs. Needs root.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,4 +23,6 @@ echo "== kernel tier: normal kernel"
 echo "== kernel tier: slow kernel (rcupdate.rcu_normal=1)"
 "${vm[@]}" --cmdline rcupdate.rcu_normal=1 -- "$deno" test --allow-all \
   tests/kernel/slow_kernel_test.ts "$@" || status=1
+echo "== kernel tier: systemd as PID 1"
+"${vm[@]}" --init systemd -- "$deno" test --allow-all tests/systemd/ "$@" || status=1
 exit "$status"

@@ -33,6 +33,9 @@
 #   --modprobe MODULES   load these comma-separated modules before COMMAND
 #   --accel auto|tcg|kvm auto (default): KVM only where /proc/cpuinfo has
 #                        vmx or svm and /dev/kvm opens, else TCG
+#   --init chroot|systemd  run COMMAND from the initramfs in a chroot (default),
+#                        or boot the host's systemd as PID 1 and run it from a
+#                        unit (vm-job.service; only sysinit and basic start)
 #   --verbose            show the QEMU command line and the console log live
 set -euo pipefail
 
@@ -50,6 +53,7 @@ cpus=2
 timeout_s=1800
 stack_kb=65536
 root_mode=overlay
+init_mode=chroot
 accel=auto
 verbose=0
 modules=""
@@ -81,6 +85,7 @@ while [ "$#" -gt 0 ]; do
     --ulimit-stack) need_arg "$@"; stack_kb=$2; shift 2 ;;
     --modprobe) need_arg "$@"; modules=$2; shift 2 ;;
     --accel) need_arg "$@"; accel=$2; shift 2 ;;
+    --init) need_arg "$@"; init_mode=$2; shift 2 ;;
     --verbose) verbose=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
     --) shift; break ;;
@@ -93,6 +98,11 @@ for n in "$mem" "$cpus" "$timeout_s" "$stack_kb"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "not a whole number: $n"
 done
 case "$root_mode" in overlay | ro) ;; *) die "--root must be overlay or ro" ;; esac
+case "$init_mode" in chroot | systemd) ;; *) die "--init must be chroot or systemd" ;; esac
+if [ "$init_mode" = systemd ]; then
+  [ "$root_mode" = overlay ] || die "--init systemd needs --root overlay"
+  [ -x /lib/systemd/systemd ] || die "--init systemd: no /lib/systemd/systemd (apt-get install systemd)"
+fi
 [[ "$modules" =~ ^[A-Za-z0-9_,-]*$ ]] || die "--modprobe takes comma-separated module names"
 [ "$(id -u)" -eq 0 ] || die "run as root (9p passthrough keeps the host's owners and modes)"
 
@@ -168,6 +178,7 @@ trap 'exit 143' TERM
 # What the guest's /init reads (see guest_init.sh).
 {
   echo "root $root_mode"
+  echo "init $init_mode"
   echo "hostname wg-vm"
   for i in "${!rw_dirs[@]}"; do echo "rw rw$i ${rw_dirs[$i]}"; done
 } >"$job/config"

@@ -31,10 +31,15 @@ Deno.test("cli exits 2 with one line for bad flags", async () => {
 });
 
 Deno.test("cli names a missing wg binary", async () => {
-  const r = await runCli(["run", "--wg", "/nonexistent/wg"]);
-  assert.strictEqual(r.code, 1);
-  assert.deepStrictEqual(errorLines(r.stderr).length, 1);
-  assert.match(r.stderr, /wg binary not found at "\/nonexistent\/wg": install wireguard-tools/);
+  const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+  try {
+    const r = await runCli(["run", "--wg", "/nonexistent/wg", "--status-file", `${dir}/s.json`]);
+    assert.strictEqual(r.code, 1);
+    assert.deepStrictEqual(errorLines(r.stderr).length, 1);
+    assert.match(r.stderr, /wg binary not found at "\/nonexistent\/wg": install wireguard-tools/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("cli gives up on a hanging wg after --wg-timeout (FAKE: hanging wrapper)", async () => {
@@ -74,6 +79,8 @@ esac
           statusDir,
           "--status-file",
           `${statusDir}/status.json`,
+          "--wg-quick-config",
+          new URL("../fixtures/wg-quick-empty.conf", import.meta.url).pathname,
         ]);
         const started = () => Deno.stat(`${dir}/set-started`).then(() => true, () => false);
         for (let i = 0; !(await started()); i++) {

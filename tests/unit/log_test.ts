@@ -15,6 +15,7 @@ import {
 } from "../../src/cli/log.ts";
 import { withWrapper } from "../support/wrappers.ts";
 
+const EMPTY_CONF = new URL("../fixtures/wg-quick-empty.conf", import.meta.url).pathname;
 const NO_JOURNAL = { journalStream: undefined, streamId: () => "1:2" };
 
 Deno.test("logStyle drops our time stamp only where journald reads the stream", () => {
@@ -103,6 +104,8 @@ Deno.test("cli writes info to stdout and warnings to stderr through the real str
       dir,
       "--status-file",
       `${dir}/status.json`,
+      "--wg-quick-config",
+      EMPTY_CONF,
       "--stale-after",
       "60",
       "--force-short-threshold",
@@ -127,7 +130,19 @@ Deno.test("cli under journald prints no time stamp and prefixes each line with i
   await withWrapper(EMPTY_WG, async (wg, dir) => {
     const r = await runToFiles(
       dir,
-      ["run", "-i", "wg0", "--wg", wg, "--lock-dir", dir, "--status-file", `${dir}/s.json`],
+      [
+        "run",
+        "-i",
+        "wg0",
+        "--wg",
+        wg,
+        "--lock-dir",
+        dir,
+        "--status-file",
+        `${dir}/s.json`,
+        "--wg-quick-config",
+        EMPTY_CONF,
+      ],
       // systemd's JOURNAL_STREAM names the stream it connected: here, stderr's file.
       (_out, err) => ({ JOURNAL_STREAM: `${err.dev}:${err.ino}` }),
     );
@@ -137,7 +152,19 @@ Deno.test("cli under journald prints no time stamp and prefixes each line with i
     assert.strictEqual(r.stderr, "");
     const bad = await runToFiles(
       dir,
-      ["run", "-i", "nosuch0", "--wg", wg, "--lock-dir", dir, "--status-file", `${dir}/s.json`],
+      [
+        "run",
+        "-i",
+        "nosuch0",
+        "--wg",
+        wg,
+        "--lock-dir",
+        dir,
+        "--status-file",
+        `${dir}/s.json`,
+        "--wg-quick-config",
+        EMPTY_CONF,
+      ],
       (_out, err) => ({ JOURNAL_STREAM: `${err.dev}:${err.ino}` }),
     );
     assert.strictEqual(bad.code, 1);

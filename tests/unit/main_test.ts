@@ -24,7 +24,14 @@ async function runMain(argv: string[], wg: FakeWg | (() => never) = new FakeWg()
   };
   try {
     const dirs = argv.length > 1 && argv[0] in COMMANDS && !argv.includes("--help")
-      ? ["--key-dir", dir, "--wg-quick-config", `${dir}/none-%i.conf`]
+      ? [
+        "--key-dir",
+        dir,
+        "--wg-quick-config",
+        `${dir}/none-%i.conf`,
+        "--status-file",
+        `${dir}/s.json`,
+      ]
       : [];
     if (dirs.length > 0 && !argv.includes("--lock-dir")) dirs.push("--lock-dir", dir);
     // A missing configured wg-quick file is an error; an empty one protects nothing.

@@ -65,7 +65,7 @@ export interface DaemonHooks {
   /** Where signal handlers are installed; defaults to the process's own signals. */
   signals?: SignalSource;
   /**
-   * Milliseconds to wait after SIGHUP before the cycle (default 3000). On
+   * Milliseconds to wait after the last SIGHUP before the cycle (default 3000). On
    * OpenWrt a config change reloads netifd and this daemon together; the wait
    * lets `wg setconf` finish first, so a peer just removed there is not read
    * by this cycle and re-added.
@@ -106,8 +106,13 @@ export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<
   try {
     while (!stop.signal.aborted) {
       if (reloadWanted) {
-        reloadWanted = false;
-        await sleep(hooks.settleMs ?? 3000);
+        // Every HUP restarts the settle, so the cycle runs `settle` after the
+        // last one: OpenWrt sends a pair when both config files change, and
+        // netifd's `wg setconf` must finish before the cycle reads.
+        while (reloadWanted && !stop.signal.aborted) {
+          reloadWanted = false;
+          await sleep(hooks.settleMs ?? 3000);
+        }
         if (stop.signal.aborted) break;
         try {
           settings = await hooks.reload();

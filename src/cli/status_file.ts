@@ -17,6 +17,7 @@ import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { checkOpened, replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
+import { intact } from "../purge/repair.ts";
 import type { CycleReport } from "../purge/report.ts";
 import { redactPeers } from "../wg/redact.ts";
 
@@ -122,7 +123,8 @@ export function summarizeCycle(
         purged,
         kept: { ...r.kept },
         repaired: r.repaired.length,
-        notRestored: r.repaired.filter((x) => !x.restored).length,
+        // A peer a failed wg set never touched is whole: not purged, but nothing lost.
+        notRestored: r.repaired.filter((x) => !x.restored && !intact(x.problems)).length,
         stoppedEarly: r.stoppedEarly,
         error: r.error === null ? null : redactPeers(r.error),
       };

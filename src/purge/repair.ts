@@ -12,7 +12,7 @@ import type { Wg } from "../wg/run.ts";
 import { type ApplyOptions, purgePeers } from "./apply.ts";
 import type { KeyDir } from "./key_dir.ts";
 import { type InterfaceReport, recordError } from "./report.ts";
-import { type VerifyFinding, verifyPurged } from "./verify.ts";
+import { type PurgeProblem, type VerifyFinding, verifyPurged } from "./verify.ts";
 
 /** How repairs are run: the purge's own call options, and the wait between attempts. */
 export interface RepairOptions extends Omit<ApplyOptions, "maxPeersPerCall" | "stop"> {
@@ -58,13 +58,28 @@ export async function verifyAndRepair(
     ? attempted.map((expected) => ({ expected, problems: ["unknown"] }))
     : verifyPurged(attempted, after);
   for (const f of findings) {
-    log.error("peer {peer} on {interface} did not come back as it was ({problems}); re-adding it", {
+    const fields = {
       interface: name,
       peer: shortKey(f.expected.publicKey),
       problems: f.problems.join(", "),
-    });
+    };
+    // A wg set that failed before changing anything leaves the peer as it
+    // was, endpoint and all: nothing to restore, only a purge to do again.
+    if (intact(f.problems)) {
+      log.warning(
+        "peer {peer} on {interface} was not purged (it keeps its endpoint); again",
+        fields,
+      );
+    } else {
+      log.error(
+        "peer {peer} on {interface} did not come back as it was ({problems}); re-adding it",
+        fields,
+      );
+    }
   }
   let pending = findings.map((f) => f.expected);
+  // What is wrong with each pending peer, as last read.
+  let last = new Map(findings.map((f) => [f.expected.publicKey, f.problems]));
   for (let attempt = 1; attempt <= REPAIR_ATTEMPTS && pending.length > 0; attempt++) {
     if (attempt > 1) await options.sleep(options.retryDelayMs);
     const repair = await purgePeers(wg, name, pending, keys, {
@@ -73,17 +88,34 @@ export async function verifyAndRepair(
     });
     if (repair.failure !== null) report.error ??= repair.failure.message;
     const reread = await readPeers(wg, report, log);
-    if (reread !== null) pending = verifyPurged(pending, reread).map((f) => f.expected);
+    if (reread !== null) {
+      const now = verifyPurged(pending, reread);
+      pending = now.map((f) => f.expected);
+      last = new Map(now.map((f) => [f.expected.publicKey, f.problems]));
+    }
   }
   const still = new Set(pending.map((p) => p.publicKey));
   for (const f of findings) {
-    const restored = !still.has(f.expected.publicKey);
-    report.repaired.push({ publicKey: f.expected.publicKey, problems: f.problems, restored });
-    const fields = { interface: name, peer: shortKey(f.expected.publicKey) };
+    const key = f.expected.publicKey;
+    const restored = !still.has(key);
+    const problems = restored ? f.problems : last.get(key) ?? f.problems;
+    report.repaired.push({ publicKey: key, problems, restored });
+    const fields = { interface: name, peer: shortKey(key), problems: problems.join(", ") };
     if (restored) log.warning("peer {peer} on {interface} restored", fields);
-    else log.error("peer {peer} on {interface} could NOT be restored", fields);
+    else if (intact(problems)) {
+      log.warning(
+        "peer {peer} on {interface} is as it was, endpoint included: wg set failed before " +
+          "changing it; the next cycle purges it",
+        fields,
+      );
+    } else log.error("peer {peer} on {interface} could NOT be restored ({problems})", fields);
   }
   return new Set(findings.map((f) => f.expected.publicKey));
+}
+
+/** Whether the only problem is a kept endpoint: the peer's configuration is whole. */
+export function intact(problems: readonly PurgeProblem[]): boolean {
+  return problems.length > 0 && problems.every((p) => p === "endpoint-kept");
 }
 
 async function readPeers(

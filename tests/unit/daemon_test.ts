@@ -82,3 +82,34 @@ Deno.test("runDaemon reloads on SIGHUP, keeps old settings on a bad reload, and 
   await done;
   assert.deepStrictEqual(seen, [180, 900, 900]);
 });
+
+Deno.test("runDaemon runs the cycle a full settle after the last of two SIGHUPs", async () => {
+  const signals = new TestSignals();
+  const settleMs = 400;
+  const cycles: number[] = [];
+  const next = () => Promise.withResolvers<void>();
+  let cycled = next();
+  const done = runDaemon(resolveSettings([{ source: "t", values: { interval: 3600 } }]), {
+    log: logger("daemon"),
+    signals,
+    settleMs,
+    reload: () => Promise.resolve(resolveSettings([{ source: "t", values: { interval: 3600 } }])),
+    cycle: () => {
+      cycles.push(performance.now());
+      cycled.resolve();
+      return Promise.resolve();
+    },
+  });
+  await cycled.promise;
+  cycled = next();
+  signals.send("SIGHUP");
+  await new Promise((r) => setTimeout(r, settleMs / 2));
+  const lastHup = performance.now();
+  signals.send("SIGHUP"); // during the settle: it starts again
+  await cycled.promise;
+  const waited = cycles[1] - lastHup;
+  signals.send("SIGTERM");
+  await done;
+  assert.strictEqual(cycles.length, 2);
+  assert.ok(waited >= settleMs - 5, `the cycle ran ${waited.toFixed(0)} ms after the last HUP`);
+});

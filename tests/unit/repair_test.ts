@@ -105,6 +105,28 @@ Deno.test("verifyAndRepair reports a peer it could not restore, after every atte
     ["missing"],
     false,
   ]]);
-  assert.ok(r.lines.some((l) => /\[ERR\].*could NOT be restored/.test(l)));
+  assert.ok(r.lines.some((l) => /\[ERR\].*could NOT be restored \(missing\)/.test(l)));
   assert.strictEqual(wg.peers("wg0").length, 1);
+});
+
+Deno.test("verifyAndRepair says a peer is whole when every wg set failed before changing it (FAKE)", async () => {
+  const peers = manyPeers(2);
+  const failures = Array.from({ length: 1 + REPAIR_ATTEMPTS }, () => ({ kind: "fail" as const }));
+  const wg = new FakeWg().addInterface("wg0", peers).script("set", ...failures);
+  const r = await purgeThenRepair(wg, peers);
+  assert.strictEqual(wg.sets.length, 1 + REPAIR_ATTEMPTS);
+  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
+  assert.deepStrictEqual(r.report.repaired.map((x) => [x.problems, x.restored]), [
+    [["endpoint-kept"], false],
+    [["endpoint-kept"], false],
+  ]);
+  assert.ok(
+    !r.lines.some((l) => /could NOT be restored|did not come back/.test(l)),
+    r.lines.join("\n"),
+  );
+  assert.strictEqual(
+    r.lines.filter((l) => /\[WRN\].*is as it was, endpoint included: wg set failed before/.test(l))
+      .length,
+    2,
+  );
 });

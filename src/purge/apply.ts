@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { WgError } from "../common/errors.ts";
+import { type KeyFileError, WgError } from "../common/errors.ts";
 import type { Wg } from "../wg/run.ts";
 import type { KeyDir } from "./key_dir.ts";
 import type { SetPace } from "./pace.ts";
@@ -15,7 +15,7 @@ export interface ApplyOutcome<P extends PeerConfig> {
   /** Peers handed to a `wg set` call, whether or not it succeeded, in order. */
   attempted: P[];
   /** The first failure; later chunks were not run. `null` on success. */
-  failure: WgError | null;
+  failure: WgError | KeyFileError | null;
   /** Peers left alone because a stop was requested between two calls. */
   notAttempted: number;
 }
@@ -60,6 +60,7 @@ export async function purgePeers<P extends PeerConfig>(
     }
     entries.push({ peer, args: purgeArgs(peer, pskFile) });
   }
+  const readsKeys = keys !== null && entries.some((e) => e.peer.presharedKey !== null);
   let next = 0;
   while (next < entries.length) {
     if (options.stop?.aborted) {
@@ -73,6 +74,15 @@ export async function purgePeers<P extends PeerConfig>(
       options.argvBudget,
     );
     next += chunk.length;
+    if (readsKeys) {
+      try {
+        await keys.check(); // Right before wg reads the files: still the directory made?
+      } catch (error) {
+        // The rest is left as it is: whole, with its endpoint, for the next cycle.
+        outcome.failure = error as KeyFileError;
+        break;
+      }
+    }
     if (!(await runChunk(wg, iface, chunk, outcome, options))) break;
   }
   return outcome;

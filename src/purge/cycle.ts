@@ -10,6 +10,8 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { KeyFileError } from "../common/errors.ts";
+import { RUN_DIR } from "../common/paths.ts";
+import { safeDir } from "../common/safe_path.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/run.ts";
 import { type ApplyOptions, purgePeers } from "./apply.ts";
@@ -76,6 +78,7 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * @throws {WgError} when the first read fails or wg's output does not parse (nothing was changed)
  * @throws {ConfigError} when protection cannot be loaded (nothing was changed)
  * @throws {RuntimeError} when the lock directory cannot be used (nothing was changed)
+ * @throws {UnsafePathError} when the lock or key directory fails the safe-path rule (nothing was changed)
  */
 export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Promise<CycleReport> {
   const started = performance.now();
@@ -94,7 +97,11 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
   }
   const reports: InterfaceReport[] = [];
   try {
-    if (!options.dryRun) await removeOrphanedKeyDirs(options.keyDir);
+    if (!options.dryRun) {
+      // An unsafe key directory stops the cycle here, before any change.
+      await safeDir(options.keyDir ?? RUN_DIR, "key-dir");
+      await removeOrphanedKeyDirs(options.keyDir);
+    }
     const plan = planCycle(
       interfaces.length === 0 ? [] : await readAndPlan(wg, { ...options, interfaces }),
       interfaces,

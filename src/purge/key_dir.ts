@@ -6,43 +6,79 @@
  *
  * The directories live under one parent, by default /var/run/wg-reinstate:
  * on /run (a RAM file system, writable by root only), so a key never reaches
- * a disk and no other user can prepare the directory beforehand; the
- * compiled program needs write access there and nowhere else. Each one holds
- * a lock on its `owner` file while in use: a directory whose lock can be
- * taken belonged to a process that died (SIGKILL skips `finally`), and is
- * removed at the start of the next cycle.
+ * a disk; the compiled program needs write access there and nowhere else.
+ * The parent must pass the safe-path rule (common/safe_path.ts): another
+ * user who could write there could swap in a directory of their own between
+ * its creation and `wg set`, and hand root's `wg` their own preshared key.
+ * As a second guard, {@link KeyDir.check} confirms, before each `wg` call
+ * that reads from it, that the directory is still the one created.
+ *
+ * Each directory holds a lock on its `owner` file while in use: a directory
+ * whose lock can be taken belonged to a process that died (SIGKILL skips
+ * `finally`), and is removed at the start of the next cycle.
  *
  * @module
  */
-import { KeyFileError } from "../common/errors.ts";
+import { KeyFileError, UnsafePathError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { RUN_DIR } from "../common/paths.ts";
+import {
+  checkOpened,
+  type SafeDir,
+  safeDir,
+  stillSafe,
+  unsafeReason,
+} from "../common/safe_path.ts";
 
 const PREFIX = "keys-";
 
+/** Whether `path` is a real directory of ours, or a regular file of ours; never followed if a link. */
+async function ours(path: string, kind: "dir" | "file"): Promise<boolean> {
+  try {
+    const info = await Deno.lstat(path);
+    const uid = Deno.uid() ?? 0;
+    if (kind === "file") return info.isFile && info.uid === uid;
+    return unsafeReason({ ...info, ino: info.ino }, uid, true) === null;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Removes key directories in `parent` whose owner is gone. Run at the start
- * of every cycle; a missing parent is fine.
+ * of every cycle. Nothing is opened that was not checked first: a parent
+ * that fails the safe-path rule is left alone, and so is any entry that is
+ * not a directory of ours or whose `owner` is not a file of ours.
  */
 export async function removeOrphanedKeyDirs(parent: string = RUN_DIR): Promise<void> {
+  let safe: SafeDir;
   let entries: Deno.DirEntry[];
   try {
-    entries = await Array.fromAsync(Deno.readDir(parent));
+    safe = await safeDir(parent, "key-dir", null);
+    entries = await Array.fromAsync(Deno.readDir(safe.path));
   } catch {
-    return; // No parent yet, or unreadable: create() reports real problems.
+    return; // No parent yet, or not safe: create() reports real problems.
   }
   for (const entry of entries) {
-    if (!entry.isDirectory || !entry.name.startsWith(PREFIX)) continue;
-    const dir = `${parent}/${entry.name}`;
-    let owner: Deno.FsFile | null = null;
-    try {
-      owner = await Deno.open(`${dir}/owner`, { read: true, write: true });
-      if (!(await owner.tryLock(true))) continue; // Its process is alive.
-    } catch {
-      // No owner file: a directory cut short while being made.
-    } finally {
-      owner?.close();
+    if (!entry.name.startsWith(PREFIX)) continue;
+    const dir = `${safe.path}/${entry.name}`;
+    if (!(await ours(dir, "dir"))) continue;
+    const ownerPath = `${dir}/owner`;
+    if (await ours(ownerPath, "file")) {
+      let owner: Deno.FsFile | null = null;
+      try {
+        owner = await Deno.open(ownerPath, { read: true, write: true });
+        await checkOpened(owner, ownerPath);
+        if (!(await owner.tryLock(true))) continue; // Its process is alive.
+      } catch {
+        continue; // Changed under us: leave it for the next cycle.
+      } finally {
+        owner?.close();
+      }
+    } else if (await Deno.lstat(ownerPath).then(() => true, () => false)) {
+      continue; // An owner that is not a file of ours: not ours to judge.
     }
+    // No owner file (a directory cut short while being made) or a dead owner.
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
@@ -51,35 +87,58 @@ export async function removeOrphanedKeyDirs(parent: string = RUN_DIR): Promise<v
 export class KeyDir {
   #files = new Map<string, string>();
 
-  private constructor(readonly path: string, private readonly owner: Deno.FsFile) {}
+  private constructor(
+    private readonly dir: SafeDir,
+    private readonly owner: Deno.FsFile,
+  ) {}
+
+  /** The directory's path. */
+  get path(): string {
+    return this.dir.path;
+  }
 
   /**
    * Creates the directory (mode 0700) under `parent`, which is made (0700)
-   * when missing.
+   * when missing and must pass the safe-path rule.
    *
+   * @throws {UnsafePathError} when `parent` fails the safe-path rule (nothing was changed)
    * @throws {KeyFileError} when the directory cannot be made (disk full, read-only, no permission)
    */
   static async create(parent: string = RUN_DIR): Promise<KeyDir> {
+    const safe = await safeDir(parent, "key-dir");
     let path: string | null = null;
     let owner: Deno.FsFile | null = null;
     try {
-      await Deno.mkdir(parent, { recursive: true, mode: 0o700 });
-      const info = await Deno.lstat(parent);
-      if (!info.isDirectory || ((info.mode ?? 0) & 0o022) !== 0) {
-        throw new Error("not a directory writable only by its owner");
-      }
-      path = await Deno.makeTempDir({ prefix: PREFIX, dir: parent });
+      path = await Deno.makeTempDir({ prefix: PREFIX, dir: safe.path });
       // makeTempDir already uses 0700; chmod makes that independent of umask.
       await Deno.chmod(path, 0o700);
-      owner = await Deno.open(`${path}/owner`, { create: true, write: true, mode: 0o600 });
+      const info = await Deno.lstat(path);
+      const ownerPath = `${path}/owner`;
+      owner = await Deno.open(ownerPath, { createNew: true, write: true, mode: 0o600 });
+      await checkOpened(owner, ownerPath);
       await owner.lock(true);
-      return new KeyDir(path, owner);
+      return new KeyDir({ path, dev: info.dev, ino: info.ino ?? 0 }, owner);
     } catch (error) {
       owner?.close();
       if (path !== null) await Deno.remove(path, { recursive: true }).catch(() => {});
+      if (error instanceof UnsafePathError) throw error;
       throw new KeyFileError(
-        `cannot create a private directory in ${parent}: ${describeFsError(error)}`,
+        `cannot create a private directory in ${safe.path}: ${describeFsError(error)}`,
         { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Confirms that the directory is still the one created (same device and
+   * inode, ours, 0700-like): run before each `wg` call that reads from it.
+   *
+   * @throws {KeyFileError} when it was replaced; the call must not run
+   */
+  async check(): Promise<void> {
+    if (!(await stillSafe(this.dir))) {
+      throw new KeyFileError(
+        `the key directory ${this.dir.path} is no longer the one created; not running wg with it`,
       );
     }
   }
@@ -94,12 +153,12 @@ export class KeyDir {
   async write(secret: string): Promise<string> {
     const existing = this.#files.get(secret);
     if (existing !== undefined) return existing;
-    const file = `${this.path}/psk-${this.#files.size}`;
+    const file = `${this.dir.path}/psk-${this.#files.size}`;
     try {
       await Deno.writeTextFile(file, `${secret}\n`, { mode: 0o600, createNew: true });
     } catch (error) {
       throw new KeyFileError(
-        `cannot write a preshared-key file in ${this.path}: ${describeFsError(error)}`,
+        `cannot write a preshared-key file in ${this.dir.path}: ${describeFsError(error)}`,
         { cause: error },
       );
     }
@@ -109,16 +168,16 @@ export class KeyDir {
 
   /**
    * Removes the directory and every file in it, and releases it. Safe to call
-   * twice.
+   * twice. A directory that was replaced is not ours to remove.
    *
    * @throws {KeyFileError} when the files cannot be removed (the next cycle retries)
    */
   async remove(): Promise<void> {
     try {
-      await Deno.remove(this.path, { recursive: true });
+      if (await stillSafe(this.dir)) await Deno.remove(this.dir.path, { recursive: true });
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) {
-        throw new KeyFileError(`cannot remove ${this.path}: ${describeFsError(error)}`, {
+        throw new KeyFileError(`cannot remove ${this.dir.path}: ${describeFsError(error)}`, {
           cause: error,
         });
       }

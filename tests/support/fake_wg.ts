@@ -81,6 +81,7 @@ export class FakeWg implements Wg {
   /** Every `set` call's time limit, in order (`undefined`: none given). */
   readonly limits: (number | undefined)[] = [];
   #faults = { show: [] as (Fault | null)[], set: [] as (Fault | null)[] };
+  #afterSet: (() => Promise<void>) | null = null;
 
   /** @param options time limit, per-peer cost and argv limit */
   constructor(readonly options: FakeWgOptions = {}) {}
@@ -97,6 +98,12 @@ export class FakeWg implements Wg {
    */
   script(op: "show" | "set", ...faults: (Fault | null)[]): this {
     this.#faults[op].push(...faults);
+    return this;
+  }
+
+  /** Runs `hook` after every `set` call, failed or not: a test's way to act between calls. */
+  onSet(hook: () => Promise<void>): this {
+    this.#afterSet = hook;
     return this;
   }
 
@@ -146,6 +153,14 @@ export class FakeWg implements Wg {
 
   /** @inheritdoc */
   async set(iface: string, args: readonly string[], limits: CallLimits = {}): Promise<void> {
+    try {
+      await this.#set(iface, args, limits);
+    } finally {
+      await this.#afterSet?.();
+    }
+  }
+
+  async #set(iface: string, args: readonly string[], limits: CallLimits): Promise<void> {
     this.calls.push({ op: "set", target: iface, args: [...args] });
     this.limits.push(limits.timeoutMs);
     const argvBytes = args.reduce((n, a) => n + new TextEncoder().encode(a).length + 9, 0);

@@ -4,6 +4,7 @@
  * ever in files.
  */
 import assert from "node:assert/strict";
+import type { WgError } from "../../src/common/errors.ts";
 import { purgePeers } from "../../src/purge/apply.ts";
 import { SetPace } from "../../src/purge/pace.ts";
 import { FakeWg } from "../support/fake_wg.ts";
@@ -66,7 +67,7 @@ Deno.test("purgePeers reports E2BIG for a single peer too large to split", async
   const outcome = await withKeyDir((keys) =>
     purgePeers(wg, "wg0", [peer], keys, calls(512 * 1024))
   );
-  assert.strictEqual(outcome.failure?.kind, "argv-too-long");
+  assert.strictEqual((outcome.failure as WgError | null)?.kind, "argv-too-long");
   assert.deepStrictEqual(outcome.attempted.map((p) => p.publicKey), [peer.publicKey]);
   assert.deepStrictEqual(wg.peers("wg0"), [peer], "nothing changed");
 });
@@ -75,7 +76,7 @@ Deno.test("purgePeers stops at the first failing chunk and returns what it attem
   const peers = manyPeers(30);
   const wg = new FakeWg().addInterface("wg0", peers).script("set", null, { kind: "fail-after" });
   const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(4096)));
-  assert.strictEqual(outcome.failure?.kind, "failed");
+  assert.strictEqual((outcome.failure as WgError | null)?.kind, "failed");
   assert.strictEqual(wg.sets.length, 2, "no chunk after the failing one");
   const inFirstTwo = wg.sets.flatMap((c) => c.args).filter((a) => a === "remove").length;
   assert.strictEqual(outcome.attempted.length, inFirstTwo);

@@ -4,6 +4,7 @@
  * daemon's observation wait, and no peer lost in any fault.
  */
 import assert from "node:assert/strict";
+import { UnsafePathError } from "../../src/common/errors.ts";
 import { logger } from "../../src/cli/log.ts";
 import { type CycleOptions, runCycle } from "../../src/purge/cycle.ts";
 import { lockInterfaces } from "../../src/purge/lock.ts";
@@ -147,15 +148,38 @@ Deno.test("runCycle changes nothing when the key directory cannot be made", asyn
   const wg = new FakeWg().addInterface("wg0", peers);
   const file = await Deno.makeTempFile();
   try {
-    const { result } = await cycle(wg, { keyDir: `${file}/keys` });
-    assert.match(
-      result.interfaces[0].error ?? "",
-      /cannot create a private directory .*nothing was changed/,
+    await assert.rejects(
+      () => cycle(wg, { keyDir: `${file}/keys` }),
+      (e: unknown) =>
+        e instanceof UnsafePathError && /^key-dir: .*is not a directory/.test(e.message),
     );
     assert.deepStrictEqual(wg.sets, []);
     assert.deepStrictEqual(wg.peers("wg0"), peers);
   } finally {
     await Deno.remove(file);
+  }
+});
+
+Deno.test("runCycle runs no wg set once the key directory was replaced, and loses nothing (FAKE)", async () => {
+  const peers = manyPeers(40); // every other one with a preshared key
+  const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+  try {
+    // After the first call, the test swaps the key directory for another one:
+    // what an attacker with write access to the parent would do (the
+    // safe-path rule forbids such a parent; this is the second guard).
+    const wg = new FakeWg().addInterface("wg0", peers).onSet(async () => {
+      const [keys] = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("keys-"));
+      if (keys === undefined || wg.sets.length !== 1) return;
+      await Deno.rename(`${dir}/${keys.name}`, `${dir}/moved`);
+      await Deno.mkdir(`${dir}/${keys.name}`, { mode: 0o700 });
+    });
+    const { result, lines } = await cycle(wg, { keyDir: dir, argvBudget: 4096 });
+    assert.strictEqual(wg.sets.length, 1, "no call after the swap");
+    assert.match(result.interfaces[0].error ?? "", /is no longer the one created; not running wg/);
+    assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers), "0 lost");
+    assert.ok(lines.some((l) => /no longer the one created/.test(l)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

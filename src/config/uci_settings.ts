@@ -55,6 +55,9 @@ const INTERFACE_OPTIONS: Record<string, { kind: "uint" | "list"; field: string }
   exclude: { kind: "list", field: "exclude" },
 };
 
+/** The options of a per-interface section, for the LuCI app's form to match. */
+export const UCI_INTERFACE_OPTIONS: readonly string[] = Object.keys(INTERFACE_OPTIONS);
+
 /** A UCI boolean as OpenWrt reads it, or an error naming the option. */
 export function uciBool(value: string, where: string): boolean {
   if (UCI_TRUE.has(value)) return true;

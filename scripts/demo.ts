@@ -64,6 +64,9 @@ try {
     "--stale-after",
     String(staleAfter),
     ...(staleAfter < 180 ? ["--force-short-threshold"] : []),
+    // The demo's own status file, so `status` shows this demo's cycle and no other.
+    "--status-file",
+    `${lab.workDir}/status.json`,
   ];
 
   heading("What WireGuard remembers: where every client connected from");
@@ -89,7 +92,7 @@ try {
   heading("A purged client comes back: a new handshake, traffic flows, a new endpoint");
   await lab.pingUntilAnswered(s.roaming);
   console.log(`ping through ${s.roaming.iface}: answered`);
-  await cli(["status", "-i", lab.iface, "--wg-quick-config", s.wgQuickFile]);
+  await cli(["status", ...policy]);
 } finally {
   await lab.close();
 }

@@ -14,9 +14,9 @@
  */
 import assert from "node:assert/strict";
 import { sh } from "../../scripts/lab/sh.ts";
-import { bundleTo } from "../../scripts/bundle.ts";
 import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
 import { VERSION } from "../../src/common/version.ts";
+import { installRelease } from "../support/release_root.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 const ARM64_DENO = `${ROOT_DIR}.tools/arm64/deno`;
@@ -57,16 +57,8 @@ Deno.test("the aarch64 runtime runs Deno, the bundle and a child in an aarch64 m
     );
     assert.match((await sh(["file", "-L", `${root}/bin/busybox`])).stdout, /ARM aarch64.*static/);
 
-    console.log((await sh(["bash", `${ROOT_DIR}scripts/glibc_runtime.sh`, "aarch64", lib])).stdout);
-    await Deno.copyFile(ARM64_DENO, `${lib}/wg-reinstate`);
-    await Deno.chmod(`${lib}/wg-reinstate`, 0o755);
+    await installRelease(root, "aarch64", ARM64_DENO);
     assert.match((await sh(["file", "-L", `${lib}/wg-reinstate`])).stdout, /ARM aarch64/);
-    await bundleTo(`${lib}/bundle`);
-    await Deno.copyFile(
-      `${ROOT_DIR}openwrt/files/wg-reinstate.launcher`,
-      `${root}/usr/bin/wg-reinstate`,
-    );
-    await Deno.chmod(`${root}/usr/bin/wg-reinstate`, 0o755);
     await Deno.writeTextFile(
       `${root}/tmp/child.js`,
       'const o = await new Deno.Command("/bin/busybox", { args: ["uname", "-m"] }).output();\n' +

@@ -8,9 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { sh } from "../../scripts/lab/sh.ts";
-import { bundleBytes, bundleTo } from "../../scripts/bundle.ts";
+import { bundleBytes } from "../../scripts/bundle.ts";
 import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
 import { VERSION } from "../../src/common/version.ts";
+import { installRelease } from "../support/release_root.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 const ENV = { PATH: "/usr/bin:/bin", HOME: "/tmp", DENO_DIR: "/tmp/deno", NO_COLOR: "1" };
@@ -56,16 +57,7 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
       /interpreter: \/lib\/ld-musl-x86_64\.so\.1/,
     );
 
-    const built = await sh(["bash", `${ROOT_DIR}scripts/glibc_runtime.sh`, "x86_64", lib]);
-    console.log(built.stdout.trim());
-    await Deno.copyFile(Deno.execPath(), `${lib}/wg-reinstate`);
-    await Deno.chmod(`${lib}/wg-reinstate`, 0o755);
-    await bundleTo(`${lib}/bundle`);
-    await Deno.copyFile(
-      `${ROOT_DIR}openwrt/files/wg-reinstate.launcher`,
-      `${root}/usr/bin/wg-reinstate`,
-    );
-    await Deno.chmod(`${root}/usr/bin/wg-reinstate`, 0o755);
+    await installRelease(root, "x86_64", Deno.execPath());
     await Deno.writeTextFile(
       `${root}/tmp/child.js`,
       'const o = await new Deno.Command("/usr/bin/musl-helper").output();\n' +

@@ -128,45 +128,20 @@ Deno.test("cli writes info to stdout and warnings to stderr through the real str
 
 Deno.test("cli under journald prints no time stamp and prefixes each line with its priority", async () => {
   await withWrapper(EMPTY_WG, async (wg, dir) => {
-    const r = await runToFiles(
-      dir,
-      [
-        "run",
-        "-i",
-        "wg0",
-        "--wg",
-        wg,
-        "--lock-dir",
+    // systemd's JOURNAL_STREAM names the stream it connected: here, stderr's file.
+    const underJournald = (iface: string) =>
+      runToFiles(
         dir,
-        "--status-file",
-        `${dir}/s.json`,
-        "--wg-quick-config",
-        EMPTY_CONF,
-      ],
-      // systemd's JOURNAL_STREAM names the stream it connected: here, stderr's file.
-      (_out, err) => ({ JOURNAL_STREAM: `${err.dev}:${err.ino}` }),
-    );
+        ["run", "-i", iface, "--wg", wg, "--lock-dir", dir, "--status-file", `${dir}/s.json`]
+          .concat(["--wg-quick-config", EMPTY_CONF]),
+        (_out, err) => ({ JOURNAL_STREAM: `${err.dev}:${err.ino}` }),
+      );
+    const r = await underJournald("wg0");
     assert.strictEqual(r.code, 0, r.stderr);
     // stdout is not the journal's stream: no prefix there, but no time stamp either.
     assert.match(r.stdout, /^\[INF\] wg-reinstate·purge: wg0: 0 peers checked/m);
     assert.strictEqual(r.stderr, "");
-    const bad = await runToFiles(
-      dir,
-      [
-        "run",
-        "-i",
-        "nosuch0",
-        "--wg",
-        wg,
-        "--lock-dir",
-        dir,
-        "--status-file",
-        `${dir}/s.json`,
-        "--wg-quick-config",
-        EMPTY_CONF,
-      ],
-      (_out, err) => ({ JOURNAL_STREAM: `${err.dev}:${err.ino}` }),
-    );
+    const bad = await underJournald("nosuch0");
     assert.strictEqual(bad.code, 1);
     assert.match(bad.stderr, /^<3>\[ERR\] /m);
     assert.doesNotMatch(bad.stderr, /^\d{4}-/m);

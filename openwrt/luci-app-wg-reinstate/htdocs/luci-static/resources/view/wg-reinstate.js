@@ -29,6 +29,14 @@ var callServiceList = rpc.declare({
 	expect: { '': {} }
 });
 
+// stale_after: below REJECT_AFTER_TIME only when forced, as the daemon decides.
+function staleAfterValid(value, forced) {
+	if (value === '' || value === null || value === undefined || +value >= REJECT_AFTER_TIME || forced === '1')
+		return true;
+	return _('Below %d s, live WireGuard sessions would be cut (a session lives up to %d s). Set "Allow shorter thresholds" to force it.')
+		.format(REJECT_AFTER_TIME, REJECT_AFTER_TIME);
+}
+
 function running(services) {
 	var instances = (services['wg-reinstate'] || {}).instances || {};
 	return Object.keys(instances).some(function(name) { return instances[name].running; });
@@ -140,13 +148,7 @@ return view.extend({
 		o.placeholder = '180';
 		o.default = '180';
 		o.validate = function(section_id, value) {
-			if (value === '' || value === null || +value >= REJECT_AFTER_TIME)
-				return true;
-			var force = this.section.formvalue(section_id, 'force_short_threshold');
-			if (force === '1')
-				return true;
-			return _('Below %d s, live WireGuard sessions would be cut (a session lives up to %d s). Set "Allow shorter thresholds" to force it.')
-				.format(REJECT_AFTER_TIME, REJECT_AFTER_TIME);
+			return staleAfterValid(value, this.section.formvalue(section_id, 'force_short_threshold'));
 		};
 
 		o = s.taboption('general', form.Value, 'interval', _('Cycle interval (seconds)'),
@@ -226,13 +228,8 @@ return view.extend({
 		o = s.option(form.Value, 'stale_after', _('Forget endpoints after (seconds)'));
 		o.datatype = 'range(1,31536000)';
 		o.validate = function(section_id, value) {
-			if (value === '' || value === null || +value >= REJECT_AFTER_TIME)
-				return true;
 			var force = this.map.lookupOption('force_short_threshold', 'main');
-			if (force && force[0].formvalue('main') === '1')
-				return true;
-			return _('Below %d s, live WireGuard sessions would be cut (a session lives up to %d s). Set "Allow shorter thresholds" to force it.')
-				.format(REJECT_AFTER_TIME, REJECT_AFTER_TIME);
+			return staleAfterValid(value, force ? force[0].formvalue('main') : null);
 		};
 
 		o = s.option(form.DynamicList, 'exclude', _('Never purge these peers'));

@@ -18,13 +18,14 @@ export interface Permission {
  * reads /var/prometheus; on servers, a directory of the tool's own that
  * node_exporter's `--collector.textfile.directory` points at.
  */
-const METRICS_DIRS = "/var/prometheus,/var/lib/wg-reinstate";
+const METRICS_DIRS = "/var/prometheus,/tmp/prometheus,/var/lib/wg-reinstate";
 
 /**
- * The run directory by both names: /var/run is a link to /run on Debian and
- * OpenWrt, and the runtime checks an open file's `stat` against its real path.
+ * The run directory by each of its names: the runtime checks an open file's
+ * `stat` against its real path, and /var/run is a link to /run on Debian,
+ * while on OpenWrt /var is a link to /tmp.
  */
-const RUN_DIRS = `${RUN_DIR},${RUN_DIR.replace(/^\/var\/run\//, "/run/")}`;
+const RUN_DIRS = `${RUN_DIR},/run/wg-reinstate,/tmp/run/wg-reinstate`;
 
 /** The minimum set. Anything else (network, other files, env) is denied. */
 export const PERMISSIONS: readonly Permission[] = [

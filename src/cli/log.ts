@@ -169,7 +169,9 @@ export function streamSink(
   return (record: LogRecord) => {
     const stream = style.allToStderr || toStderr(record.level) ? "stderr" : "stdout";
     const prefix = style.journal[stream] ? `<${SYSLOG_PRIORITY[record.level]}>` : "";
-    write(stream, prefix + redactText(formatter(record)));
+    // journald reads each line on its own: every line of a record gets the prefix.
+    const text = redactText(formatter(record));
+    write(stream, prefix === "" ? text : prefix + text.replace(/\n(?=.)/g, `\n${prefix}`));
   };
 }
 

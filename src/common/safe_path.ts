@@ -110,9 +110,10 @@ async function ancestorProblem(path: string, uid: number): Promise<string | null
 }
 
 /**
- * Checks `dir` and every directory above it against the rule; creates it
- * when missing (unless `create` is null), with that mode, the directories
- * above it too.
+ * Checks `dir` and every directory above it against the rule; creates what
+ * is missing (unless `create` is null), one level at a time, each checked
+ * before the next is made inside it, so a link swapped in meanwhile is
+ * found rather than followed.
  *
  * @param what names the setting in messages, e.g. `key-dir`
  * @param create the mode of a directory made here (default 0700); null: never make it
@@ -133,13 +134,22 @@ export async function safeDir(
   } catch (error) {
     return fail(dir, `cannot be resolved: ${describeFsError(error)}`, error);
   }
-  // Above it first: a directory made inside an unsafe one would be unsafe too.
   for (const above of ancestors(path)) {
-    const exists = await Deno.lstat(above).then(
-      () => true,
-      (e) => !(e instanceof Deno.errors.NotFound),
-    );
-    if (!exists) break;
+    let exists = true;
+    try {
+      await Deno.lstat(above);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        if (error instanceof Deno.errors.NotCapable) continue; // see ancestorProblem
+        return fail(path, `is inside ${above}, which cannot be used: ${describeFsError(error)}`);
+      }
+      exists = false;
+    }
+    if (!exists) {
+      if (create === null) return fail(path, `cannot be used: ${above} does not exist`);
+      await makeOwnDir(above, create, uid, (why, cause) => fail(path, why, cause));
+      continue;
+    }
     const why = await ancestorProblem(above, uid);
     if (why !== null) fail(path, `is inside ${above}, which ${why}`);
   }
@@ -150,17 +160,37 @@ export async function safeDir(
     if (!(error instanceof Deno.errors.NotFound) || create === null) {
       return fail(path, `cannot be used: ${describeFsError(error)}`, error);
     }
-    try {
-      await Deno.mkdir(path, { recursive: true, mode: create });
-      await Deno.chmod(path, create); // Independent of the umask.
-      info = await Deno.lstat(path);
-    } catch (e) {
-      return fail(path, `cannot be created: ${describeFsError(e)}`, e);
-    }
+    info = await makeOwnDir(path, create, uid, (why, cause) => fail(path, why, cause));
   }
   const why = unsafeReason(infoOf(info), uid, true);
   if (why !== null) fail(path, why);
   return { path, dev: info.dev, ino: info.ino ?? 0 };
+}
+
+/**
+ * Makes one directory (its parent was checked), then confirms with `lstat`
+ * that what is there is that directory, ours and not a link, before its
+ * mode is set: `chmod` follows links.
+ */
+async function makeOwnDir(
+  path: string,
+  mode: number,
+  uid: number,
+  fail: (why: string, cause?: unknown) => never,
+): Promise<Deno.FileInfo> {
+  try {
+    await Deno.mkdir(path, { mode });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) {
+      return fail(`cannot be created: ${describeFsError(error)}`, error);
+    }
+  }
+  const info = await Deno.lstat(path);
+  if (info.isSymlink || !info.isDirectory || info.uid !== uid) {
+    return fail(`cannot be created: ${path} was replaced while it was made`);
+  }
+  await Deno.chmod(path, mode); // Independent of the umask.
+  return await Deno.lstat(path);
 }
 
 /**

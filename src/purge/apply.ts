@@ -60,7 +60,6 @@ export async function purgePeers<P extends PeerConfig>(
     }
     entries.push({ peer, args: purgeArgs(peer, pskFile) });
   }
-  const readsKeys = keys !== null && entries.some((e) => e.peer.presharedKey !== null);
   let next = 0;
   while (next < entries.length) {
     if (options.stop?.aborted) {
@@ -74,7 +73,9 @@ export async function purgePeers<P extends PeerConfig>(
       options.argvBudget,
     );
     next += chunk.length;
-    if (readsKeys) {
+    // Only a call that reads key files depends on the directory; the others
+    // (a repair of peers without a preshared key) go on whatever happened to it.
+    if (keys !== null && chunk.some((e) => e.peer.presharedKey !== null)) {
       try {
         await keys.check(); // Right before wg reads the files: still the directory made?
       } catch (error) {

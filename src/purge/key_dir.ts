@@ -174,8 +174,21 @@ export class KeyDir {
    */
   async remove(): Promise<void> {
     try {
-      if (await stillSafe(this.dir)) await Deno.remove(this.dir.path, { recursive: true });
+      const gone = await Deno.lstat(this.dir.path).then(
+        () => false,
+        (e) => e instanceof Deno.errors.NotFound,
+      );
+      if (gone) return; // Removed already: nothing left to do.
+      if (!(await stillSafe(this.dir))) {
+        // Not ours any more: removing it could remove someone else's files.
+        throw new KeyFileError(
+          `the key directory ${this.dir.path} was replaced; its preshared-key files are not ` +
+            "removed here: check the directory",
+        );
+      }
+      await Deno.remove(this.dir.path, { recursive: true });
     } catch (error) {
+      if (error instanceof KeyFileError) throw error;
       if (!(error instanceof Deno.errors.NotFound)) {
         throw new KeyFileError(`cannot remove ${this.dir.path}: ${describeFsError(error)}`, {
           cause: error,

@@ -28,8 +28,15 @@ export interface WgOptions {
 /** How long after a stop request a running `wg` call may still take. */
 export const STOP_BUDGET_MS = 15_000;
 
-/** The limit of a `wg` call started once {@link STOP_BUDGET_MS} is spent (verify, repair). */
+/**
+ * The limit of a `wg set` started once {@link STOP_BUDGET_MS} is spent (a
+ * repair: 16 peers at most); a read then gets {@link AFTER_STOP_READ_MS},
+ * since a large interface's dump takes longer and a repair depends on it.
+ */
 export const AFTER_STOP_CALL_MS = 3_000;
+
+/** The limit of a `wg show` started once {@link STOP_BUDGET_MS} is spent. */
+export const AFTER_STOP_READ_MS = 8_000;
 
 /**
  * The `wg` operations the purge needs. `tests/support/fake_wg.ts` implements
@@ -123,7 +130,8 @@ export class WgCommand implements Wg {
   private async exec(args: string[], limitMs = this.options.timeoutMs): Promise<WgOutput> {
     const what = `wg ${args.slice(0, 2).join(" ")}`;
     const overdue = this.#overdue;
-    const timeoutMs = overdue?.aborted ? Math.min(limitMs, AFTER_STOP_CALL_MS) : limitMs;
+    const afterStop = args[0] === "set" ? AFTER_STOP_CALL_MS : AFTER_STOP_READ_MS;
+    const timeoutMs = overdue?.aborted ? Math.min(limitMs, afterStop) : limitMs;
     const limit = AbortSignal.timeout(timeoutMs);
     const signal = overdue === null || overdue.aborted ? limit : AbortSignal.any([limit, overdue]);
     let child: Deno.ChildProcess;
@@ -145,8 +153,10 @@ export class WgCommand implements Wg {
       readText(child.stderr),
       child.status,
     ]);
-    if (limit.aborted) throw timeout(what, timeoutMs);
-    if (signal.aborted) {
+    // A call that finished on its own just as a limit fired did its work.
+    const finished = status.signal === null;
+    if (limit.aborted && !finished) throw timeout(what, timeoutMs);
+    if (signal.aborted && !finished) {
       throw new WgError(
         "timeout",
         `${what} was still running ${STOP_BUDGET_MS / 1000} s after the stop request; ended`,

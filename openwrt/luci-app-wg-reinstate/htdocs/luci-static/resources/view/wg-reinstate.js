@@ -56,18 +56,20 @@ function when(seconds) {
 	return new Date(seconds * 1000).toLocaleString();
 }
 
+// Data goes into the page as text: LuCI's E() takes a bare string child as
+// HTML, but makes text nodes of the strings in an array.
 function statusSection(isRunning, status, statusPath) {
 	var rows = [
 		E('p', {}, [ E('strong', {}, _('Service') + ': '),
 			isRunning ? _('running') : _('not running') ])
 	];
 	if (statusPath !== STATUS_FILE) {
-		rows.push(E('p', {}, _('The status file is set to %s; LuCI may read only %s.')
-			.format(statusPath, STATUS_FILE)));
+		rows.push(E('p', {}, [ _('The status file is set to %s; LuCI may read only %s.')
+			.format(statusPath, STATUS_FILE) ]));
 	} else if (status === null) {
 		rows.push(E('p', { 'class': 'wg-reinstate-no-cycle' }, _('No cycle yet: there is no status file.')));
 	} else if (typeof status === 'string') {
-		rows.push(E('p', {}, _('The status file cannot be read: %s').format(status)));
+		rows.push(E('p', {}, [ _('The status file cannot be read: %s').format(status) ]));
 	} else {
 		var c = status.lastCycle, t = status.totals;
 		rows.push(E('p', {}, [ E('strong', {}, _('Last cycle') + ': '),
@@ -87,18 +89,18 @@ function statusSection(isRunning, status, statusPath) {
 		]);
 		c.interfaces.forEach(function(i) {
 			table.appendChild(E('tr', { 'class': 'tr' }, [
-				E('td', { 'class': 'td' }, i.name),
+				E('td', { 'class': 'td' }, [ i.name ]),
 				E('td', { 'class': 'td' }, String(i.checked)),
-				E('td', { 'class': 'td' }, '%d (%s)'.format(sum(i.purged), counts(i.purged))),
-				E('td', { 'class': 'td' }, counts(i.kept)),
-				E('td', { 'class': 'td' }, i.notRestored > 0
-					? _('%d, %d NOT restored').format(i.repaired, i.notRestored) : String(i.repaired)),
-				E('td', { 'class': 'td' }, i.error || '-')
+				E('td', { 'class': 'td' }, [ '%d (%s)'.format(sum(i.purged), counts(i.purged)) ]),
+				E('td', { 'class': 'td' }, [ counts(i.kept) ]),
+				E('td', { 'class': 'td' }, [ i.notRestored > 0
+					? _('%d, %d NOT restored').format(i.repaired, i.notRestored) : String(i.repaired) ]),
+				E('td', { 'class': 'td' }, [ i.error || '-' ])
 			]));
 		});
 		rows.push(table);
 		(c.busy || []).forEach(function(name) {
-			rows.push(E('p', {}, _('%s was skipped: another wg-reinstate held it.').format(name)));
+			rows.push(E('p', {}, [ _('%s was skipped: another wg-reinstate held it.').format(name) ]));
 		});
 		rows.push(E('p', {}, [ E('strong', {}, _('Since %s').format(when(t.since)) + ': '),
 			_('%d cycles (%d ok, %d failed); purged %s; repaired %s').format(

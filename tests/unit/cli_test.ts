@@ -77,6 +77,8 @@ esac
           "600",
           "--lock-dir",
           statusDir,
+          "--key-dir",
+          statusDir,
           "--status-file",
           `${statusDir}/status.json`,
           "--wg-quick-config",

@@ -102,6 +102,8 @@ Deno.test("cli writes info to stdout and warnings to stderr through the real str
       wg,
       "--lock-dir",
       dir,
+      "--key-dir",
+      dir,
       "--status-file",
       `${dir}/status.json`,
       "--wg-quick-config",
@@ -132,7 +134,8 @@ Deno.test("cli under journald prints no time stamp and prefixes each line with i
     const underJournald = (iface: string) =>
       runToFiles(
         dir,
-        ["run", "-i", iface, "--wg", wg, "--lock-dir", dir, "--status-file", `${dir}/s.json`]
+        ["run", "-i", iface, "--wg", wg, "--lock-dir", dir, "--key-dir", dir]
+          .concat(["--status-file", `${dir}/s.json`])
           .concat(["--wg-quick-config", EMPTY_CONF]),
         (_out, err) => ({ JOURNAL_STREAM: `${err.dev}:${err.ino}` }),
       );

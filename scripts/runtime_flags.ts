@@ -34,14 +34,14 @@ export const PERMISSIONS: readonly Permission[] = [
     why: "the wg tool, by name (PATH) or at its usual absolute paths; nothing else",
   },
   {
-    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIRS},${METRICS_DIRS},` +
-      "/proc/sys/kernel/random/boot_id",
+    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIRS},${METRICS_DIRS}`,
     why: "wg-quick files, OpenWrt's UCI files, a JSON config, its own run directory, the " +
-      "metrics directories, and the boot id (the status file's counters restart with a boot)",
+      "metrics directories",
   },
   {
-    flag: "--allow-sys=uid",
-    why: "its own uid, for the rule that every directory it writes to is its own",
+    flag: "--allow-sys=uid,osUptime",
+    why: "its own uid, for the rule that every directory it writes to is its own; the uptime, " +
+      "by which the status file's counters restart after a reboot",
   },
   {
     flag: "--allow-env=JOURNAL_STREAM",

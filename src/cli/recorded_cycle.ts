@@ -12,7 +12,7 @@ import { replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
 import type { Settings } from "../config/schema.ts";
 import type { CycleReport } from "../purge/report.ts";
 import { renderMetrics } from "./metrics.ts";
-import { bootId, recordCycle, summarizeCycle } from "./status_file.ts";
+import { recordCycle, summarizeCycle, uptime } from "./status_file.ts";
 
 /** A metrics directory made here is readable by the exporter, which may run as its own user. */
 const METRICS_DIR_MODE = 0o755;
@@ -50,7 +50,7 @@ export async function runRecordedCycle(
     settings.dryRun,
   );
   try {
-    const { status, warning } = await recordCycle(settings.statusFile, last, await bootId());
+    const { status, warning } = await recordCycle(settings.statusFile, last, uptime());
     if (warning !== null) log.warning("{warning}", { warning });
     if (settings.metricsFile !== null) {
       const { dir, name } = splitPath(settings.metricsFile);

@@ -7,9 +7,9 @@
  * activity log this tool exists to prevent.
  *
  * The counters live in the file so that cron `run`s add up like a daemon's
- * cycles. They restart when the boot id changes (the file sits on a RAM file
- * system by default, which a reboot empties anyway) or when the file cannot
- * be read back.
+ * cycles. They restart after a reboot (the system's uptime went down; the
+ * file sits on a RAM file system by default, which a reboot empties anyway)
+ * or when the file cannot be read back.
  *
  * @module
  */
@@ -65,8 +65,11 @@ const totalsSchema = z.strictObject({
 /** The status file's schema; its own output is checked when read back, like any input. */
 export const statusSchema = z.strictObject({
   format: z.literal(1),
-  /** The kernel's boot id when the counters started; another one resets them. */
-  bootId: z.string(),
+  /**
+   * Seconds since the system booted when the file was written: a smaller one
+   * next time means a reboot, which restarts the counters.
+   */
+  uptime: z.number().check(z.minimum(0)),
   lastCycle: lastCycleSchema,
   totals: totalsSchema,
 });
@@ -133,8 +136,8 @@ export function summarizeCycle(
 }
 
 /** Adds the last cycle to the counters of `previous` (same boot) or starts them. Pure. */
-export function nextStatus(previous: Status | null, last: LastCycle, bootId: string): Status {
-  const fresh = previous === null || previous.bootId !== bootId;
+export function nextStatus(previous: Status | null, last: LastCycle, uptime: number): Status {
+  const fresh = previous === null || uptime < previous.uptime;
   const totals: Status["totals"] = fresh
     ? { since: last.finishedAt, cycles: { ok: 0, failed: 0 }, purged: {}, repaired: {} }
     : structuredClone(previous.totals);
@@ -143,7 +146,7 @@ export function nextStatus(previous: Status | null, last: LastCycle, bootId: str
     if (!last.dryRun) totals.purged[i.name] = (totals.purged[i.name] ?? 0) + sum(i.purged);
     totals.repaired[i.name] = (totals.repaired[i.name] ?? 0) + i.repaired;
   }
-  return { format: 1, bootId, lastCycle: last, totals };
+  return { format: 1, uptime, lastCycle: last, totals };
 }
 
 /**
@@ -181,12 +184,17 @@ export async function readStatus(path: string): Promise<Status | null> {
   return parseStatus(text, path);
 }
 
-/** The kernel's boot id; "unknown" where it cannot be read (the counters then never reset). */
-export async function bootId(): Promise<string> {
+/**
+ * Seconds since boot, whole. (The boot id in /proc/sys needs more than a
+ * read permission in Deno; the uptime needs only `--allow-sys=osUptime`.)
+ * 0 where it cannot be read: the counters then go on across reboots (on a
+ * RAM file system the file goes with them anyway).
+ */
+export function uptime(): number {
   try {
-    return (await Deno.readTextFile("/proc/sys/kernel/random/boot_id")).trim();
+    return Math.floor(Deno.osUptime());
   } catch {
-    return "unknown";
+    return 0;
   }
 }
 
@@ -198,8 +206,7 @@ export interface RecordResult {
 }
 
 /**
- * Reads the status file, adds the last cycle, and replaces it atomically
- * (then `afterWrite`, e.g. the metrics file, with the new status). A status
+ * Reads the status file, adds the last cycle, and replaces it atomically. A status
  * file that does not parse is started afresh, with a warning: counters are
  * worth less than the purge, which has already run.
  *
@@ -208,7 +215,7 @@ export interface RecordResult {
 export async function recordCycle(
   path: string,
   last: LastCycle,
-  boot: string,
+  uptimeNow: number,
 ): Promise<RecordResult> {
   const { dir, name } = splitPath(path);
   const safe = await safeDir(dir, "status-file");
@@ -230,7 +237,7 @@ export async function recordCycle(
         error instanceof ParseError ? error.message : `${path}: ${describeFsError(error)}`
       }; counters start again from this cycle`;
     }
-    const status = nextStatus(previous, last, boot);
+    const status = nextStatus(previous, last, uptimeNow);
     await replaceFile(safe, name, JSON.stringify(status, null, 2) + "\n", 0o644);
     return { status, warning };
   } finally {

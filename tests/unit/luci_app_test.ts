@@ -348,7 +348,7 @@ Deno.test("luci app status shows the last cycle from the status file, and no cyc
       0.042,
       false,
     ),
-    "boot",
+    100,
   );
   const shown = await runView({ status: JSON.stringify(status), running: true });
   const shownText = text(shown.node.children[0] as Node);

@@ -1,7 +1,7 @@
 /**
  * The status file and the metrics file: counts only, never a key, an
  * address or a per-peer time; counters that add up across runs and restart
- * with a new boot; atomic replacement in a safe directory.
+ * after a reboot; atomic replacement in a safe directory.
  */
 import assert from "node:assert/strict";
 import { renderMetrics } from "../../src/cli/metrics.ts";
@@ -47,7 +47,7 @@ function report(over: Partial<CycleReport> = {}): CycleReport {
 
 Deno.test("summarizeCycle keeps counts and no key, address or per-peer time", () => {
   const last = summarizeCycle({ report: report() }, 1_800_000_000, 1.5, false);
-  const text = JSON.stringify(nextStatus(null, last, "boot-1"));
+  const text = JSON.stringify(nextStatus(null, last, 100));
   assert.ok(!text.includes(KEY_A.slice(0, 8)) && !text.includes(KEY_B.slice(0, 8)), text);
   assert.doesNotMatch(text, /198\.51\.100\.4|51820/);
   assert.doesNotMatch(text, /idle|4000|200\b/);
@@ -70,13 +70,13 @@ function countKeptByReasonWith(over: Record<string, number>): Record<string, num
   return { ...countKeptByReason([]), ...over };
 }
 
-Deno.test("nextStatus adds up cycles and purges, and restarts with a new boot id", () => {
+Deno.test("nextStatus adds up cycles and purges, and restarts after a reboot", () => {
   const ok = summarizeCycle({ report: report({ ok: true }) }, 100, 1, false);
   const dry = summarizeCycle({ report: report({ ok: true, dryRun: true }) }, 200, 1, true);
   const threw = summarizeCycle({ error: new Error(`no ${KEY_A}`) }, 300, 0.5, false);
-  let s = nextStatus(null, ok, "b1");
-  s = nextStatus(s, dry, "b1");
-  s = nextStatus(s, threw, "b1");
+  let s = nextStatus(null, ok, 100);
+  s = nextStatus(s, dry, 160);
+  s = nextStatus(s, threw, 220);
   assert.deepStrictEqual(s.totals, {
     since: 100,
     cycles: { ok: 2, failed: 1 },
@@ -85,13 +85,14 @@ Deno.test("nextStatus adds up cycles and purges, and restarts with a new boot id
   });
   assert.strictEqual(s.lastCycle.error, "no (a peer)");
   assert.deepStrictEqual(s.lastCycle.interfaces, []);
-  const rebooted = nextStatus(s, ok, "b2");
+  // An uptime below the last one: the system rebooted since.
+  const rebooted = nextStatus(s, ok, 50);
   assert.deepStrictEqual(rebooted.totals.cycles, { ok: 1, failed: 0 });
   assert.strictEqual(rebooted.totals.since, 100);
 });
 
 Deno.test("parseStatus names the field that does not fit", () => {
-  const good = nextStatus(null, summarizeCycle({ report: report() }, 1, 1, false), "b");
+  const good = nextStatus(null, summarizeCycle({ report: report() }, 1, 1, false), 100);
   assert.deepStrictEqual(parseStatus(JSON.stringify(good), "s.json"), good);
   const bad = structuredClone(good) as unknown as { totals: { cycles: { ok: unknown } } };
   bad.totals.cycles.ok = -1;
@@ -108,9 +109,9 @@ Deno.test("recordCycle replaces the file atomically and starts afresh from a bad
   try {
     const path = `${dir}/status.json`;
     const last = summarizeCycle({ report: report({ ok: true }) }, 50, 1, false);
-    const first = await recordCycle(path, last, "b");
+    const first = await recordCycle(path, last, 100);
     assert.strictEqual(first.warning, null);
-    const second = await recordCycle(path, last, "b");
+    const second = await recordCycle(path, last, 100);
     assert.deepStrictEqual(second.status.totals.cycles, { ok: 2, failed: 0 });
     assert.deepStrictEqual(parseStatus(await Deno.readTextFile(path), path), second.status);
     assert.strictEqual((await Deno.stat(path)).mode! & 0o777, 0o644);
@@ -120,13 +121,13 @@ Deno.test("recordCycle replaces the file atomically and starts afresh from a bad
       "status.json",
     ]);
     // Concurrent writers (a cron run and a daemon) lose no count.
-    await Promise.all(Array.from({ length: 8 }, () => recordCycle(path, last, "b")));
+    await Promise.all(Array.from({ length: 8 }, () => recordCycle(path, last, 100)));
     assert.deepStrictEqual(parseStatus(await Deno.readTextFile(path), path).totals.cycles, {
       ok: 10,
       failed: 0,
     });
     await Deno.writeTextFile(path, '{"format": 2}');
-    const third = await recordCycle(path, last, "b");
+    const third = await recordCycle(path, last, 100);
     assert.match(third.warning!, /status\.json:1: format: .*; counters start again/);
     assert.deepStrictEqual(third.status.totals.cycles, { ok: 1, failed: 0 });
   } finally {
@@ -138,9 +139,9 @@ Deno.test("renderMetrics writes every family with interface, decision and reason
   let s: Status = nextStatus(
     null,
     summarizeCycle({ report: report() }, 1_800_000_000, 1, false),
-    "b",
+    100,
   );
-  s = nextStatus(s, summarizeCycle({ report: report({ ok: true }) }, 1_800_000_060, 1, false), "b");
+  s = nextStatus(s, summarizeCycle({ report: report({ ok: true }) }, 1_800_000_060, 1, false), 100);
   const text = renderMetrics(s);
   for (
     const line of [

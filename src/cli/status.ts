@@ -12,6 +12,7 @@ import { loadNetwork } from "../config/protection.ts";
 import type { WireguardNetwork } from "../config/uci_network.ts";
 import { readAndPlan } from "../purge/cycle.ts";
 import type { PlannedInterface } from "../purge/plan.ts";
+import { formatCounts } from "../purge/report.ts";
 import { shortKey } from "../wg/constants.ts";
 import { type EndpointFamily, endpointFamily } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
@@ -52,11 +53,6 @@ handshake age, and what a cycle would decide, with the reason.`,
 /** A unix time for people, in UTC: `2026-11-29 06:50:12 UTC`. */
 function formatTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
-}
-
-function formatCounts(counts: Readonly<Record<string, number>>): string {
-  const parts = Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
-  return parts.length > 0 ? parts.join(" ") : "none";
 }
 
 /**

@@ -94,7 +94,7 @@ export function logInterface(log: Logger, report: InterfaceReport, dryRun: boole
     checked: report.checked,
     purged: report.purged.length,
     verb: dryRun ? "would be purged" : "purged",
-    kept: formatKept(report.kept),
+    kept: formatCounts(report.kept),
   });
 }
 
@@ -109,7 +109,8 @@ export function logCycle(log: Logger, report: CycleReport): void {
   });
 }
 
-function formatKept(kept: Record<KeepReason, number>): string {
-  const parts = Object.entries(kept).filter(([, n]) => n > 0).map(([r, n]) => `${r}=${n}`);
+/** Counts by name for people: `active=2 excluded=1`, zeros left out; `none` when all are 0. */
+export function formatCounts(counts: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(counts).filter(([, n]) => n > 0).map(([r, n]) => `${r}=${n}`);
   return parts.length > 0 ? parts.join(" ") : "none";
 }

@@ -27,7 +27,7 @@ export interface SafeDir {
   ino: number;
 }
 
-/** The owner and mode bits the rule looks at, as `lstat` reports them. */
+/** The owner and mode bits the rule looks at: a subset of `Deno.FileInfo`, as `lstat` reports it. */
 export interface PathInfo {
   isDirectory: boolean;
   isSymlink: boolean;
@@ -63,17 +63,6 @@ export function unsafeReason(info: PathInfo, uid: number, final: boolean): strin
   return null;
 }
 
-function infoOf(stat: Deno.FileInfo): PathInfo {
-  return {
-    isDirectory: stat.isDirectory,
-    isSymlink: stat.isSymlink,
-    uid: stat.uid,
-    mode: stat.mode,
-    dev: stat.dev,
-    ino: stat.ino,
-  };
-}
-
 function ancestors(path: string): string[] {
   const parts = path.split("/").filter((p) => p !== "");
   return parts.map((_, i) => "/" + parts.slice(0, i).join("/"));
@@ -106,7 +95,7 @@ async function ancestorProblem(path: string, uid: number): Promise<string | null
     if (error instanceof Deno.errors.NotCapable) return null;
     return describeFsError(error);
   }
-  return unsafeReason(infoOf(info), uid, false);
+  return unsafeReason(info, uid, false);
 }
 
 /**
@@ -162,7 +151,7 @@ export async function safeDir(
     }
     info = await makeOwnDir(path, create, uid, (why, cause) => fail(path, why, cause));
   }
-  const why = unsafeReason(infoOf(info), uid, true);
+  const why = unsafeReason(info, uid, true);
   if (why !== null) fail(path, why);
   return { path, dev: info.dev, ino: info.ino ?? 0 };
 }
@@ -201,7 +190,7 @@ async function makeOwnDir(
  */
 export async function stillSafe(dir: SafeDir): Promise<boolean> {
   try {
-    const info = infoOf(await Deno.lstat(dir.path));
+    const info = await Deno.lstat(dir.path);
     return info.dev === dir.dev && info.ino === dir.ino &&
       unsafeReason(info, Deno.uid() ?? 0, true) === null;
   } catch {

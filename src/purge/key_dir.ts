@@ -38,7 +38,7 @@ async function ours(path: string, kind: "dir" | "file"): Promise<boolean> {
     const info = await Deno.lstat(path);
     const uid = Deno.uid() ?? 0;
     if (kind === "file") return info.isFile && info.uid === uid;
-    return unsafeReason({ ...info, ino: info.ino }, uid, true) === null;
+    return unsafeReason(info, uid, true) === null;
   } catch {
     return false;
   }

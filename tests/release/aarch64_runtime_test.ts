@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { sh } from "../../scripts/lab/sh.ts";
 import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
 import { VERSION } from "../../src/common/version.ts";
-import { installRelease } from "../support/release_root.ts";
+import { installRelease, makeMuslRoot, mountRoot } from "../support/release_root.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 const ARM64_DENO = `${ROOT_DIR}.tools/arm64/deno`;
@@ -40,20 +40,16 @@ Deno.test("the aarch64 runtime runs Deno, the bundle and a child in an aarch64 m
   const work = await Deno.makeTempDir({ prefix: "wr-arm64-" });
   const root = `${work}/root`;
   const lib = `${root}/usr/lib/wg-reinstate`;
-  let mounted = false;
+  let unmount: (() => Promise<void>) | null = null;
   const registered = await ensureBinfmt();
   try {
     const pkgs = `${work}/pkgs`;
     await sh(["bash", `${ROOT_DIR}scripts/arm64_packages.sh`, pkgs, "musl", "busybox-static"]);
-    for (const d of ["bin", "lib", "usr/bin", "usr/lib/wg-reinstate", "proc", "dev", "tmp"]) {
-      await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    }
-    await Deno.copyFile(`${pkgs}/bin/busybox`, `${root}/bin/busybox`);
-    await Deno.chmod(`${root}/bin/busybox`, 0o755);
-    await Deno.symlink("busybox", `${root}/bin/sh`);
-    await Deno.copyFile(
+    await makeMuslRoot(
+      root,
+      "aarch64",
+      `${pkgs}/bin/busybox`,
       `${pkgs}/lib/aarch64-linux-musl/libc.so`,
-      `${root}/lib/ld-musl-aarch64.so.1`,
     );
     assert.match((await sh(["file", "-L", `${root}/bin/busybox`])).stdout, /ARM aarch64.*static/);
 
@@ -72,10 +68,7 @@ Deno.test("the aarch64 runtime runs Deno, the bundle and a child in an aarch64 m
       "/usr/lib/wg-reinstate/libc.so.6",
     ]);
 
-    await sh(["mount", "-t", "proc", "proc", `${root}/proc`]);
-    mounted = true;
-    await sh(["mknod", "-m", "666", `${root}/dev/null`, "c", "1", "3"]);
-    await sh(["mknod", "-m", "666", `${root}/dev/urandom`, "c", "1", "9"]);
+    unmount = await mountRoot(root);
     const chroot = async (...args: string[]) => {
       const out = await new Deno.Command("/usr/sbin/chroot", {
         args: [root, "/usr/bin/wg-reinstate", ...args],
@@ -101,7 +94,7 @@ Deno.test("the aarch64 runtime runs Deno, the bundle and a child in an aarch64 m
         `${help.split("\n")[0]}; ${child.trim()}`,
     );
   } finally {
-    if (mounted) await sh(["umount", `${root}/proc`], { allowFail: true });
+    await unmount?.();
     if (registered) await Deno.writeTextFile(HANDLER, "-1");
     await Deno.remove(work, { recursive: true });
   }

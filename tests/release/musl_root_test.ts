@@ -11,7 +11,7 @@ import { sh } from "../../scripts/lab/sh.ts";
 import { bundleBytes } from "../../scripts/bundle.ts";
 import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
 import { VERSION } from "../../src/common/version.ts";
-import { installRelease } from "../support/release_root.ts";
+import { installRelease, makeMuslRoot, mountRoot } from "../support/release_root.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 const ENV = { PATH: "/usr/bin:/bin", HOME: "/tmp", DENO_DIR: "/tmp/deno", NO_COLOR: "1" };
@@ -31,19 +31,13 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
   const work = await Deno.makeTempDir({ prefix: "wr-musl-" });
   const root = `${work}/root`;
   const lib = `${root}/usr/lib/wg-reinstate`;
-  let mounted = false;
+  let unmount: (() => Promise<void>) | null = null;
   try {
-    for (
-      const d of ["bin", "lib", "usr/bin", "usr/lib/wg-reinstate", "proc", "dev", "tmp", "etc"]
-    ) {
-      await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    }
-    await Deno.copyFile("/bin/busybox", `${root}/bin/busybox`);
-    await Deno.chmod(`${root}/bin/busybox`, 0o755);
-    await Deno.symlink("busybox", `${root}/bin/sh`);
-    await Deno.copyFile(
+    await makeMuslRoot(
+      root,
+      "x86_64",
+      "/bin/busybox",
       await Deno.realPath("/lib/x86_64-linux-musl/libc.so"),
-      `${root}/lib/ld-musl-x86_64.so.1`,
     );
     await sh([
       "musl-gcc",
@@ -73,10 +67,7 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
     ]);
     assert.ok(!files.some((f) => f.startsWith("/lib64")));
 
-    await sh(["mount", "-t", "proc", "proc", `${root}/proc`]);
-    mounted = true;
-    await sh(["mknod", "-m", "666", `${root}/dev/null`, "c", "1", "3"]);
-    await sh(["mknod", "-m", "666", `${root}/dev/urandom`, "c", "1", "9"]);
+    unmount = await mountRoot(root);
     // A clean environment: nothing from this process reaches the root.
     const chroot = async (...args: string[]) => {
       const out = await new Deno.Command("/usr/sbin/chroot", {
@@ -174,7 +165,7 @@ Deno.test("the glibc runtime runs Deno and the bundle in a musl-only root; musl 
         `Deno runtime ${await size(`${lib}/wg-reinstate`)} bytes`,
     );
   } finally {
-    if (mounted) await sh(["umount", `${root}/proc`], { allowFail: true });
+    await unmount?.();
     await Deno.remove(work, { recursive: true });
   }
 });

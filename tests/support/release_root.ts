@@ -2,8 +2,9 @@
  * Installs the release layout into a test root, as the OpenWrt package lays
  * it out: the private glibc runtime (scripts/glibc_runtime.sh) and a Deno
  * runtime standing in for the compiled binary in /usr/lib/wg-reinstate/,
- * the bundle beside them, and the launcher as /usr/bin/wg-reinstate. Shared
- * by the musl-only root tests of both architectures.
+ * the bundle beside them, and the launcher as /usr/bin/wg-reinstate; and the
+ * musl-only root they go into. Shared by the musl-only root tests of both
+ * architectures.
  *
  * @module
  */
@@ -31,4 +32,36 @@ export async function installRelease(
     `${root}/usr/bin/wg-reinstate`,
   );
   await Deno.chmod(`${root}/usr/bin/wg-reinstate`, 0o755);
+}
+
+/**
+ * Lays out a musl-only root: a static busybox as /bin/busybox and /bin/sh,
+ * and musl's libc as its loader, `/lib/ld-musl-<arch>.so.1`.
+ */
+export async function makeMuslRoot(
+  root: string,
+  arch: "x86_64" | "aarch64",
+  busybox: string,
+  muslLibc: string,
+): Promise<void> {
+  for (const d of ["bin", "lib", "usr/bin", "usr/lib/wg-reinstate", "proc", "dev", "tmp", "etc"]) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  }
+  await Deno.copyFile(busybox, `${root}/bin/busybox`);
+  await Deno.chmod(`${root}/bin/busybox`, 0o755);
+  await Deno.symlink("busybox", `${root}/bin/sh`);
+  await Deno.copyFile(muslLibc, `${root}/lib/ld-musl-${arch}.so.1`);
+}
+
+/**
+ * Gives the root a /proc and the /dev nodes Deno needs; returns what undoes
+ * the mount. Call it only once the root is complete.
+ */
+export async function mountRoot(root: string): Promise<() => Promise<void>> {
+  await sh(["mount", "-t", "proc", "proc", `${root}/proc`]);
+  await sh(["mknod", "-m", "666", `${root}/dev/null`, "c", "1", "3"]);
+  await sh(["mknod", "-m", "666", `${root}/dev/urandom`, "c", "1", "9"]);
+  return async () => {
+    await sh(["umount", `${root}/proc`], { allowFail: true });
+  };
 }

@@ -99,8 +99,7 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
   try {
     if (!options.dryRun) {
       // An unsafe key directory stops the cycle here, before any change.
-      await safeDir(options.keyDir ?? RUN_DIR, "key-dir");
-      await removeOrphanedKeyDirs(options.keyDir);
+      await removeOrphanedKeyDirs(await safeDir(options.keyDir ?? RUN_DIR, "key-dir"));
     }
     const plan = planCycle(
       interfaces.length === 0 ? [] : await readAndPlan(wg, { ...options, interfaces }),

@@ -46,18 +46,17 @@ async function ours(path: string, kind: "dir" | "file"): Promise<boolean> {
 
 /**
  * Removes key directories in `parent` whose owner is gone. Run at the start
- * of every cycle. Nothing is opened that was not checked first: a parent
- * that fails the safe-path rule is left alone, and so is any entry that is
- * not a directory of ours or whose `owner` is not a file of ours.
+ * of every cycle, with the parent the cycle has just checked against the
+ * safe-path rule. Nothing is opened that was not checked first: an entry
+ * that is not a directory of ours, or whose `owner` is not a file of ours,
+ * is left alone.
  */
-export async function removeOrphanedKeyDirs(parent: string = RUN_DIR): Promise<void> {
-  let safe: SafeDir;
+export async function removeOrphanedKeyDirs(safe: SafeDir): Promise<void> {
   let entries: Deno.DirEntry[];
   try {
-    safe = await safeDir(parent, "key-dir", null);
     entries = await Array.fromAsync(Deno.readDir(safe.path));
   } catch {
-    return; // No parent yet, or not safe: create() reports real problems.
+    return; // Unreadable: create() reports real problems.
   }
   for (const entry of entries) {
     if (!entry.name.startsWith(PREFIX)) continue;

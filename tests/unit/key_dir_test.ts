@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { safeDir } from "../../src/common/safe_path.ts";
 import { KeyDir, removeOrphanedKeyDirs } from "../../src/purge/key_dir.ts";
 
 Deno.test("KeyDir writes 0600 files in a 0700 directory and removes them", async () => {
@@ -32,7 +33,7 @@ Deno.test("removeOrphanedKeyDirs removes dead owners' directories and keeps live
     await Deno.writeTextFile(`${parent}/keys-dead/owner`, "");
     await Deno.writeTextFile(`${parent}/keys-dead/psk-0`, "ZGVhZA==\n");
     await Deno.mkdir(`${parent}/unrelated`);
-    await removeOrphanedKeyDirs(parent);
+    await removeOrphanedKeyDirs(await safeDir(parent, "key-dir"));
     const left = [...Deno.readDirSync(parent)].map((e) => e.name).sort();
     assert.deepStrictEqual(left, [live.path.split("/").at(-1)!, "unrelated"].sort());
     await live.remove();

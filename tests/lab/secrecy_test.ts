@@ -4,7 +4,7 @@
  * and the debug log holds no PSK and no endpoint address.
  */
 import assert from "node:assert/strict";
-import { cliCommand } from "../../scripts/lab/cli.ts";
+import { CliProcess } from "../../scripts/lab/cli.ts";
 import { WgLab } from "../../scripts/lab/lab.ts";
 import { sh } from "../../scripts/lab/sh.ts";
 import { withWrapper } from "../support/wrappers.ts";
@@ -39,20 +39,12 @@ Deno.test("purging 100 PSK peers puts no PSK in any command line, file or log li
 exec @WG@ "$@"
 `,
       async (wg) => {
-        const { cmd, env } = cliCommand(
+        const proc = new CliProcess(
           ["run", "-i", lab.iface, "--wg", wg, "--log-level", "debug", "--key-dir", keyParent],
           { clockShift: 600 },
         );
-        const child = new Deno.Command(cmd[0], {
-          args: cmd.slice(1),
-          env,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const output = child.output();
         let done = false;
-        output.finally(() => (done = true));
+        const finished = proc.wait().finally(() => (done = true));
         let sampled = 0;
         let sawSet = 0;
         while (!done) {
@@ -63,11 +55,10 @@ exec @WG@ "$@"
           }
           await new Promise((r) => setTimeout(r, 5));
         }
-        const out = await output;
-        assert.strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
-        // Debug and info lines go to stdout, warnings and errors to stderr.
-        const text = new TextDecoder();
-        return { logs: text.decode(out.stderr) + text.decode(out.stdout), sampled, sawSet };
+        const status = await finished;
+        assert.strictEqual(status.code, 0, proc.log);
+        // Both streams: debug and info lines go to stdout, warnings and errors to stderr.
+        return { logs: proc.log, sampled, sawSet };
       },
     );
     console.log(`sampled ${sampled} command lines; the wg set call was seen ${sawSet} times`);

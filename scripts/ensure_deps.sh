@@ -10,15 +10,25 @@
 #                         (readelf), file, shellcheck, make, systemd
 #                         (systemd-analyze), dpkg (dpkg-deb), git, prometheus
 #                         (promtool) and prometheus-node-exporter (the metrics
-#                         file), qemu-user-static (the aarch64 runtime), and the
-#                         aarch64 Deno of the same version into .tools/arm64/
-# Deno comes from the npm registry into .tools/ (git-ignored; never in
-# package.json, or `deno compile` would embed it).
+#                         file), qemu-user-static (the aarch64 runtime),
+#                         debootstrap (the fresh-root test), zstd (zstd kernels
+#                         in the VM test), and the aarch64 Deno
+#                         of the same version into .tools/deno-arm64/
+# Packages come from apt without recommends: wireguard-tools recommends a whole
+# kernel. Deno comes from the npm registry as the platform package's tarball,
+# fetched with curl (or wget) and checked against the registry's sha512
+# integrity, into .tools/ (git-ignored): a fresh Debian has no node or npm, and
+# Debian's npm would be about 300 packages to fetch one file.
 # Prints nothing but progress on stderr; the Deno binary path on stdout.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DENO_VERSION=2.9.6
 profile=${1:-test}
+
+die() {
+  echo "ensure_deps: $*" >&2
+  exit 1
+}
 
 missing=()
 need() { # need COMMAND PACKAGE...
@@ -28,6 +38,8 @@ need wg wireguard-tools
 need wireguard-go wireguard-go
 need ip iproute2
 need ping iputils-ping
+command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1 || missing+=(curl)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 case $profile in
   demo) ;;
   test)
@@ -45,43 +57,64 @@ case $profile in
     need promtool prometheus
     need prometheus-node-exporter prometheus-node-exporter
     need qemu-aarch64-static qemu-user-static
+    need debootstrap debootstrap
+    need zstd zstd
     ;;
-  *) echo "ensure_deps: unknown profile $profile (demo or test)" >&2; exit 2 ;;
+  *) die "unknown profile $profile (demo or test)" ;;
 esac
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "ensure_deps: need root to install ${missing[*]}" >&2
-    exit 1
-  fi
+  [ "$(id -u)" -eq 0 ] || die "need root to install ${missing[*]}"
   echo "ensure_deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # Wait for another apt (an unattended upgrade, a parallel installer) to finish.
+  apt=(apt-get -o DPkg::Lock::Timeout=600)
+  "${apt[@]}" update -qq >&2 || die "apt-get update failed"
+  "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    die "apt-get install ${missing[*]} failed"
 fi
 
-bin="$root/.tools/node_modules/@deno/linux-x64-glibc/deno"
-[ "$(uname -m)" = aarch64 ] && bin="$root/.tools/node_modules/@deno/linux-arm64-glibc/deno"
-if ! [ -x "$bin" ] || [ "$("$bin" --version 2>/dev/null | head -n1 | cut -d' ' -f2)" != "$DENO_VERSION" ]; then
-  command -v npm >/dev/null 2>&1 || {
-    echo "ensure_deps: npm is needed to install Deno ($DENO_VERSION) from the npm registry" >&2
-    exit 1
-  }
-  echo "ensure_deps: installing deno@$DENO_VERSION into .tools/" >&2
-  mkdir -p "$root/.tools"
-  npm install --silent --no-save --no-audit --no-fund --prefix "$root/.tools" "deno@$DENO_VERSION" >&2
-fi
-[ -x "$bin" ] || { echo "ensure_deps: deno binary missing after install: $bin" >&2; exit 1; }
-# The aarch64 build of the same Deno, for the aarch64 runtime test under
-# qemu-user. npm would refuse to install it on x86_64, so it is unpacked.
-arm64="$root/.tools/arm64/deno"
-if [ "$profile" = test ] && { ! [ -x "$arm64" ] || [ "$(cat "$arm64.version" 2>/dev/null)" != "$DENO_VERSION" ]; }; then
-  echo "ensure_deps: unpacking @deno/linux-arm64-glibc@$DENO_VERSION into .tools/arm64/" >&2
+download() { # download URL: the body on stdout
+  if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 2 "$1"; else wget -qO- "$1"; fi
+}
+
+# fetch_deno PACKAGE DEST: the deno binary of @deno/PACKAGE@DENO_VERSION at
+# DEST, unless DEST already is that version.
+fetch_deno() {
+  local package=$1 dest=$2 registry meta tarball integrity want got tmp
+  if [ -x "$dest" ] && [ "$(cat "$dest.version" 2>/dev/null)" = "$DENO_VERSION" ]; then
+    return 0
+  fi
+  echo "ensure_deps: fetching @deno/$package@$DENO_VERSION into ${dest#"$root"/}" >&2
+  # npm's own setting names the registry, as for npm itself.
+  registry=${npm_config_registry:-https://registry.npmjs.org/}
+  meta=$(download "${registry%/}/@deno%2f$package/$DENO_VERSION") ||
+    die "cannot read @deno/$package@$DENO_VERSION from $registry (network, or set npm_config_registry)"
+  tarball=$(sed -nE 's/.*"tarball": *"([^"]+)".*/\1/p' <<<"$meta")
+  integrity=$(sed -nE 's/.*"integrity": *"sha512-([^"]+)".*/\1/p' <<<"$meta")
+  if [ -z "$tarball" ] || [ -z "$integrity" ]; then
+    die "the registry's answer for @deno/$package@$DENO_VERSION has no tarball or sha512 integrity"
+  fi
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "@deno/linux-arm64-glibc@$DENO_VERSION" >/dev/null)
-  mkdir -p "$root/.tools/arm64"
-  tar -xzf "$tmp"/*.tgz -C "$tmp"
-  install -m 0755 "$tmp/package/deno" "$arm64"
-  echo "$DENO_VERSION" >"$arm64.version"
-  rm -rf "$tmp"
+  # shellcheck disable=SC2064 # expand now: tmp is local
+  trap "rm -rf '$tmp'" RETURN
+  download "$tarball" >"$tmp/deno.tgz" || die "cannot download $tarball"
+  want=$(base64 -d <<<"$integrity" | od -An -v -tx1 | tr -d ' \n')
+  got=$(sha512sum "$tmp/deno.tgz" | cut -d' ' -f1)
+  [ "$want" = "$got" ] || die "$tarball does not match the registry's sha512 integrity; not installed"
+  tar -xzf "$tmp/deno.tgz" -C "$tmp" package/deno || die "$tarball holds no package/deno"
+  mkdir -p "$(dirname "$dest")"
+  install -m 0755 "$tmp/package/deno" "$dest.new"
+  mv -f "$dest.new" "$dest"
+  echo "$DENO_VERSION" >"$dest.version"
+}
+
+case $(uname -m) in
+  x86_64) fetch_deno linux-x64-glibc "$root/.tools/deno/deno" ;;
+  aarch64) fetch_deno linux-arm64-glibc "$root/.tools/deno/deno" ;;
+  *) die "Deno is built for x86_64 and aarch64 only, not $(uname -m)" ;;
+esac
+# The aarch64 build of the same Deno, for the aarch64 runtime test under qemu-user.
+if [ "$profile" = test ]; then
+  fetch_deno linux-arm64-glibc "$root/.tools/deno-arm64/deno"
 fi
-echo "$bin"
+echo "$root/.tools/deno/deno"

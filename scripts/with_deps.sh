@@ -17,5 +17,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 PATH="$(dirname "$deno"):$PATH"
-export PATH
-exec "$deno" task "$task" "$@"
+# Trust the host's CA store as apt and curl do (a proxy's CA), besides Deno's own.
+DENO_TLS_CA_STORE=${DENO_TLS_CA_STORE:-system,mozilla}
+export PATH DENO_TLS_CA_STORE
+# Fetch the npm packages once, quietly, before anything prints: the demo's
+# story then has no download lines in it.
+"$deno" install --quiet >&2
+exec "$deno" task --quiet "$task" "$@"

@@ -9,6 +9,36 @@ import { sh, type ShResult } from "./sh.ts";
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 const SHIFT = new URL("./shift_clock.ts", import.meta.url).pathname;
 
+/**
+ * The run-time paths each subcommand writes, which default to the host's own
+ * /var/run/wg-reinstate. A test that names none of them gets them under one
+ * private directory of its process instead, so no test touches the host's
+ * state (scripts/test_all.sh checks that it stays untouched).
+ */
+const STATE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  run: ["--status-file", "--lock-dir", "--key-dir"],
+  daemon: ["--status-file", "--lock-dir", "--key-dir"],
+  status: ["--status-file"],
+};
+let stateDir: string | null = null;
+
+/** `args` with every state path it does not name put under this process's own directory. */
+function withPrivateState(args: readonly string[]): string[] {
+  const missing = (STATE_FLAGS[args[0]] ?? []).filter((flag) => !args.includes(flag));
+  if (missing.length === 0 || args.includes("--help")) return [...args];
+  if (stateDir === null) {
+    const dir = Deno.makeTempDirSync({ prefix: "wr-state-" });
+    stateDir = dir;
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  }
+  const paths: Record<string, string> = {
+    "--status-file": `${stateDir}/status.json`,
+    "--lock-dir": stateDir,
+    "--key-dir": stateDir,
+  };
+  return [...args, ...missing.flatMap((flag) => [flag, paths[flag]])];
+}
+
 /** How to run the CLI. */
 export interface CliOptions {
   /** Seconds to move the CLI's wall clock forward. */
@@ -53,7 +83,7 @@ export function cliCommand(
       ...v8,
       ...preload,
       options.entry ?? MAIN,
-      ...args,
+      ...withPrivateState(args),
     ],
     env,
   };

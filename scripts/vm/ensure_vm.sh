@@ -2,15 +2,18 @@
 # ensure_vm.sh: makes sure the kernel-WireGuard test VM can boot.
 #
 # 1. Installs, only where missing, the Debian packages it needs: qemu-system-x86,
-#    linux-image-amd64 (Debian's kernel: this machine's own kernel has no
-#    WireGuard), busybox-static, cpio, kmod, xz-utils, and what the guest runs
-#    from the host's file system in the smoke test (wireguard-tools, iproute2,
-#    iputils-ping).
-# 2. Prepares, in .tools/vm/KVER/ (git-ignored), for the newest installed
-#    linux-image-*-amd64 kernel (the plain flavour; set WG_VM_KVER to pick
-#    another, e.g. an -rt- one):
-#      vmlinux        the uncompressed kernel: under TCG the compressed one spends
-#                     seconds decompressing itself on every boot;
+#    busybox-static, cpio, kmod, xz-utils, what the guest runs from the host's
+#    file system in the smoke test (wireguard-tools, iproute2, iputils-ping),
+#    linux-image-amd64 when no plain-flavour kernel is installed (Debian's
+#    kernel: this machine's own has no WireGuard; an -rt- or -cloud- one that
+#    apt recommends pulled in does not count, see choose_kernel.sh), and zstd
+#    when the chosen kernel is zstd-compressed (Debian's 6.12 kernels).
+# 2. Prepares, in .tools/vm/KVER/ (git-ignored), for the kernel
+#    choose_kernel.sh picks (the newest plain one; WG_VM_KVER=KVER picks any
+#    installed one, e.g. an -rt- one):
+#      vmlinux        the uncompressed ELF kernel (extract_vmlinux.sh): under
+#                     TCG the compressed one spends seconds decompressing
+#                     itself on every boot;
 #      initramfs.cpio static busybox, the virtio/9p/overlay modules decompressed
 #                     (busybox insmod cannot read .ko.xz) in dependency order,
 #                     and guest_init.sh as /init. Left uncompressed: fewer
@@ -19,7 +22,7 @@
 #    and writes them to .tools/vm/vm.env. Progress goes to stderr.
 #
 # Idempotent: a stamp of the inputs (kernel file, busybox, init script, this
-# script) decides whether anything is rebuilt; the fast path costs a few
+# script and extract_vmlinux.sh) decides whether anything is rebuilt; the fast path costs a few
 # milliseconds. Concurrent callers serialize on a lock file. Any failure is one
 # line on stderr starting with "ensure_vm:" and exit status 1.
 set -euo pipefail
@@ -40,18 +43,6 @@ die() {
 
 # --- 1. packages -----------------------------------------------------------
 
-# Which kernels are installed: "KVER" lines for every /boot/vmlinuz-*-amd64 whose
-# modules are there too (a half-removed package leaves one without the other).
-installed_kernels() {
-  local f v
-  for f in /boot/vmlinuz-*-amd64; do
-    [ -e "$f" ] || continue
-    v=${f#/boot/vmlinuz-}
-    [ -f "/lib/modules/$v/modules.dep" ] && echo "$v"
-  done
-  return 0
-}
-
 missing_packages() {
   command -v qemu-system-x86_64 >/dev/null 2>&1 || echo qemu-system-x86
   command -v cpio >/dev/null 2>&1 || echo cpio
@@ -65,11 +56,32 @@ missing_packages() {
   if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
     echo busybox-static
   fi
-  [ -n "$(installed_kernels)" ] || echo linux-image-amd64
+  # A kernel named in WG_VM_KVER needs no other one.
+  [ -n "${WG_VM_KVER:-}" ] || bash "$here/choose_kernel.sh" >/dev/null 2>&1 || echo linux-image-amd64
 }
 
-mkdir -p "$cache" || die "cannot create $cache"
-exec 9>"$cache/.lock" || die "cannot open $cache/.lock"
+# apt_install PACKAGE...: apt-get install, fetching the package lists only when apt
+# does not know a package yet (a fresh machine or container), not every time.
+apt_install() {
+  [ "$(id -u)" -eq 0 ] || die "need root to install $*: run as root, or apt-get install $* first"
+  echo "ensure_vm: installing $* (a kernel package takes a while: initramfs hooks)" >&2
+  local p
+  for p in "$@"; do
+    if ! apt-cache show "$p" >/dev/null 2>&1; then
+      apt-get update -qq >&2 ||
+        die "apt-get update failed (output above): fix the apt sources or the network, then rerun"
+      break
+    fi
+  done
+  # Lock timeout: another apt run (a parallel test's, unattended-upgrades) may
+  # hold the dpkg lock for a while.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 "$@" >&2 ||
+    die "apt-get install $* failed (output above): fix apt, then rerun"
+}
+
+mkdir -p "$cache" || die "cannot create $cache: run as root or as the owner of $root"
+exec 9>"$cache/.lock" || die "cannot open $cache/.lock: run as root or as the owner of $root"
 
 mapfile -t missing < <(missing_packages)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -77,38 +89,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(missing_packages)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" -eq 0 ] || die "need root to install: ${missing[*]}"
-  echo "ensure_vm: installing ${missing[*]} (the kernel package takes a while: initramfs hooks)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # Package lists are fetched only when apt does not know a package yet (a
-  # fresh machine or container), not on every install.
-  for p in "${missing[@]}"; do
-    if ! apt-cache show "$p" >/dev/null 2>&1; then
-      apt-get update -qq >&2 || die "apt-get update failed"
-      break
-    fi
-  done
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-    die "apt-get install ${missing[*]} failed"
+  apt_install "${missing[@]}"
   mapfile -t still < <(missing_packages)
-  [ ${#still[@]} -eq 0 ] || die "still missing after apt-get install: ${still[*]}"
+  [ ${#still[@]} -eq 0 ] ||
+    die "still missing after apt-get install: ${still[*]}: run apt-get install ${still[*]} by hand to see why"
 fi
 
 # --- 2. kernel choice --------------------------------------------------------
 
-if [ -n "${WG_VM_KVER:-}" ]; then
-  kver=$WG_VM_KVER
-  installed_kernels | grep -qxF "$kver" ||
-    die "WG_VM_KVER=$kver: no /boot/vmlinuz-$kver with /lib/modules/$kver/modules.dep"
-else
-  # Plain flavour first (-rt- and -cloud- behave or boot differently), newest
-  # version first; any flavour if only those are installed.
-  kver=$(installed_kernels | grep -Ev -- '-(rt|cloud)-amd64$' | sort -V | tail -n1 || true)
-  [ -n "$kver" ] || kver=$(installed_kernels | sort -V | tail -n1)
-  [ -n "$kver" ] || die "no linux-image-*-amd64 kernel installed (apt-get install linux-image-amd64)"
-fi
+# Its error already starts with "ensure_vm:".
+kver=$(bash "$here/choose_kernel.sh") || exit 1
 vmlinuz="/boot/vmlinuz-$kver"
-[ -r "$vmlinuz" ] || die "cannot read $vmlinuz (run as root)"
+[ -r "$vmlinuz" ] || die "cannot read $vmlinuz: run as root"
 
 dir="$cache/$kver"
 kernel="$dir/vmlinux"
@@ -132,6 +124,7 @@ stamp_of() {
   stat -Lc 'modules.dep %s %Y' "/lib/modules/$kver/modules.dep"
   cksum <"$init_src"
   cksum <"${BASH_SOURCE[0]}"
+  cksum <"$here/extract_vmlinux.sh"
 }
 stamp=$(stamp_of)
 
@@ -152,21 +145,16 @@ mkdir -p "$dir"
 build=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$build"' EXIT
 
-# The uncompressed kernel: bzImage = setup code + an xz stream holding the ELF
-# vmlinux. QEMU boots that ELF directly through its PVH entry point. The magic
-# may also occur by chance earlier: try each offset until one decompresses to
-# an ELF file.
-found=""
-while IFS=: read -r off _; do
-  # Process substitution, not a pipe: xz stops reading at the end of its
-  # stream, tail then dies of SIGPIPE, and pipefail would call that a failure.
-  if xz -dc --single-stream < <(tail -c +"$((off + 1))" "$vmlinuz") >"$build/vmlinux" 2>/dev/null &&
-    [ "$(head -c 4 "$build/vmlinux" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then
-    found=$off
-    break
-  fi
-done < <(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" || true)
-[ -n "$found" ] || die "no xz-compressed ELF kernel inside $vmlinuz"
+# zstd only when this kernel or its modules need it: Debian 12's own 6.1 is xz
+# throughout. The magic may occur by chance in an xz kernel; that only costs an
+# install.
+if ! command -v zstd >/dev/null 2>&1 &&
+  { LC_ALL=C grep -qaP '\x28\xb5\x2f\xfd' "$vmlinuz" || grep -q '\.ko\.zst' "/lib/modules/$kver/modules.dep"; }; then
+  apt_install zstd
+fi
+
+# Its error already starts with "ensure_vm:".
+unpacked=$(bash "$here/extract_vmlinux.sh" "$vmlinuz" "$build/vmlinux") || exit 1
 
 # The initramfs tree.
 rootfs="$build/root"
@@ -183,7 +171,8 @@ chmod 0755 "$rootfs/init"
 declare -A seen=()
 : >"$rootfs/modules/order"
 for m in "${initramfs_modules[@]}"; do
-  deps=$(modprobe -S "$kver" --show-depends "$m" 2>/dev/null) || die "module $m not found for $kver"
+  deps=$(modprobe -S "$kver" --show-depends "$m" 2>/dev/null) ||
+    die "module $m not found for $kver: apt-get install --reinstall linux-image-$kver, or set WG_VM_KVER to another installed kernel"
   while read -r verb path _; do
     [ "$verb" = insmod ] || continue
     name=$(basename "$path")
@@ -200,18 +189,18 @@ for m in "${initramfs_modules[@]}"; do
         zstd -qdc "$path" >"$rootfs/modules/$name"
         ;;
       *.ko.gz) gzip -dc "$path" >"$rootfs/modules/$name" ;;
-      *) die "unexpected module file $path" ;;
+      *) die "unexpected module file $path: set WG_VM_KVER to another installed kernel" ;;
     esac
     echo "$name" >>"$rootfs/modules/order"
   done <<<"$deps"
 done
 
 (cd "$rootfs" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$build/initramfs.cpio" ||
-  die "cpio failed"
+  die "cpio failed (output above): check free space in $cache"
 
 # Replace the old files only once the new ones are complete.
 mv -f "$build/vmlinux" "$kernel"
 mv -f "$build/initramfs.cpio" "$initrd"
 printf '%s\n' "$stamp" >"$dir/stamp"
-echo "ensure_vm: kernel $kver ($(du -h "$kernel" | cut -f1)), initramfs $(du -h "$initrd" | cut -f1): $(tr '\n' ' ' <"$rootfs/modules/order")" >&2
+echo "ensure_vm: kernel $kver ($(du -h "$kernel" | cut -f1), ${unpacked% *} at byte ${unpacked#* }), initramfs $(du -h "$initrd" | cut -f1): $(tr '\n' ' ' <"$rootfs/modules/order")" >&2
 print_env

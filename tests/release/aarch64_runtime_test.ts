@@ -19,7 +19,7 @@ import { VERSION } from "../../src/common/version.ts";
 import { installRelease, makeMuslRoot, mountRoot } from "../support/release_root.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
-const ARM64_DENO = `${ROOT_DIR}.tools/arm64/deno`;
+const ARM64_DENO = `${ROOT_DIR}.tools/deno-arm64/deno`;
 const BINFMT = "/proc/sys/fs/binfmt_misc";
 const HANDLER = `${BINFMT}/qemu-aarch64`;
 

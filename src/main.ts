@@ -29,6 +29,8 @@ export interface MainIo {
   wgFor?: Invocation["wgFor"];
   now: () => number;
   print: (text: string) => void;
+  /** Writes an error line that comes before logging has started; default stderr. */
+  printError?: (text: string) => void;
 }
 
 const processIo: MainIo = {
@@ -72,7 +74,7 @@ export async function main(argv: readonly string[], io: MainIo = processIo): Pro
       const style = logging.logStyle(settings.logTimestamps, cmd.json, logEnv);
       logging.startLogging(settings, logging.streamSink(settings.logFormat, style));
       started.log = logging;
-      logging.warnAboutSettings(settings);
+      if (cmd.spec.purges) logging.warnAboutSettings(settings);
       return settings;
     };
     const settings = await load();
@@ -89,7 +91,10 @@ export async function main(argv: readonly string[], io: MainIo = processIo): Pro
     const known = error instanceof WgReinstateError;
     const message = known ? error.message : `internal error: ${String(error)}`;
     if (started.log !== null) started.log.logger("main").error("{error}", { error: message });
-    else writeAllSync(Deno.stderr, `wg-reinstate: ${redactText(message)}\n`);
+    else {
+      const line = `wg-reinstate: ${redactText(message)}\n`;
+      (io.printError ?? ((text) => writeAllSync(Deno.stderr, text)))(line);
+    }
     return known ? error.exitCode : ExitCode.runtime;
   } finally {
     started.log?.stopLogging();

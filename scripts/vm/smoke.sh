@@ -19,7 +19,7 @@ repo=$(cd "$here/../.." && pwd)
 
 # ---------------------------------------------------------------- host side
 if [ "${1:-}" != --guest ]; then
-  deno=${DENO:-$repo/.tools/node_modules/@deno/linux-x64-glibc/deno}
+  deno=${DENO:-$repo/.tools/deno/deno}
   if ! [ -x "$deno" ]; then
     if command -v deno >/dev/null 2>&1; then
       deno=$(command -v deno)

@@ -1,19 +1,24 @@
 /**
- * Command-line parsing with `node:util`'s strict `parseArgs`. Flags become a
- * {@link SettingsLayer} checked by the same schema as the config files. The
- * options every subcommand shares live here; each subcommand's own options
- * and help live in its file.
+ * Command-line parsing: `node:util`'s `parseArgs` splits argv into tokens,
+ * and this module judges them against the options the subcommand declares
+ * (see {@link OPTIONS}), so that every problem reads one way:
+ * `--flag: problem (see wg-reinstate CMD --help)`. Flags become a
+ * {@link SettingsLayer} checked by the same schema as the config files.
  *
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../common/errors.ts";
-import { RUN_DIR, STATUS_FILE } from "../common/paths.ts";
-import type { SettingsInput, SettingsLayer } from "../config/schema.ts";
-import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
-
-/** `parseArgs` option specs. */
-export type Options = NonNullable<ParseArgsConfig["options"]>;
+import { hasControlCharacter, parseSettingsLayer } from "../config/schema.ts";
+import type { NumberBounds, SettingsLayer } from "../config/schema.ts";
+import {
+  boundsOf,
+  optionFor,
+  type OptionName,
+  OPTIONS,
+  optionsHelp,
+  type OptionSpec,
+} from "./options.ts";
 
 /** What a subcommand declares about its command line. */
 export interface CommandSpec {
@@ -21,10 +26,13 @@ export interface CommandSpec {
   summary: string;
   /** What the command does: the paragraph after its usage line. */
   description: string;
-  /** Options beyond the shared ones. */
-  options: Options;
-  /** Help lines for those options. */
-  optionsHelp: string;
+  /** The options it uses; it accepts no other, and `--help` lists these (and `--help`). */
+  options: readonly OptionName[];
+  /**
+   * Whether it purges. Only then is a forced short threshold warned about:
+   * `status` and `config` cut no session.
+   */
+  purges: boolean;
 }
 
 /** Loads a subcommand's spec (its module is loaded only when needed). */
@@ -49,87 +57,6 @@ export type CommandLine<S extends CommandSpec = CommandSpec> =
     json: boolean;
   };
 
-/** Flags shared by every command. */
-const SHARED_OPTIONS: Options = {
-  config: { type: "string" },
-  uci: { type: "string" },
-  network: { type: "string" },
-  interface: { type: "string", short: "i", multiple: true },
-  "stale-after": { type: "string" },
-  "force-short-threshold": { type: "boolean" },
-  exclude: { type: "string", multiple: true },
-  "wg-quick-config": { type: "string" },
-  "log-level": { type: "string" },
-  "log-format": { type: "string" },
-  "log-timestamps": { type: "string" },
-  "status-file": { type: "string" },
-  "metrics-file": { type: "string" },
-  wg: { type: "string" },
-  "wg-timeout": { type: "string" },
-  "key-dir": { type: "string" },
-  "lock-dir": { type: "string" },
-  "argv-budget": { type: "string" },
-  help: { type: "boolean", short: "h" },
-};
-
-/** Flags that name files to read rather than settings. */
-const SOURCE_FLAGS = new Set(["config", "uci", "help", "json"]);
-
-const FLAG_FOR_FIELD: Record<keyof SettingsInput, string> = {
-  interfaces: "--interface",
-  staleAfter: "--stale-after",
-  forceShortThreshold: "--force-short-threshold",
-  exclude: "--exclude",
-  wgQuickConfig: "--wg-quick-config",
-  dryRun: "--dry-run",
-  interval: "--interval",
-  logLevel: "--log-level",
-  logFormat: "--log-format",
-  logTimestamps: "--log-timestamps",
-  statusFile: "--status-file",
-  metricsFile: "--metrics-file",
-  wg: "--wg",
-  wgTimeout: "--wg-timeout",
-  networkConfig: "--network",
-  keyDir: "--key-dir",
-  lockDir: "--lock-dir",
-  argvBudget: "--argv-budget",
-  interfaceOverrides: "interfaceOverrides",
-};
-
-const NUMERIC_FLAGS = new Set(["stale-after", "interval", "wg-timeout", "argv-budget"]);
-
-const SHARED_HELP = `
-  -i, --interface IFACE     interface to purge; repeat for several, or "all" (default: all)
-      --stale-after S       seconds since the latest handshake before a peer is purged
-                            (default 180; below 180 is refused, see --force-short-threshold)
-      --force-short-threshold
-                            allow --stale-after below 180 s; cuts live sessions, demos/tests only
-      --exclude KEY         public key never to purge; repeatable
-      --wg-quick-config P   wg-quick file whose [Peer] Endpoint lines protect site-to-site
-                            peers; %i is the interface (default /etc/wireguard/%i.conf if present)
-      --config FILE         JSON settings file (flags override it)
-      --uci FILE            UCI settings file (default on OpenWrt: /etc/config/wg-reinstate
-                            when it exists and --config is not given)
-      --network FILE        OpenWrt network config: WireGuard peers with endpoint_host are
-                            protected (default with UCI: /etc/config/network)
-      --log-level L         debug, info, warning or error (default info)
-      --log-format F        text or json (JSON lines) (default text); debug and info go to
-                            stdout, warning and error to stderr (all to stderr with --json)
-      --log-timestamps T    auto, on or off: our own time stamp on log lines; auto drops it
-                            where journald reads the stream (default auto)
-      --wg PATH             the wg binary (default: wg from PATH)
-      --wg-timeout S        seconds one wg call may take (default 10)
-      --key-dir DIR         where the private preshared-key directories are made
-                            (default ${RUN_DIR})
-      --lock-dir DIR        per-interface lock files (default ${RUN_DIR})
-      --status-file PATH    the last cycle and totals since boot, replaced after each cycle
-                            (default ${STATUS_FILE})
-      --metrics-file PATH   Prometheus text-format metrics, replaced after each cycle
-                            (default: none)
-      --argv-budget BYTES   arguments per wg set call (default ${DEFAULT_ARGV_BUDGET})
-  -h, --help                this help`;
-
 /** The exit codes, as `--help` states them. */
 export const EXIT_CODES_HELP = `Exit codes:
   0  ok
@@ -153,12 +80,14 @@ ${lines.join("\n")}
 ${EXIT_CODES_HELP}`;
 }
 
-/** The help text of one subcommand. */
+/** The help text of one subcommand: only the options it uses. */
 export function commandHelp(name: string, spec: CommandSpec): string {
   return `Usage: wg-reinstate ${name} [options]
 
 ${spec.description}
-${SHARED_HELP}${spec.optionsHelp === "" ? "" : "\n" + spec.optionsHelp}`;
+
+Options:
+${optionsHelp(spec.options)}`;
 }
 
 /** Loads every subcommand's spec, by name, in the table's order. */
@@ -171,79 +100,193 @@ export async function loadSpecs<S extends CommandSpec>(
 }
 
 /**
+ * The one way a problem with the command line is worded:
+ * `what: problem (see wg-reinstate COMMAND --help)`.
+ *
+ * @param command the subcommand, or null before one is known
+ * @param what the flag (`--stale-after`), or an argument as typed (see {@link typed})
+ */
+export function usageMessage(command: string | null, what: string, problem: string): string {
+  return `${what}: ${problem} (see wg-reinstate ${command === null ? "" : `${command} `}--help)`;
+}
+
+/**
+ * What the user typed, fit for a message: as it is when it is printable
+ * ASCII, else quoted with its control characters escaped, so that it can
+ * never forge a line of its own.
+ */
+export function typed(text: string): string {
+  if (/^[\x21-\x7e]+$/.test(text)) return text;
+  return JSON.stringify(text).replace(
+    /[\x7f-\x9f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
  * Parses argv (without the program name). Only the named subcommand's module
  * is loaded (all of them for `--help`).
  *
  * @param commands the subcommands, by name
- * @throws {ConfigError} for an unknown command or flag, or a malformed value
+ * @throws {ConfigError} for an unknown command, an option the command does not
+ *   use, or a malformed value; worded by {@link usageMessage}
  */
 export async function parseCommandLine<S extends CommandSpec>(
   argv: readonly string[],
   commands: Readonly<Record<string, SpecLoader<S>>>,
 ): Promise<CommandLine<S>> {
   const [first, ...rest] = argv;
-  if (first === undefined) throw new ConfigError("no command given; see wg-reinstate --help");
+  if (first === undefined) throw new ConfigError("no command given (see wg-reinstate --help)");
   if (first === "--version" || first === "-V") return { kind: "version" };
   if (first === "--help" || first === "-h" || first === "help") {
     return { kind: "help", text: mainHelp(await loadSpecs(commands)) };
   }
-  if (!Object.hasOwn(commands, first)) {
-    throw new ConfigError(
-      `unknown command "${first}"; expected ${Object.keys(commands).join(", ")}`,
-    );
-  }
+  if (!Object.hasOwn(commands, first)) throw unknownCommand(first, Object.keys(commands));
   const spec = await commands[first]();
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...rest],
-      options: { ...SHARED_OPTIONS, ...spec.options },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new ConfigError(
-      `${(error as Error).message.split("\n")[0]} (see wg-reinstate ${first} --help)`,
-      { cause: error },
-    );
-  }
-  if (values.help) return { kind: "help", text: commandHelp(first, spec) };
+  const given = readOptions(first, spec, rest);
+  if (given === "help") return { kind: "help", text: commandHelp(first, spec) };
+  const flags = flagsLayer(first, given);
+  // Flag errors come before any file is read.
+  parseSettingsLayer(flags);
   return {
     kind: "command",
     command: first,
     spec,
-    configPath: (values.config as string | undefined) ?? null,
-    uciPath: (values.uci as string | undefined) ?? null,
-    flags: {
-      source: "flags",
-      values: flagsToSettings(values),
-      fieldName: (key) => FLAG_FOR_FIELD[key as keyof SettingsInput] ?? key,
-    },
-    json: values.json === true,
+    configPath: (given.get("config") as string | undefined) ?? null,
+    uciPath: (given.get("uci") as string | undefined) ?? null,
+    flags,
+    json: given.get("json") === true,
   };
 }
 
-function flagsToSettings(values: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [flag, value] of Object.entries(values)) {
-    if (SOURCE_FLAGS.has(flag) || value === undefined) continue;
-    const field = Object.entries(FLAG_FOR_FIELD).find(([, f]) => f === `--${flag}`)?.[0];
-    if (field === undefined) continue;
-    out[field] = NUMERIC_FLAGS.has(flag) ? toNumber(flag, value as string) : value;
+function unknownCommand(first: string, names: readonly string[]): ConfigError {
+  if (first.startsWith("-")) {
+    return new ConfigError(
+      usageMessage(
+        null,
+        typed(first.split("=")[0]),
+        "unknown option; options go after the command",
+      ),
+    );
   }
-  const interfaces = out.interfaces as string[] | undefined;
-  if (interfaces?.includes("all")) {
-    if (interfaces.length > 1) {
-      throw new ConfigError('--interface: "all" cannot be combined with interface names');
-    }
-    out.interfaces = "all";
-  }
-  return out;
+  const list = `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+  return new ConfigError(
+    usageMessage(null, typed(first), `unknown command; the commands are ${list}`),
+  );
 }
 
-function toNumber(flag: string, value: string): number {
-  if (!/^\d+(\.\d+)?$/.test(value)) {
-    throw new ConfigError(`--${flag}: "${value}" is not a number`);
+/** The options as given: a switch is true, a repeatable option a list. */
+type Given = Map<OptionName, string | true | string[]>;
+
+/** Every option, for `parseArgs` to split argv with: it knows which take a value. */
+const TOKEN_OPTIONS: NonNullable<ParseArgsConfig["options"]> = Object.fromEntries(
+  Object.entries(OPTIONS as Record<string, OptionSpec>).map(([name, spec]) => [
+    name,
+    {
+      type: spec.value === undefined ? "boolean" : "string",
+      ...(spec.short === undefined ? {} : { short: spec.short }),
+    },
+  ]),
+);
+
+type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
+type OptionToken = Extract<Token, { kind: "option" }>;
+
+/**
+ * Reads the options of `command` from `args`, or "help" when `--help` is
+ * among them. `parseArgs` only splits argv here (not strict): whether an
+ * option exists, is the command's, and has its value is judged below, in
+ * the one wording.
+ */
+function readOptions(command: string, spec: CommandSpec, args: readonly string[]): Given | "help" {
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: TOKEN_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  if (tokens.some((t) => t.kind === "option" && t.name === "help" && t.value === undefined)) {
+    return "help";
   }
-  return Number(value);
+  const given: Given = new Map();
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") continue;
+    if (token.kind === "positional") {
+      throw new ConfigError(usageMessage(command, typed(token.value), "unexpected argument"));
+    }
+    const name = checkedOption(command, spec, token);
+    const value = token.value ?? true;
+    if ((OPTIONS[name] as OptionSpec).multiple) {
+      given.set(name, [...(given.get(name) as string[] | undefined) ?? [], value as string]);
+    } else {
+      given.set(name, value);
+    }
+  }
+  return given;
+}
+
+/** The option of `token`, once it is known, used by `command`, and given a value if it takes one. */
+function checkedOption(command: string, spec: CommandSpec, token: OptionToken): OptionName {
+  const problem = (what: string, text: string) =>
+    new ConfigError(usageMessage(command, what, text));
+  if (!Object.hasOwn(OPTIONS, token.name)) throw problem(typed(token.rawName), "unknown option");
+  const name = token.name as OptionName;
+  const flag = `--${name}`;
+  if (!spec.options.includes(name) && name !== "help") {
+    throw problem(flag, `${command} does not use this option`);
+  }
+  if ((OPTIONS[name] as OptionSpec).value === undefined) {
+    if (token.value !== undefined) throw problem(flag, "takes no value");
+    return name;
+  }
+  // `--interface --json`: parseArgs took the next option as the value.
+  const taken = token.value !== undefined && !token.inlineValue &&
+    token.value.startsWith("-") && !/^-\d/.test(token.value);
+  if (token.value === undefined || token.value === "" || taken) {
+    throw problem(flag, "needs a value");
+  }
+  if (hasControlCharacter(token.value)) throw problem(flag, "must not contain control characters");
+  return name;
+}
+
+/** The settings the options give, as a layer whose every message names the flag. */
+function flagsLayer(command: string, given: Given): SettingsLayer {
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of given) {
+    const field = (OPTIONS[name] as OptionSpec).field;
+    if (field === undefined) continue;
+    const bounds = boundsOf(name);
+    values[field] = bounds === undefined ? value : toNumber(command, name, value as string, bounds);
+  }
+  const interfaces = values.interfaces as string[] | undefined;
+  if (interfaces?.includes("all")) {
+    if (interfaces.length > 1) {
+      throw new ConfigError(
+        usageMessage(command, "--interface", '"all" cannot be combined with interface names'),
+      );
+    }
+    values.interfaces = "all";
+  }
+  const flag = (key: string) => `--${optionFor(key) ?? key}`;
+  return {
+    source: "flags",
+    values,
+    fieldName: flag,
+    describe: (key, problem) => usageMessage(command, flag(key), problem),
+  };
+}
+
+/**
+ * A numeric value; its range is the schema's to check, which then names the
+ * setting's own bounds. One too large for a double counts as the largest.
+ */
+function toNumber(command: string, name: OptionName, value: string, bounds: NumberBounds): number {
+  if (!(bounds.whole ? /^-?\d+$/ : /^-?\d+(\.\d+)?$/).test(value)) {
+    throw new ConfigError(
+      usageMessage(command, `--${name}`, `must be ${bounds.whole ? "a whole number" : "a number"}`),
+    );
+  }
+  const number = Number(value);
+  return Number.isFinite(number) ? number : Math.sign(number) * Number.MAX_VALUE;
 }

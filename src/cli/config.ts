@@ -9,6 +9,7 @@ import { uciPathFor } from "../config/load.ts";
 import { loadNetwork, loadProtection } from "../config/protection.ts";
 import { readUci, uciEnabled } from "../config/uci_settings.ts";
 import type { Subcommand } from "./command.ts";
+import { SETTINGS_OPTIONS } from "./options.ts";
 
 /** The `config` subcommand. */
 export const configCommand: Subcommand = {
@@ -17,8 +18,8 @@ export const configCommand: Subcommand = {
 and flags, and for each interface the peers that are never purged and why.
 Reads no WireGuard state; with interfaces "all" it lists the WireGuard
 interfaces of the network config.`,
-  options: {},
-  optionsHelp: "",
+  options: SETTINGS_OPTIONS,
+  purges: false,
   async run({ settings, sources, print }) {
     const uci = await uciPathFor(sources);
     const enabled = uci === null ? null : uciEnabled(await readUci(uci), uci);

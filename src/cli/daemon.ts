@@ -16,6 +16,7 @@ import { redactText } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
 import { processSignals, type SignalSource } from "./signals.ts";
 import { logger } from "./log.ts";
+import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "./options.ts";
 import { runRecordedCycle } from "./recorded_cycle.ts";
 
 /** The `daemon` subcommand. */
@@ -24,9 +25,8 @@ export const daemonCommand: Subcommand = {
   description: `Runs a purge cycle at start and then every --interval seconds. SIGTERM or
 SIGINT stops the running cycle between two wg calls (what it did is verified
 and repaired), then exits 0. SIGHUP reloads --config.`,
-  options: { "dry-run": { type: "boolean" }, interval: { type: "string" } },
-  optionsHelp: `      --interval S          seconds between cycles (default 30)
-      --dry-run             report what would be purged, change nothing`,
+  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "interval"],
+  purges: true,
   async run({ settings, reload, wgFor, now }) {
     // The daemon's memory of peer states, kept across cycles and reloads.
     const observe = {

@@ -8,6 +8,7 @@ import { cycleOptions } from "../config/cycle_options.ts";
 import { runCycle } from "../purge/cycle.ts";
 import type { Subcommand } from "./command.ts";
 import { logger } from "./log.ts";
+import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "./options.ts";
 import { runRecordedCycle } from "./recorded_cycle.ts";
 import { whileStoppable } from "./signals.ts";
 
@@ -18,10 +19,9 @@ export const runCommand: Subcommand = {
 the peer is removed and re-added in one wg call with the same allowed-ips,
 preshared key and keepalive, so the interface forgets its endpoint. SIGTERM
 or SIGINT stops it between two wg calls; what it did is verified, and it
-exits 1.`,
-  options: { "dry-run": { type: "boolean" }, json: { type: "boolean" } },
-  optionsHelp: `      --dry-run             report what would be purged, change nothing
-      --json                print the cycle report as JSON on stdout`,
+exits 1. --json prints the cycle report.`,
+  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "json"],
+  purges: true,
   async run({ settings, json, wgFor, now, print }) {
     // SIGTERM or SIGINT (Ctrl-C) stops between two wg calls, never inside one.
     const log = logger("purge");

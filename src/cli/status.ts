@@ -12,10 +12,10 @@ import { loadNetwork } from "../config/protection.ts";
 import type { WireguardNetwork } from "../config/uci_network.ts";
 import { readAndPlan } from "../purge/cycle.ts";
 import type { PlannedInterface } from "../purge/plan.ts";
-import { formatCounts } from "../purge/report.ts";
 import { shortKey } from "../wg/constants.ts";
 import { type EndpointFamily, endpointFamily } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
+import { SETTINGS_OPTIONS, WG_OPTIONS } from "./options.ts";
 import { readStatus, type Status, sum } from "./status_file.ts";
 
 /** The `status` subcommand. */
@@ -23,10 +23,11 @@ export const statusCommand: Subcommand = {
   summary: "show every peer and what a cycle would do",
   description: `Shows the last cycle and the totals since boot from --status-file, then lists
 every peer: interface, short key, endpoint family (never the address),
-handshake age, and what a cycle would decide, with the reason.`,
-  options: { json: { type: "boolean" } },
-  optionsHelp:
-    `      --json                print it as JSON on stdout: {statusFile, status, peers}`,
+handshake age, and what a cycle would decide, with the reason. It changes
+nothing. --json prints it all as {statusFile, status, peers}.`,
+  // It plans as a cycle would but writes nothing: no key, lock or metrics file.
+  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, "status-file", "json"],
+  purges: false,
   async run({ settings, json, wgFor, now, print }) {
     const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now));
     const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)));
@@ -56,6 +57,41 @@ function formatTime(seconds: number): string {
 }
 
 /**
+ * The reasons of the status file in words, as `status` and the LuCI page
+ * (openwrt/luci-app-wg-reinstate) say them; a log line keeps `reason=n`.
+ */
+export const REASON_WORDS: Readonly<Record<string, string>> = {
+  stale: "stale",
+  unconfirmed: "unconfirmed",
+  active: "active",
+  "no-endpoint": "without endpoint",
+  "never-handshaked": "never connected",
+  excluded: "excluded",
+  "configured-endpoint": "with a configured endpoint",
+  "handshake-in-future": "with a handshake in the future",
+  observing: "still being watched",
+};
+
+/** `n` and the noun, singular for 1: `1 cycle`, `2 cycles`. */
+function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Counts by reason, in words: `3 stale, 1 excluded`, or `none`. */
+export function byReason(counts: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(counts).filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${n} ${REASON_WORDS[reason] ?? reason.replaceAll("-", " ")}`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}
+
+/** Peers by interface: `3 peers purged on wg0, 1 peer purged on wg1`, or `no peer purged`. */
+function byInterface(counts: Readonly<Record<string, number>>, done: string): string {
+  const parts = Object.entries(counts).filter(([, n]) => n > 0)
+    .map(([name, n]) => `${counted(n, "peer", "peers")} ${done} on ${name}`);
+  return parts.length > 0 ? parts.join(", ") : `no peer ${done}`;
+}
+
+/**
  * The status file's last cycle and totals for people; `last` is the parsed
  * file, null when there is none yet, or why it could not be read.
  */
@@ -69,9 +105,11 @@ export function formatLastCycle(last: Status | null | string, path: string, now:
     `${c.result}${c.dryRun ? " (dry run)" : ""}${c.error === null ? "" : `: ${c.error}`}`,
   ];
   for (const i of c.interfaces) {
+    const purged = sum(i.purged);
     lines.push(
-      `  ${i.name}: ${i.checked} checked, ${sum(i.purged)} purged (${formatCounts(i.purged)}), ` +
-        `kept ${formatCounts(i.kept)}, ${i.repaired} repaired` +
+      `  ${i.name}: ${i.checked} checked, ${purged} purged` +
+        (purged > 0 ? ` (${byReason(i.purged)})` : "") +
+        `; kept ${byReason(i.kept)}; ${i.repaired} repaired` +
         (i.notRestored > 0 ? `, ${i.notRestored} NOT restored` : "") +
         (i.stoppedEarly > 0 ? `, ${i.stoppedEarly} left by a stop` : "") +
         (i.error === null ? "" : `; error: ${i.error}`),
@@ -79,10 +117,11 @@ export function formatLastCycle(last: Status | null | string, path: string, now:
   }
   for (const name of c.busy) lines.push(`  ${name}: skipped, another wg-reinstate held it`);
   const t = last.totals;
+  const cycles = counted(t.cycles.ok + t.cycles.failed, "cycle", "cycles") +
+    (t.cycles.failed > 0 ? `, ${t.cycles.failed} failed` : "");
   lines.push(
-    `Since ${formatTime(t.since)}: ${t.cycles.ok + t.cycles.failed} cycles ` +
-      `(${t.cycles.ok} ok, ${t.cycles.failed} failed); purged ${formatCounts(t.purged)}; ` +
-      `repaired ${formatCounts(t.repaired)}`,
+    `Since ${formatTime(t.since)}: ${cycles}; ${byInterface(t.purged, "purged")}; ` +
+      byInterface(t.repaired, "repaired"),
   );
   return lines.join("\n") + "\n";
 }
@@ -121,8 +160,12 @@ export function statusRows(
   planned: readonly PlannedInterface[],
   descriptions: Descriptions = new Map(),
 ): StatusRow[] {
+  // By key: the kernel moves a re-added peer to the end of its list, and
+  // wireguard-go lists peers in no fixed order; a table to compare needs one.
+  const byKey = (a: { peer: { publicKey: string } }, b: { peer: { publicKey: string } }) =>
+    a.peer.publicKey < b.peer.publicKey ? -1 : a.peer.publicKey > b.peer.publicKey ? 1 : 0;
   return planned.flatMap(({ iface, now, plans }) =>
-    plans.map(({ peer, decision }) => ({
+    [...plans].sort(byKey).map(({ peer, decision }) => ({
       interface: iface.name,
       publicKey: peer.publicKey,
       endpoint: endpointFamily(peer.endpoint),

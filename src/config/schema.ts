@@ -27,13 +27,67 @@ export const ifaceNameSchema = z.string().check(
 /** Log levels the tool accepts, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 
-/** A whole number from `min` to `max`. */
-const wholeNumber = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
+/** The range of a numeric setting. */
+export interface NumberBounds {
+  /** The least value; with `minExclusive`, values must be above it. */
+  min: number;
+  minExclusive?: boolean;
+  max: number;
+  /** Whole numbers only. */
+  whole: boolean;
+}
 
-/** A string that is not empty (a path, a command). */
-const text = z.string().check(z.minLength(1));
+/**
+ * The range of every numeric setting, stated once: the schema checks it, and
+ * the command line's help and messages quote it. `staleAfter` below
+ * {@link REJECT_AFTER_TIME} also needs `forceShortThreshold` (see
+ * {@link resolveSettings}).
+ */
+export const NUMBER_BOUNDS = {
+  staleAfter: { min: 1, max: 31_536_000, whole: true },
+  interval: { min: 1, max: 86_400, whole: true },
+  wgTimeout: { min: 0, minExclusive: true, max: 600, whole: false },
+  argvBudget: { min: 4096, max: 64 * 1024 * 1024, whole: true },
+} as const satisfies Record<string, NumberBounds>;
 
-const STALE_AFTER = wholeNumber(1, 31_536_000);
+/**
+ * A number within `bounds`. Not `z.int()`: it caps whole numbers at 2^53 - 1
+ * and would name that, not the setting's own maximum. `withMin: false` leaves
+ * the minimum to a check that sees every source (the threshold's).
+ */
+function numberIn(bounds: NumberBounds, withMin = true) {
+  const checks: z.core.$ZodCheck<number>[] = [z.maximum(bounds.max)];
+  if (withMin) checks.unshift(bounds.minExclusive ? z.gt(bounds.min) : z.minimum(bounds.min));
+  if (bounds.whole) checks.push(z.refine(Number.isInteger, { error: "must be a whole number" }));
+  return z.number().check(...checks);
+}
+
+/** True when `s` holds a control character (below 0x20, or DEL), which no setting may contain. */
+export function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const code = s.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * A string that is not empty (a path, a command) and holds no control
+ * character: a newline in a path would forge a second log line.
+ */
+const text = z.string().check(
+  z.minLength(1),
+  z.refine((s) => !hasControlCharacter(s), { error: "must not contain control characters" }),
+);
+
+/** One of `values`; the message lists them as the help does: `debug, info, warning or error`. */
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const list = `${values.slice(0, -1).join(", ")} or ${values.at(-1)}`;
+  return z.enum(values, { error: `must be ${list}` });
+}
+
+// Its minimum depends on forceShortThreshold, which another source may set.
+const STALE_AFTER = numberIn(NUMBER_BOUNDS.staleAfter, false);
 
 /** Every setting, each optional: one source may set any subset. */
 export const settingsInputSchema = z.partial(z.strictObject({
@@ -56,20 +110,20 @@ export const settingsInputSchema = z.partial(z.strictObject({
   /** Plan and report, change nothing. */
   dryRun: z.boolean(),
   /** Daemon: seconds between cycles. */
-  interval: wholeNumber(1, 86_400),
+  interval: numberIn(NUMBER_BOUNDS.interval),
   /** Lowest level logged. */
-  logLevel: z.enum(LOG_LEVELS),
+  logLevel: oneOf(LOG_LEVELS),
   /** `text` lines or JSON lines (debug and info on stdout, warning and error on stderr). */
-  logFormat: z.enum(["text", "json"]),
+  logFormat: oneOf(["text", "json"]),
   /**
    * Our own time stamp on log lines: `auto` drops it where journald reads the
    * stream; the OpenWrt init script passes `off` (logd stamps lines).
    */
-  logTimestamps: z.enum(["auto", "on", "off"]),
+  logTimestamps: oneOf(["auto", "on", "off"]),
   /** The `wg` binary. */
   wg: text,
   /** Seconds one `wg` call may take before it is stopped. */
-  wgTimeout: z.number().check(z.positive(), z.maximum(600)),
+  wgTimeout: numberIn(NUMBER_BOUNDS.wgTimeout),
   /**
    * OpenWrt's network config (/etc/config/network): its WireGuard peers with
    * `endpoint_host` are protected, and their descriptions shown. null: none.
@@ -84,7 +138,7 @@ export const settingsInputSchema = z.partial(z.strictObject({
   /** A Prometheus text-format file, replaced after every cycle; null: none. */
   metricsFile: z.nullable(text),
   /** Bytes of arguments per `wg set` call (the kernel's limit is ARG_MAX). */
-  argvBudget: wholeNumber(4096, 64 * 1024 * 1024),
+  argvBudget: numberIn(NUMBER_BOUNDS.argvBudget),
   /** Per-interface threshold and extra exclusions. */
   interfaceOverrides: z.record(
     ifaceNameSchema,
@@ -121,7 +175,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   interfaceOverrides: {},
 });
 
-/** A named source of settings, e.g. `--flags` or a file path. */
+/** A named source of settings, e.g. the command line or a file path. */
 export interface SettingsLayer {
   /** How errors name the source: a file path, or "flags". */
   source: string;
@@ -129,6 +183,22 @@ export interface SettingsLayer {
   values: unknown;
   /** Turns a field name into what the user typed, e.g. `--stale-after`. */
   fieldName?: (key: string) => string;
+  /**
+   * Words a problem with the setting `key` as the whole message. The command
+   * line gives one, which names the flag and points at its `--help`; without
+   * it the message is `source: field: problem (detail)`, the detail saying
+   * what a file's reader has no `--help` for.
+   */
+  describe?: (key: string, problem: string) => string;
+}
+
+/** The message for a problem with the setting at `path` of `layer`. */
+function problemIn(layer: SettingsLayer, path: readonly string[], problem: string, detail = "") {
+  const [key, ...rest] = path;
+  if (layer.describe !== undefined && key !== undefined) return layer.describe(key, problem);
+  const name = layer.fieldName ?? ((k: string) => k);
+  const where = key === undefined ? "settings" : [name(key), ...rest].join(".");
+  return `${layer.source}: ${where}: ${problem}${detail === "" ? "" : ` (${detail})`}`;
 }
 
 /**
@@ -140,17 +210,15 @@ export function parseSettingsLayer(layer: SettingsLayer): SettingsInput {
   const result = settingsInputSchema.safeParse(layer.values);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const name = layer.fieldName ?? ((key: string) => key);
-  let where: string;
-  let message = issue.message;
   if (issue.code === "unrecognized_keys") {
-    where = issue.keys.map(name).join(", ");
-    message = "unknown setting";
-  } else {
-    const [key, ...rest] = issue.path.map(String);
-    where = key === undefined ? "settings" : [name(key), ...rest].join(".");
+    const name = layer.fieldName ?? ((key: string) => key);
+    throw new ConfigError(`${layer.source}: ${issue.keys.map(name).join(", ")}: unknown setting`, {
+      cause: result.error,
+    });
   }
-  throw new ConfigError(`${layer.source}: ${where}: ${message}`);
+  throw new ConfigError(problemIn(layer, issue.path.map(String), issue.message), {
+    cause: result.error,
+  });
 }
 
 /**
@@ -161,26 +229,44 @@ export function parseSettingsLayer(layer: SettingsLayer): SettingsInput {
  */
 export function resolveSettings(layers: readonly SettingsLayer[]): Settings {
   const merged: Settings = { ...DEFAULT_SETTINGS, exclude: [...DEFAULT_SETTINGS.exclude] };
+  // Which layer gave each setting, so that a rule spanning fields names it.
+  const givenBy = new Map<string, SettingsLayer>();
   for (const layer of layers) {
     const input = parseSettingsLayer(layer);
     for (const [key, value] of Object.entries(input)) {
-      if (value !== undefined) Object.assign(merged, { [key]: value });
+      if (value === undefined) continue;
+      Object.assign(merged, { [key]: value });
+      givenBy.set(key, layer);
     }
   }
-  const thresholds: [string, number | undefined][] = [
-    ["stale-after", merged.staleAfter],
-    ...Object.entries(merged.interfaceOverrides).map(([name, o]): [string, number | undefined] => [
-      `stale-after of interface ${name}`,
+  checkThresholds(merged, givenBy);
+  return merged;
+}
+
+/**
+ * A threshold below REJECT_AFTER_TIME cuts live sessions: it needs
+ * forceShortThreshold, from any source, and is at least 1 even then.
+ */
+function checkThresholds(merged: Settings, givenBy: ReadonlyMap<string, SettingsLayer>): void {
+  const forced = merged.forceShortThreshold;
+  const min = forced ? NUMBER_BOUNDS.staleAfter.min : REJECT_AFTER_TIME;
+  const thresholds: [string[], number | undefined][] = [
+    [["staleAfter"], merged.staleAfter],
+    ...Object.entries(merged.interfaceOverrides).map((
+      [name, o],
+    ): [string[], number | undefined] => [
+      ["interfaceOverrides", name, "staleAfter"],
       o.staleAfter,
     ]),
   ];
-  for (const [what, value] of thresholds) {
-    if (value === undefined || value >= REJECT_AFTER_TIME || merged.forceShortThreshold) continue;
-    throw new ConfigError(
-      `${what}: ${value} s is below ${REJECT_AFTER_TIME} s; a WireGuard session ` +
-        `lives up to ${REJECT_AFTER_TIME} s (REJECT_AFTER_TIME), so a shorter threshold cuts live ` +
-        `sessions (--force-short-threshold overrides this for demos and tests)`,
-    );
+  for (const [path, value] of thresholds) {
+    const layer = givenBy.get(path[0]);
+    if (value === undefined || value >= min || layer === undefined) continue;
+    const force = (layer.fieldName ?? ((k: string) => k))("forceShortThreshold");
+    const detail = forced
+      ? ""
+      : `below ${REJECT_AFTER_TIME} s, live WireGuard sessions are cut; ${force} allows it, ` +
+        "for demos and tests";
+    throw new ConfigError(problemIn(layer, path, `must be at least ${min}`, detail));
   }
-  return merged;
 }

@@ -86,7 +86,7 @@ Deno.test("run writes a status file and metrics that promtool accepts and node_e
     assert.strictEqual(status.lastCycle.dryRun, true);
     assert.deepStrictEqual(status.lastCycle.interfaces[0].kept.active, 0);
 
-    const shown = await runCli(["status", "-i", lab.iface, ...files]);
+    const shown = await runCli(["status", "-i", lab.iface, ...files.slice(0, 2)]);
     assert.match(
       shown.stdout,
       /^Last cycle: \d{4}-\d\d-\d\d [\d:]+ UTC \(.*ago\), [\d.]+ s, ok \(dry run\)$/m,
@@ -94,7 +94,7 @@ Deno.test("run writes a status file and metrics that promtool accepts and node_e
     assert.match(shown.stdout, new RegExp(`^  ${lab.iface}: 3 checked, 0 purged`, "m"));
     assert.match(
       shown.stdout,
-      /^Since .*: 2 cycles \(2 ok, 0 failed\); purged \S+=3; repaired none$/m,
+      /^Since .*: 2 cycles; 3 peers purged on \S+; no peer repaired$/m,
     );
 
     const lint = await sh(["promtool", "check", "metrics"], { stdin: metrics, allowFail: true });

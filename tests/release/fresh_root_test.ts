@@ -29,7 +29,8 @@ Deno.test("demo.sh installs what it lacks and runs on a minbase Debian root", as
   assert.match(r.stderr, /ensure_deps: fetching @deno\/linux-x64-glibc@/);
   assert.match(r.stdout, /^3 endpoints forgotten, 2 peers protected, 0 lost\.$/m);
   assert.doesNotMatch(r.stdout, /Download|\bTask\b/);
-  assert.strictEqual(r.stdout.match(/live sessions will be cut/g)?.length, 1, r.stdout);
+  // Only `run` warns of the forced short threshold; `status` cuts no session.
+  assert.strictEqual((r.stdout + r.stderr).match(/live sessions will be cut/g)?.length, 1);
 });
 
 Deno.test("ensure_vm.sh on a root whose only kernel is 6.12-rt adds a plain kernel, and reads zstd", async () => {
@@ -57,9 +58,6 @@ for k in .tools/vm/*/vmlinux; do echo "$k $(head -c 4 "$k" | od -An -tx1 | tr -d
   assert.match(chosen[1], /-rt-amd64$/);
   assert.match(r.stderr, /ensure_vm: kernel .*-rt-amd64 .*zstd at byte \d+/);
   for (const kver of chosen) {
-    assert.match(
-      r.stdout,
-      new RegExp(`^\\.tools/vm/${kver.replaceAll(".", "\\.")}/vmlinux 7f454c46$`, "m"),
-    );
+    assert.ok(r.stdout.split("\n").includes(`.tools/vm/${kver}/vmlinux 7f454c46`), kver);
   }
 });

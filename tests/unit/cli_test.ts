@@ -19,14 +19,34 @@ Deno.test("cli prints its version from deno.json", async () => {
   assert.strictEqual(r.stdout, `wg-reinstate ${VERSION}\n`);
 });
 
-Deno.test("cli exits 2 with one line for bad flags", async () => {
-  for (
-    const args of [["run", "--stale-after", "60"], ["run", "--nope"], ["status", "-i", "a b"], []]
-  ) {
-    const r = await runCli(args);
-    assert.strictEqual(r.code, 2, args.join(" "));
-    assert.strictEqual(r.stderr.trim().split("\n").length, 1, r.stderr);
-    assert.match(r.stderr, /^wg-reinstate: /);
+Deno.test("cli exits 2 with the one-voice line for bad flags, as a process", async (t) => {
+  const cases: [string[], string][] = [
+    [
+      ["run", "--stale-after", "60"],
+      "--stale-after: must be at least 180 (see wg-reinstate run --help)",
+    ],
+    [["run", "--nope"], "--nope: unknown option (see wg-reinstate run --help)"],
+    [
+      ["config", "--key-dir", "/tmp"],
+      "--key-dir: config does not use this option (see wg-reinstate config --help)",
+    ],
+    [
+      ["status", "-i", "a b"],
+      "--interface: is not a valid interface name (1-15 of A-Z a-z 0-9 _ = + . -, not starting with -) (see wg-reinstate status --help)",
+    ],
+    [
+      ["status", "--status-file", "/tmp/x\nwg-reinstate: forged"],
+      "--status-file: must not contain control characters (see wg-reinstate status --help)",
+    ],
+    [[], "no command given (see wg-reinstate --help)"],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(JSON.stringify(args), async () => {
+      const r = await runCli(args);
+      assert.strictEqual(r.code, 2);
+      assert.strictEqual(r.stderr, `wg-reinstate: ${message}\n`);
+      assert.strictEqual(r.stdout, "");
+    });
   }
 });
 

@@ -4,14 +4,17 @@
  * run against recording stand-ins for LuCI's `view`, `form`, `uci`, `rpc`
  * and `fs` modules: every UCI option the daemon reads is in the form with
  * the init script's datatype, `stale_after` below 180 is refused unless
- * forced, and the status part shows the status file and nothing else.
- * How it was tried in a real LuCI is in the README.
+ * forced, the programs and paths it accepts are those the compiled program's
+ * permissions allow, and the status part shows the status file, in words,
+ * and nothing else. How it was tried in a real LuCI is in the README.
  */
 import assert from "node:assert/strict";
 import { UCI_INTERFACE_OPTIONS, UCI_MAIN_OPTIONS } from "../../src/config/uci_settings.ts";
 import { nextStatus, summarizeCycle } from "../../src/cli/status_file.ts";
+import { formatLastCycle, REASON_WORDS } from "../../src/cli/status.ts";
 import { countKeptByReason } from "../../src/purge/plan.ts";
 import { key } from "../support/peers.ts";
+import { PERMISSION_FLAGS } from "../../scripts/runtime_flags.ts";
 
 const APP = new URL("../../openwrt/luci-app-wg-reinstate/", import.meta.url).pathname;
 const VIEW = `${APP}htdocs/luci-static/resources/view/wg-reinstate.js`;
@@ -21,7 +24,9 @@ const INIT = new URL("../../openwrt/files/wg-reinstate.init", import.meta.url).p
 const SOURCE = Deno.readTextFileSync(VIEW);
 
 /** Options the form deliberately leaves out, with the reason. */
-const LEFT_OUT: Record<string, string> = {};
+const LEFT_OUT: Record<string, string> = {
+  key_dir: "the program may write preshared-key files only in its run directory, the default",
+};
 
 // ---- Recording stand-ins for LuCI's client modules -------------------------
 
@@ -168,7 +173,9 @@ async function runView(
   };
   const L = { resolveDefault: (p: Promise<unknown>, d: unknown) => p.catch(() => d) };
   const _ = (s: string) => s;
-  const view = new Function("view", "form", "fs", "rpc", "uci", "E", "_", "L", SOURCE)(
+  // LuCI's plural lookup, untranslated: the singular for 1, else the plural.
+  const N_ = (n: number, one: string, many: string) => n === 1 ? one : many;
+  const view = new Function("view", "form", "fs", "rpc", "uci", "E", "_", "N_", "L", SOURCE)(
     { extend: (o: unknown) => o },
     formWithMap,
     fs,
@@ -176,6 +183,7 @@ async function runView(
     uci,
     E,
     _,
+    N_,
     L,
   ) as { load(): Promise<unknown[]>; render(data: unknown[]): Promise<Node> };
   const node = await view.render(await view.load());
@@ -208,7 +216,7 @@ Deno.test("luci app JSON files parse and the menu entry points at the view", () 
 });
 
 Deno.test("luci app view parses as LuCI loads it, and passes every string through _()", () => {
-  new Function("view", "form", "fs", "rpc", "uci", "E", "_", "L", SOURCE); // a syntax error throws
+  new Function("view", "form", "fs", "rpc", "uci", "E", "_", "N_", "L", SOURCE); // a syntax error throws
   // Visible strings are the first argument of _(); a bare string literal in an
   // E() child or a title would escape translation.
   const bare = [...SOURCE.matchAll(/E\('[a-z0-9]+', \{[^}]*\}, '([^']+)'\)/g)].map((m) => m[1]);
@@ -269,6 +277,10 @@ Deno.test("luci app form has every option the daemon reads, with the init script
   assert.strictEqual(specs.length, UCI_MAIN_OPTIONS.length);
   const byName = new Map(main.options.map((o) => [o.name, o]));
   for (const [name, datatype] of specs) {
+    if (name in LEFT_OUT) {
+      assert.ok(!byName.has(name), `${name} is left out`);
+      continue;
+    }
     const o = byName.get(name)!;
     if (datatype === "bool") assert.strictEqual(o.type, "Flag", name);
     else if (datatype.startsWith("or(")) {
@@ -313,49 +325,153 @@ Deno.test("luci app refuses stale_after below 180 with the reason, unless forced
   assert.match(String(perInterfaceStale.validate!("wg0", "60")), /^Below 180 s/);
 });
 
-Deno.test("luci app status shows the last cycle from the status file, and no cycle when there is none", async () => {
-  const none = await runView({ status: null, running: false });
-  const noneText = text(none.node.children[0] as Node);
-  assert.match(noneText, /Service: +not running/);
-  assert.match(noneText, /No cycle yet: there is no status file\./);
-
-  const kept = countKeptByReason([]);
-  kept.active = 4;
-  const status = nextStatus(
-    null,
-    summarizeCycle(
-      {
-        report: {
-          dryRun: false,
-          busy: [],
-          durationMs: 42,
-          ok: true,
-          interfaces: [{
-            name: "wg0",
-            checked: 7,
-            purged: [
-              { publicKey: key("A"), reason: "stale", idleSeconds: 900 },
-              { publicKey: key("B"), reason: "stale", idleSeconds: 901 },
-            ],
-            kept,
-            repaired: [],
-            error: null,
-            stoppedEarly: 0,
-          }],
-        },
+/** The status file after `cycles`: each purges that many stale peers per interface, or fails. */
+function statusAfter(cycles: (Record<string, number> | "failed")[]): string {
+  let status = null;
+  let at = 1_800_000_000;
+  for (const cycle of cycles) {
+    const kept = countKeptByReason([]);
+    kept.active = 4;
+    kept.excluded = 1;
+    const outcome = cycle === "failed" ? { error: new Error("wg show failed") } : {
+      report: {
+        dryRun: false,
+        busy: [],
+        durationMs: 42,
+        ok: true,
+        interfaces: Object.entries(cycle).map(([name, n]) => ({
+          name,
+          checked: n + 5,
+          purged: Array.from({ length: n }, (_, i) => ({
+            publicKey: key(String.fromCharCode(65 + i)),
+            reason: "stale" as const,
+            idleSeconds: 900,
+          })),
+          kept,
+          repaired: [],
+          error: null,
+          stoppedEarly: 0,
+        })),
       },
-      1_800_000_000,
-      0.042,
-      false,
-    ),
-    100,
-  );
-  const shown = await runView({ status: JSON.stringify(status), running: true });
-  const shownText = text(shown.node.children[0] as Node);
-  assert.match(shownText, /Service: +running/);
-  assert.match(shownText, /Last cycle: +.*took 0\.042 s, ok/);
-  assert.match(shownText, /wg0 +7 +2 \(stale=2\) +active=4 +0 +-/);
-  assert.match(shownText, /1 cycles \(1 ok, 0 failed\); purged wg0=2; repaired none/);
-  assert.ok(!shownText.includes(key("A").slice(0, 8)));
-  assert.deepStrictEqual(shown.uses.files, ["/var/run/wg-reinstate/status.json"]);
+    };
+    status = nextStatus(status, summarizeCycle(outcome, at += 30, 0.042, false), 100);
+  }
+  return JSON.stringify(status);
+}
+
+async function statusText(status: string | null, running = true): Promise<string> {
+  const { node, uses } = await runView({ status, running });
+  assert.deepStrictEqual(uses.files, ["/var/run/wg-reinstate/status.json"]);
+  return text(node.children[0] as Node);
+}
+
+Deno.test("luci app status says there is no cycle yet when there is no status file", async () => {
+  const shown = await statusText(null, false);
+  assert.match(shown, /Service: +not running/);
+  assert.match(shown, /No cycle yet: there is no status file\./);
+});
+
+Deno.test("luci app status speaks plainly: words, not key=value, and correct plurals", async (t) => {
+  const cases: [string, (Record<string, number> | "failed")[], RegExp[]][] = [
+    ["one cycle", [{ wg0: 2 }], [
+      /Last cycle: +.*took 0\.042 s, ok/,
+      /wg0 +7 +2 stale +4 active, 1 excluded +0 +-/,
+      /Since .*: +1 cycle; 2 peers purged on wg0; no peer repaired$/,
+    ]],
+    ["one peer", [{ wg0: 1 }], [/: +1 cycle; 1 peer purged on wg0; no peer repaired$/]],
+    ["nothing purged", [{ wg0: 0 }], [
+      /wg0 +5 +none +4 active, 1 excluded/,
+      /: +1 cycle; no peer purged; no peer repaired$/,
+    ]],
+    ["several cycles and interfaces, one failed", [{ wg0: 3, wg1: 1 }, "failed", { wg0: 1 }], [
+      /: +3 cycles, 1 failed; 4 peers purged on wg0, 1 peer purged on wg1; no peer repaired$/,
+    ]],
+  ];
+  for (const [name, cycles, patterns] of cases) {
+    await t.step(name, async () => {
+      const shown = await statusText(statusAfter(cycles));
+      assert.match(shown, /Service: +running/);
+      for (const pattern of patterns) assert.match(shown, pattern);
+      assert.doesNotMatch(shown, /[a-z]=\d|\b1 cycles\b|\b1 peers\b/);
+      assert.ok(!shown.includes(key("A").slice(0, 8)), "no key");
+    });
+  }
+});
+
+Deno.test("luci app and wg-reinstate status word the status file alike", async (t) => {
+  await t.step("every reason", async () => {
+    const status = JSON.parse(statusAfter([{ wg0: 1 }]));
+    status.lastCycle.interfaces[0].kept = Object.fromEntries(
+      Object.keys(REASON_WORDS).map((reason, i) => [reason, i + 2]),
+    );
+    const shown = await statusText(JSON.stringify(status));
+    const cli = formatLastCycle(status, "s.json", 1_800_000_100);
+    for (const [reason, words] of Object.entries(REASON_WORDS)) {
+      const n = status.lastCycle.interfaces[0].kept[reason];
+      assert.ok(shown.includes(`${n} ${words}`), `LuCI: ${n} ${words}`);
+      assert.ok(cli.includes(`${n} ${words}`), `status: ${n} ${words}`);
+    }
+  });
+  await t.step("the totals", async () => {
+    for (const cycles of [[{ wg0: 1 }], [{ wg0: 3, wg1: 1 }, "failed" as const]]) {
+      const status = statusAfter(cycles);
+      const luci = (await statusText(status)).match(/Since .*: +(\d+ cycles?\b.*)$/)![1];
+      const cli = formatLastCycle(JSON.parse(status), "s.json", 1_800_000_100)
+        .match(/^Since .* UTC: (.*)$/m)![1];
+      assert.strictEqual(luci, cli);
+    }
+  });
+});
+
+/** The paths (or programs) a `--allow-…` permission of the compiled program names. */
+function allowed(permission: "run" | "read" | "write"): string[] {
+  const flag = PERMISSION_FLAGS.find((f) => f.startsWith(`--allow-${permission}=`))!;
+  return flag.slice(flag.indexOf("=") + 1).split(",");
+}
+
+Deno.test("luci app form offers only the programs and paths the compiled program may use", async (t) => {
+  const { map } = await runView();
+  const option = (name: string) => map.sections[0].options.find((o) => o.name === name)!;
+  assert.ok(!map.sections[0].options.some((o) => o.name === "key_dir"));
+
+  await t.step("wg: the programs --allow-run names, and no other", () => {
+    const wg = option("wg");
+    assert.deepStrictEqual(wg.values, allowed("run"));
+    for (const program of ["", ...allowed("run")]) {
+      assert.strictEqual(wg.validate!("main", program), true);
+    }
+    for (const program of ["/opt/wg", "/usr/bin/wg-other", "sh"]) {
+      assert.match(String(wg.validate!("main", program)), /^wg-reinstate may run only wg, /);
+    }
+  });
+  const cases: [string, "read" | "write", string[]][] = [
+    ["status_file", "write", ["/tmp/status.json", "/etc/config/status.json"]],
+    ["metrics_file", "write", ["/var/lib/node_exporter/wg.prom", "/var/prometheusx/wg.prom"]],
+    ["network_config", "read", ["/root/network", "/etc/shadow"]],
+    ["wg_quick_config", "read", ["/home/me/%i.conf", "/etc/config/../shadow"]],
+  ];
+  for (const [name, permission, refused] of cases) {
+    await t.step(`${name}: below what --allow-${permission} names, and nowhere else`, () => {
+      const o = option(name);
+      for (const dir of allowed(permission)) {
+        assert.strictEqual(o.validate!("main", `${dir}/file`), true, dir);
+      }
+      assert.strictEqual(o.validate!("main", ""), true);
+      for (const path of refused) {
+        assert.match(
+          String(o.validate!("main", path)),
+          new RegExp(`^wg-reinstate may ${permission} only files below /`),
+          path,
+        );
+      }
+    });
+  }
+  await t.step("every placeholder passes its own check", () => {
+    for (const o of map.sections[0].options) {
+      const placeholder = (o as Option & { placeholder?: string }).placeholder;
+      if (placeholder !== undefined && o.validate) {
+        assert.strictEqual(o.validate("main", placeholder), true, o.name);
+      }
+    }
+  });
 });

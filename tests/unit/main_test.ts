@@ -7,37 +7,44 @@ import assert from "node:assert/strict";
 import { WgError } from "../../src/common/errors.ts";
 import { lockInterfaces } from "../../src/purge/lock.ts";
 import { loadSpecs } from "../../src/cli/args.ts";
+import type { OptionName } from "../../src/cli/options.ts";
 import { COMMANDS, main, type MainIo } from "../../src/main.ts";
 import { FakeWg } from "../support/fake_wg.ts";
 import { key, manyPeers, peer } from "../support/peers.ts";
 
 const NOW = 50_000;
 
-/** Runs `main` with a fake `wg` in a private run directory; returns exit code and stdout. */
+/**
+ * Runs `main` with a fake `wg` in a private run directory: the command gets
+ * each of its own path options there unless argv names it. Returns the exit
+ * code, stdout and the error line printed before logging started.
+ */
 async function runMain(argv: string[], wg: FakeWg | (() => never) = new FakeWg()) {
   const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
   let out = "";
+  let err = "";
   const io: MainIo = {
     wgFor: () => (typeof wg === "function" ? wg() : wg),
     now: () => NOW,
     print: (text) => (out += text),
+    printError: (text) => (err += text),
   };
   try {
-    const dirs = argv.length > 1 && argv[0] in COMMANDS && !argv.includes("--help")
-      ? [
-        "--key-dir",
-        dir,
-        "--wg-quick-config",
-        `${dir}/none-%i.conf`,
-        "--status-file",
-        `${dir}/s.json`,
-      ]
-      : [];
-    if (dirs.length > 0 && !argv.includes("--lock-dir")) dirs.push("--lock-dir", dir);
+    const spec = Object.hasOwn(COMMANDS, argv[0] ?? "") ? await COMMANDS[argv[0]]() : null;
     // A missing configured wg-quick file is an error; an empty one protects nothing.
+    const paths: [OptionName, string][] = [
+      ["key-dir", dir],
+      ["lock-dir", dir],
+      ["status-file", `${dir}/s.json`],
+      ["wg-quick-config", `${dir}/none-%i.conf`],
+    ];
+    const own = spec === null || argv.includes("--help")
+      ? []
+      : paths.filter(([name]) => spec.options.includes(name) && !argv.includes(`--${name}`))
+        .flatMap(([name, value]) => [`--${name}`, value]);
     await Deno.writeTextFile(`${dir}/none-wg0.conf`, "");
-    const code = await main([...argv, ...dirs], io);
-    return { code, out, dir };
+    const code = await main(spec === null ? argv : [argv[0], ...own, ...argv.slice(1)], io);
+    return { code, out, err, dir };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -82,8 +89,6 @@ Deno.test("main runs status and run through the table against a fake wg", async 
 });
 
 Deno.test("main exits with the code the error carries", async () => {
-  assert.strictEqual((await runMain(["run", "--bogus"])).code, 2);
-  assert.strictEqual((await runMain(["run", "--stale-after", "60"])).code, 2);
   const failing = new FakeWg().addInterface("wg0", []).script("show", { kind: "fail" });
   assert.strictEqual((await runMain(["run", "-i", "wg0"], failing)).code, 1);
   const internal = await runMain(["status"], () => {
@@ -91,6 +96,42 @@ Deno.test("main exits with the code the error carries", async () => {
   });
   assert.strictEqual(internal.code, 1);
   assert.ok(new WgError("timeout", "x").exitCode === 1);
+});
+
+Deno.test("main prints one line for a bad flag, exits 2 and runs nothing", async (t) => {
+  const cases: [string[], string][] = [
+    [["run", "--bogus"], "--bogus: unknown option (see wg-reinstate run --help)"],
+    [
+      ["run", "--stale-after", "60"],
+      "--stale-after: must be at least 180 (see wg-reinstate run --help)",
+    ],
+    [
+      ["status", "--stale-after", "-5"],
+      "--stale-after: must be at least 180 (see wg-reinstate status --help)",
+    ],
+    [
+      ["status", "--lock-dir", "/tmp"],
+      "--lock-dir: status does not use this option (see wg-reinstate status --help)",
+    ],
+    [
+      ["config", "--metrics-file", "/tmp/m"],
+      "--metrics-file: config does not use this option (see wg-reinstate config --help)",
+    ],
+    [
+      ["run", "--wg-quick-config", "/tmp/a\nb.conf"],
+      "--wg-quick-config: must not contain control characters (see wg-reinstate run --help)",
+    ],
+  ];
+  for (const [argv, message] of cases) {
+    await t.step(argv.join(" ").replace("\n", "\\n"), async () => {
+      const wg = new FakeWg().addInterface("wg0", manyPeers(2, NOW - 600));
+      const r = await runMain(argv, wg);
+      assert.strictEqual(r.code, 2);
+      assert.strictEqual(r.err, `wg-reinstate: ${message}\n`);
+      assert.strictEqual(r.out, "");
+      assert.deepStrictEqual(wg.sets, []);
+    });
+  }
 });
 
 Deno.test("main exits 3 when another process holds an interface's lock", async () => {

@@ -11,8 +11,10 @@
  * or an endpoint address: the status file holds none, and nothing else is
  * read (no `wg show`).
  *
- * The datatypes are the init script's (/etc/init.d/wg-reinstate); the tests
- * in tests/release/luci_app_test.ts hold the two together.
+ * The datatypes are the init script's (/etc/init.d/wg-reinstate), and the
+ * paths and programs the form accepts are those the compiled program's
+ * permissions allow (scripts/runtime_flags.ts); tests/unit/luci_app_test.ts
+ * holds the three together.
  */
 
 // The status file LuCI may read (the ACL grants this path only).
@@ -21,6 +23,12 @@ var STATUS_FILE = '/var/run/wg-reinstate/status.json';
 var REJECT_AFTER_TIME = 180;
 var IFNAME = /^[A-Za-z0-9_=+.][A-Za-z0-9_=+.-]{0,14}$/;
 var WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+// The compiled program may run only these, and read and write only below
+// these directories: anything else fails at run time, so the form refuses it.
+var WG_PROGRAMS = [ 'wg', '/usr/bin/wg', '/usr/sbin/wg', '/usr/local/bin/wg' ];
+var WRITABLE = [ '/var/run/wg-reinstate', '/run/wg-reinstate', '/tmp/run/wg-reinstate',
+	'/var/prometheus', '/tmp/prometheus', '/var/lib/wg-reinstate' ];
+var READABLE = [ '/etc/wireguard', '/etc/config', '/etc/wg-reinstate' ].concat(WRITABLE);
 
 var callServiceList = rpc.declare({
 	object: 'service',
@@ -37,19 +45,54 @@ function staleAfterValid(value, forced) {
 		.format(REJECT_AFTER_TIME, REJECT_AFTER_TIME);
 }
 
+// A validator: the value is empty or a path below one of `dirs`.
+function below(dirs, refusal) {
+	return function(section_id, value) {
+		if (value === '' || value === null || value === undefined)
+			return true;
+		var inside = value.split('/').indexOf('..') < 0 && dirs.some(function(dir) {
+			return value.indexOf(dir + '/') === 0;
+		});
+		return inside ? true : refusal.format(dirs.join(', '));
+	};
+}
+
 function running(services) {
 	var instances = (services['wg-reinstate'] || {}).instances || {};
 	return Object.keys(instances).some(function(name) { return instances[name].running; });
 }
 
-function counts(record) {
-	var parts = Object.keys(record || {}).filter(function(k) { return record[k] > 0; })
-		.map(function(k) { return '%s=%d'.format(k, record[k]); });
-	return parts.length ? parts.join(' ') : _('none');
+// The status file's reasons, in words; a reason this page does not know is
+// shown as it is.
+function reason(key) {
+	switch (key) {
+	case 'stale': return _('stale');
+	case 'unconfirmed': return _('unconfirmed');
+	case 'active': return _('active');
+	case 'no-endpoint': return _('without endpoint');
+	case 'never-handshaked': return _('never connected');
+	case 'excluded': return _('excluded');
+	case 'configured-endpoint': return _('with a configured endpoint');
+	case 'handshake-in-future': return _('with a handshake in the future');
+	case 'observing': return _('still being watched');
+	}
+	return key.replace(/-/g, ' ');
 }
 
-function sum(record) {
-	return Object.keys(record || {}).reduce(function(n, k) { return n + record[k]; }, 0);
+function nonZero(record) {
+	return Object.keys(record || {}).filter(function(k) { return record[k] > 0; });
+}
+
+// "3 stale, 1 excluded", or "none".
+function byReason(record) {
+	var parts = nonZero(record).map(function(k) { return '%d %s'.format(record[k], reason(k)); });
+	return parts.length ? parts.join(', ') : _('none');
+}
+
+// "3 peers purged on wg0, 1 peer purged on wg1", or `none`.
+function byInterface(record, one, many, none) {
+	var parts = nonZero(record).map(function(k) { return N_(record[k], one, many).format(record[k], k); });
+	return parts.length ? parts.join(', ') : none;
 }
 
 function when(seconds) {
@@ -91,8 +134,8 @@ function statusSection(isRunning, status, statusPath) {
 			table.appendChild(E('tr', { 'class': 'tr' }, [
 				E('td', { 'class': 'td' }, [ i.name ]),
 				E('td', { 'class': 'td' }, String(i.checked)),
-				E('td', { 'class': 'td' }, [ '%d (%s)'.format(sum(i.purged), counts(i.purged)) ]),
-				E('td', { 'class': 'td' }, [ counts(i.kept) ]),
+				E('td', { 'class': 'td' }, [ byReason(i.purged) ]),
+				E('td', { 'class': 'td' }, [ byReason(i.kept) ]),
 				E('td', { 'class': 'td' }, [ i.notRestored > 0
 					? _('%d, %d NOT restored').format(i.repaired, i.notRestored) : String(i.repaired) ]),
 				E('td', { 'class': 'td' }, [ i.error || '-' ])
@@ -102,10 +145,13 @@ function statusSection(isRunning, status, statusPath) {
 		(c.busy || []).forEach(function(name) {
 			rows.push(E('p', {}, [ _('%s was skipped: another wg-reinstate held it.').format(name) ]));
 		});
-		rows.push(E('p', {}, [ E('strong', {}, _('Since %s').format(when(t.since)) + ': '),
-			_('%d cycles (%d ok, %d failed); purged %s; repaired %s').format(
-				t.cycles.ok + t.cycles.failed, t.cycles.ok, t.cycles.failed,
-				counts(t.purged), counts(t.repaired)) ]));
+		var cycles = t.cycles.ok + t.cycles.failed;
+		rows.push(E('p', {}, [ E('strong', {}, _('Since %s').format(when(t.since)) + ': '), [
+			N_(cycles, '%d cycle', '%d cycles').format(cycles) +
+				(t.cycles.failed > 0 ? ', ' + _('%d failed').format(t.cycles.failed) : ''),
+			byInterface(t.purged, '%d peer purged on %s', '%d peers purged on %s', _('no peer purged')),
+			byInterface(t.repaired, '%d peer repaired on %s', '%d peers repaired on %s', _('no peer repaired'))
+		].join('; ') ]));
 	}
 	return E('div', { 'class': 'cbi-section' }, [ E('h3', {}, _('Status')) ].concat(rows));
 }
@@ -184,11 +230,13 @@ return view.extend({
 			_('Its WireGuard peers with an endpoint host are never purged.'));
 		o.datatype = 'file';
 		o.placeholder = '/etc/config/network';
+		o.validate = below(READABLE, _('wg-reinstate may read only files below %s'));
 
 		o = s.taboption('protect', form.Value, 'wg_quick_config', _('wg-quick file'),
 			_('A wg-quick file whose [Peer] Endpoint lines protect site-to-site peers; %i is the interface.'));
 		o.datatype = 'string';
 		o.placeholder = '/etc/wireguard/%i.conf';
+		o.validate = below(READABLE, _('wg-reinstate may read only files below %s'));
 
 		o = s.taboption('advanced', form.ListValue, 'log_level', _('Log level'));
 		[ 'debug', 'info', 'warning', 'error' ].forEach(function(v) { o.value(v); });
@@ -202,25 +250,30 @@ return view.extend({
 		o = s.taboption('advanced', form.Value, 'wg', _('wg program'));
 		o.datatype = 'file';
 		o.placeholder = 'wg';
+		WG_PROGRAMS.forEach(function(path) { o.value(path); });
+		o.validate = function(section_id, value) {
+			return (value === '' || WG_PROGRAMS.indexOf(value) >= 0) ? true
+				: _('wg-reinstate may run only %s').format(WG_PROGRAMS.join(', '));
+		};
 
 		o = s.taboption('advanced', form.Value, 'wg_timeout', _('wg time limit (seconds)'),
 			_('Seconds a wg call of unknown cost may take before it counts as hung.'));
 		o.datatype = 'and(ufloat,max(600))';
 		o.placeholder = '10';
 
-		o = s.taboption('advanced', form.Value, 'key_dir', _('Key directory'),
-			_('Where the private, short-lived preshared-key files are made. Must be root\'s alone.'));
-		o.datatype = 'string';
-		o.placeholder = '/var/run/wg-reinstate';
+		// No key_dir: the program may write its preshared-key files only in
+		// its own run directory, which is the default.
 
 		o = s.taboption('advanced', form.Value, 'status_file', _('Status file'),
 			_('The last cycle and totals since boot, shown above. LuCI may read only the default path.'));
 		o.datatype = 'string';
 		o.placeholder = STATUS_FILE;
+		o.validate = below(WRITABLE, _('wg-reinstate may write only files below %s'));
 
 		o = s.taboption('advanced', form.Value, 'metrics_file', _('Prometheus metrics file'),
 			_('For prometheus-node-exporter-lua-textfile: /var/prometheus/wg-reinstate.prom. Empty: none.'));
 		o.datatype = 'string';
+		o.validate = below(WRITABLE, _('wg-reinstate may write only files below %s'));
 
 		s = m.section(form.TypedSection, 'interface', _('Per-interface settings'),
 			_('A section named after a WireGuard interface overrides the threshold and adds exclusions for it.'));

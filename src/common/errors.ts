@@ -82,7 +82,7 @@ export class KeyFileError extends WgReinstateError {
   }
 }
 
-/** A runtime failure of the tool's own files (lock directory). Exit code 1. */
+/** A runtime failure of the tool's own files (lock files, status and metrics files). Exit code 1. */
 export class RuntimeError extends WgReinstateError {
   /** @param message one line naming the path and the reason */
   constructor(message: string, options?: ErrorOptions) {

@@ -234,7 +234,7 @@ export async function replaceFile(
   const file = await Deno.open(temp, { write: true, createNew: true, mode });
   try {
     await checkOpened(file, temp);
-    await Deno.chmod(temp, mode); // Independent of the umask; the directory is private.
+    await Deno.chmod(temp, mode); // Independent of the umask; the directory is checked safe.
     const bytes = new TextEncoder().encode(text);
     for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
     file.close();

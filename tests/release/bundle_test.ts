@@ -10,12 +10,17 @@ import { sh } from "../../scripts/lab/sh.ts";
 import { bundleBytes, bundleTo } from "../../scripts/bundle.ts";
 import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
 import { peerByKey } from "../../scripts/lab/scenario.ts";
+import { withPrivateRunDir } from "../support/private_run_dir.ts";
 
-function runBundle(file: string, args: string[]) {
-  return sh([Deno.execPath(), "run", ...RUNTIME_FLAGS, file, ...args], {
-    allowFail: true,
-    env: { ...Deno.env.toObject(), NO_COLOR: "1" },
-  });
+/** Its run directory (status file, locks, key directories) is `${dir}/run`, not the host's. */
+function runBundle(dir: string, file: string, args: string[]) {
+  return sh(
+    withPrivateRunDir(`${dir}/run`, [Deno.execPath(), "run", ...RUNTIME_FLAGS, file, ...args]),
+    {
+      allowFail: true,
+      env: { ...Deno.env.toObject(), NO_COLOR: "1" },
+    },
+  );
 }
 
 Deno.test("the bundle runs status and a purge under the baked-in permissions, and nothing more", async () => {
@@ -23,18 +28,19 @@ Deno.test("the bundle runs status and a purge under the baked-in permissions, an
   const lab = await WgLab.start();
   try {
     const file = await bundleTo(`${dir}/bundle`);
+    await Deno.mkdir(`${dir}/run`, { mode: 0o700 });
     console.log(`bundle: ${await bundleBytes(`${dir}/bundle`)} bytes`);
     const peers = await lab.handshakeMany([{ psk: true }, { keepalive: 25 }]);
     assert.ok(peers.every((p) => p.result.ok));
 
-    const status = await runBundle(file, ["status", "-i", lab.iface]);
+    const status = await runBundle(dir, file, ["status", "-i", lab.iface]);
     assert.strictEqual(status.code, 0, status.stderr);
     const rows = status.stdout.split("\n").filter((l) => l.startsWith(`${lab.iface} `));
     assert.strictEqual(rows.length, 2, status.stdout);
 
     // Stale for real, without a clock shift (that would need an env permission).
     await new Promise((r) => setTimeout(r, 2100));
-    const run = await runBundle(file, [
+    const run = await runBundle(dir, file, [
       "run",
       "-i",
       lab.iface,
@@ -46,7 +52,7 @@ Deno.test("the bundle runs status and a purge under the baked-in permissions, an
     assert.strictEqual(run.code, 0, run.stderr);
     assert.strictEqual(JSON.parse(run.stdout).interfaces[0].purged.length, 2);
     // The status file, in the run directory the permissions allow.
-    const shown = await runBundle(file, ["status", "-i", lab.iface]);
+    const shown = await runBundle(dir, file, ["status", "-i", lab.iface]);
     assert.match(shown.stdout, /^Last cycle: \d{4}-.* UTC \(.*\), [\d.]+ s, (ok|failed)/m);
     const after = (await lab.dump()).peers;
     for (const p of peers) {
@@ -58,13 +64,13 @@ Deno.test("the bundle runs status and a purge under the baked-in permissions, an
     // Outside the set: a file elsewhere cannot be read, another program cannot be run.
     const outside = `${dir}/settings.json`;
     await Deno.writeTextFile(outside, "{}");
-    const read = await runBundle(file, ["status", "-i", lab.iface, "--config", outside]);
+    const read = await runBundle(dir, file, ["status", "-i", lab.iface, "--config", outside]);
     assert.strictEqual(read.code, 2);
     assert.match(
       read.stderr,
       new RegExp(`${outside}: cannot read config file: not allowed by the runtime's permissions`),
     );
-    const exec = await runBundle(file, ["status", "-i", lab.iface, "--wg", "/bin/true"]);
+    const exec = await runBundle(dir, file, ["status", "-i", lab.iface, "--wg", "/bin/true"]);
     assert.strictEqual(exec.code, 1);
     assert.match(exec.stderr, /not allowed to run "\/bin\/true"/);
   } finally {

@@ -25,7 +25,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Subcommand>>> = {
 
 /** How `main` reaches the outside world; tests replace parts of it. */
 export interface MainIo {
-  /** The `wg` to use; default the real one (`--wg`, `--wg-timeout`). */
+  /** The `wg` to use; default the real one, as the `wg` and `wgTimeout` settings say. */
   wgFor?: Invocation["wgFor"];
   now: () => number;
   print: (text: string) => void;

@@ -16,7 +16,7 @@
  */
 import { sh } from "./sh.ts";
 import { parseInterfaceDump, type WgInterface } from "../../src/wg/dump.ts";
-import { chunkByArgSize, DEFAULT_ARGV_BUDGET } from "../../src/purge/set_args.ts";
+import { chunkByArgSize, DEFAULT_ARGV_BUDGET } from "../../src/wg/set_args.ts";
 import {
   generateKeyPair,
   generatePsk,

@@ -2,23 +2,17 @@
  * Command-line parsing: `node:util`'s `parseArgs` splits argv into tokens,
  * and this module judges them against the options the subcommand declares
  * (see {@link OPTIONS}), so that every problem reads one way:
- * `--flag: problem (see wg-reinstate CMD --help)`. Flags become a
- * {@link SettingsLayer} checked by the same schema as the config files.
+ * `--flag: problem (see wg-reinstate CMD --help)`. Flags become a settings
+ * layer checked by the same schema as the config files.
  *
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError } from "../common/errors.ts";
-import { hasControlCharacter, parseSettingsLayer } from "../config/schema.ts";
-import type { NumberBounds, SettingsLayer } from "../config/schema.ts";
-import {
-  boundsOf,
-  optionFor,
-  type OptionName,
-  OPTIONS,
-  optionsHelp,
-  type OptionSpec,
-} from "./options.ts";
+import { checkSettingsLayer, hasControlCharacter } from "../config/schema.ts";
+import type { CheckedSettingsLayer } from "../config/schema.ts";
+import { flagOf, type NumberBounds } from "../config/settings_registry.ts";
+import { boundsOf, optionFor, type OptionName, OPTIONS, optionsHelp } from "./options.ts";
 
 /** What a subcommand declares about its command line. */
 export interface CommandSpec {
@@ -51,8 +45,8 @@ export type CommandLine<S extends CommandSpec = CommandSpec> =
     configPath: string | null;
     /** `--uci FILE`, or null. */
     uciPath: string | null;
-    /** The settings given as flags. */
-    flags: SettingsLayer;
+    /** The settings given as flags, checked. */
+    flags: CheckedSettingsLayer;
     /** `--json`: machine-readable output on stdout. */
     json: boolean;
   };
@@ -104,7 +98,7 @@ export async function loadSpecs<S extends CommandSpec>(
  * `what: problem (see wg-reinstate COMMAND --help)`.
  *
  * @param command the subcommand, or null before one is known
- * @param what the flag (`--stale-after`), or an argument as typed (see {@link typed})
+ * @param what the flag (`--name`), or an argument as typed (see {@link typed})
  */
 export function usageMessage(command: string | null, what: string, problem: string): string {
   return `${what}: ${problem} (see wg-reinstate ${command === null ? "" : `${command} `}--help)`;
@@ -145,9 +139,8 @@ export async function parseCommandLine<S extends CommandSpec>(
   const spec = await commands[first]();
   const given = readOptions(first, spec, rest);
   if (given === "help") return { kind: "help", text: commandHelp(first, spec) };
-  const flags = flagsLayer(first, given);
   // Flag errors come before any file is read.
-  parseSettingsLayer(flags);
+  const flags = flagsLayer(first, given);
   return {
     kind: "command",
     command: first,
@@ -180,7 +173,7 @@ type Given = Map<OptionName, string | true | string[]>;
 
 /** Every option, for `parseArgs` to split argv with: it knows which take a value. */
 const TOKEN_OPTIONS: NonNullable<ParseArgsConfig["options"]> = Object.fromEntries(
-  Object.entries(OPTIONS as Record<string, OptionSpec>).map(([name, spec]) => [
+  Object.entries(OPTIONS).map(([name, spec]) => [
     name,
     {
       type: spec.value === undefined ? "boolean" : "string",
@@ -217,7 +210,7 @@ function readOptions(command: string, spec: CommandSpec, args: readonly string[]
     }
     const name = checkedOption(command, spec, token);
     const value = token.value ?? true;
-    if ((OPTIONS[name] as OptionSpec).multiple) {
+    if (OPTIONS[name].multiple) {
       given.set(name, [...(given.get(name) as string[] | undefined) ?? [], value as string]);
     } else {
       given.set(name, value);
@@ -236,11 +229,11 @@ function checkedOption(command: string, spec: CommandSpec, token: OptionToken): 
   if (!spec.options.includes(name) && name !== "help") {
     throw problem(flag, `${command} does not use this option`);
   }
-  if ((OPTIONS[name] as OptionSpec).value === undefined) {
+  if (OPTIONS[name].value === undefined) {
     if (token.value !== undefined) throw problem(flag, "takes no value");
     return name;
   }
-  // `--interface --json`: parseArgs took the next option as the value.
+  // `-i --json`: parseArgs took the next option as the value.
   const taken = token.value !== undefined && !token.inlineValue &&
     token.value.startsWith("-") && !/^-\d/.test(token.value);
   if (token.value === undefined || token.value === "" || taken) {
@@ -250,11 +243,11 @@ function checkedOption(command: string, spec: CommandSpec, token: OptionToken): 
   return name;
 }
 
-/** The settings the options give, as a layer whose every message names the flag. */
-function flagsLayer(command: string, given: Given): SettingsLayer {
+/** The settings the options give, checked, as a layer whose every message names the flag. */
+function flagsLayer(command: string, given: Given): CheckedSettingsLayer {
   const values: Record<string, unknown> = {};
   for (const [name, value] of given) {
-    const field = (OPTIONS[name] as OptionSpec).field;
+    const field = OPTIONS[name].field;
     if (field === undefined) continue;
     const bounds = boundsOf(name);
     values[field] = bounds === undefined ? value : toNumber(command, name, value as string, bounds);
@@ -263,18 +256,22 @@ function flagsLayer(command: string, given: Given): SettingsLayer {
   if (interfaces?.includes("all")) {
     if (interfaces.length > 1) {
       throw new ConfigError(
-        usageMessage(command, "--interface", '"all" cannot be combined with interface names'),
+        usageMessage(
+          command,
+          flagOf("interfaces"),
+          '"all" cannot be combined with interface names',
+        ),
       );
     }
     values.interfaces = "all";
   }
   const flag = (key: string) => `--${optionFor(key) ?? key}`;
-  return {
+  return checkSettingsLayer({
     source: "flags",
     values,
     fieldName: flag,
     describe: (key, problem) => usageMessage(command, flag(key), problem),
-  };
+  });
 }
 
 /**

@@ -6,8 +6,7 @@
  */
 import type { SettingsSources } from "../config/load.ts";
 import type { Settings } from "../config/schema.ts";
-import type { Wg } from "../wg/run.ts";
-import { WgCommand } from "../wg/run.ts";
+import { type Wg, WgCommand } from "../wg/run.ts";
 import type { CommandSpec } from "./args.ts";
 
 /** One run of a subcommand: its settings and its ways to the outside world. */
@@ -36,7 +35,12 @@ export interface Subcommand extends CommandSpec {
   run(invocation: Invocation): Promise<number>;
 }
 
-/** The real `wg`, as the settings name it, with their time limit and the stop request. */
+/** The real `wg`, as the settings name it, with their time limit, argv budget and the stop request. */
 export function realWg(settings: Settings, stop?: AbortSignal): Wg {
-  return new WgCommand({ wgPath: settings.wg, timeoutMs: settings.wgTimeout * 1000, stop });
+  return new WgCommand({
+    wgPath: settings.wg,
+    timeoutMs: settings.wgTimeout * 1000,
+    argvBudget: settings.argvBudget,
+    stop,
+  });
 }

@@ -2,7 +2,8 @@
  * `wg-reinstate daemon`: a purge cycle at start and every `interval` seconds.
  * SIGTERM and SIGINT stop the running cycle between two `wg` calls (what it
  * did is verified and repaired), then the loop returns;
- * SIGHUP reloads the settings and runs a cycle with them right away.
+ * SIGHUP reloads the settings from all their sources (files; flags still
+ * win) and runs a cycle with them once the signals settle.
  *
  * @module
  */
@@ -10,8 +11,7 @@ import type { Logger } from "@logtape/logtape";
 import { ExitCode } from "../common/errors.ts";
 import { cycleOptions } from "../config/cycle_options.ts";
 import type { Settings } from "../config/schema.ts";
-import { runCycle } from "../purge/cycle.ts";
-import { PeerObservations } from "../purge/observations.ts";
+import { PeerObservations, runCycle } from "../purge/mod.ts";
 import { redactText } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
 import { processSignals, type SignalSource } from "./signals.ts";
@@ -24,7 +24,8 @@ export const daemonCommand: Subcommand = {
   summary: "a purge cycle every --interval seconds",
   description: `Runs a purge cycle at start and then every --interval seconds. SIGTERM or
 SIGINT stops the running cycle between two wg calls (what it did is verified
-and repaired), then exits 0. SIGHUP reloads --config.`,
+and repaired), then exits 0. SIGHUP reloads the settings from all their
+sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
   options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "interval"],
   purges: true,
   async run({ settings, reload, wgFor, now }) {
@@ -78,68 +79,105 @@ export interface DaemonHooks {
  * when the signal came has finished.
  */
 export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<void> {
-  const signals = hooks.signals ?? processSignals;
+  const signals = new LoopSignals(hooks.signals ?? processSignals);
   let settings = initial;
-  const stop = new AbortController();
-  let reloadWanted = false;
-  let wake: (() => void) | null = null;
-  const onStop = () => {
-    stop.abort();
-    wake?.();
-  };
-  const onReload = () => {
-    reloadWanted = true;
-    wake?.();
-  };
-  signals.add("SIGTERM", onStop);
-  signals.add("SIGINT", onStop);
-  signals.add("SIGHUP", onReload);
   hooks.log.info("daemon started: a cycle every {interval} s", { interval: settings.interval });
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => (wake = null));
   try {
-    while (!stop.signal.aborted) {
-      if (reloadWanted) {
-        // Every HUP restarts the settle, so the cycle runs `settle` after the
-        // last one: OpenWrt sends a pair when both config files change, and
-        // netifd's `wg setconf` must finish before the cycle reads.
-        while (reloadWanted && !stop.signal.aborted) {
-          reloadWanted = false;
-          await sleep(hooks.settleMs ?? 3000);
-        }
-        if (stop.signal.aborted) break;
-        try {
-          settings = await hooks.reload();
-          hooks.log.info("settings reloaded");
-        } catch (error) {
-          hooks.log.error("reload failed, keeping the previous settings: {error}", {
-            error: redactText(error instanceof Error ? error.message : String(error)),
-          });
-        }
+    while (!signals.stop.aborted) {
+      if (signals.reloadWanted) {
+        if (!(await signals.settle(hooks.settleMs ?? 3000))) break;
+        settings = await reload(hooks, settings);
       }
       try {
-        await hooks.cycle(settings, stop.signal);
+        await hooks.cycle(settings, signals.stop);
       } catch (error) {
-        hooks.log.error("cycle failed: {error}", {
-          error: redactText(error instanceof Error ? error.message : String(error)),
-        });
+        hooks.log.error("cycle failed: {error}", { error: errorText(error) });
       }
       releaseMemory();
       logMemory(hooks.log);
-      if (stop.signal.aborted || reloadWanted) continue;
-      await sleep(settings.interval * 1000);
+      if (signals.stop.aborted || signals.reloadWanted) continue;
+      await signals.sleep(settings.interval * 1000);
     }
     hooks.log.info("daemon stopping on signal");
   } finally {
-    signals.remove("SIGTERM", onStop);
-    signals.remove("SIGINT", onStop);
-    signals.remove("SIGHUP", onReload);
+    signals.dispose();
+  }
+}
+
+/** The settings loaded again; on failure, logged, the `current` ones. */
+async function reload(hooks: DaemonHooks, current: Settings): Promise<Settings> {
+  try {
+    const settings = await hooks.reload();
+    hooks.log.info("settings reloaded");
+    return settings;
+  } catch (error) {
+    hooks.log.error("reload failed, keeping the previous settings: {error}", {
+      error: errorText(error),
+    });
+    return current;
+  }
+}
+
+function errorText(error: unknown): string {
+  return redactText(error instanceof Error ? error.message : String(error));
+}
+
+/** The signals as the loop sees them: a stop request, a reload wanted, and sleeps either cuts short. */
+class LoopSignals {
+  /** Whether a SIGHUP came since the last settle. */
+  reloadWanted = false;
+  readonly #stop = new AbortController();
+  #wake: (() => void) | null = null;
+  readonly #onStop = () => {
+    this.#stop.abort();
+    this.#wake?.();
+  };
+  readonly #onReload = () => {
+    this.reloadWanted = true;
+    this.#wake?.();
+  };
+
+  constructor(private readonly signals: SignalSource) {
+    signals.add("SIGTERM", this.#onStop);
+    signals.add("SIGINT", this.#onStop);
+    signals.add("SIGHUP", this.#onReload);
+  }
+
+  /** Fires on SIGTERM or SIGINT. */
+  get stop(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  /** Waits `ms`, or until the next signal. */
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (this.#wake = null));
+  }
+
+  /**
+   * Waits until `ms` have passed since the last SIGHUP; false when a stop
+   * request came instead. Every HUP restarts the settle: OpenWrt sends a
+   * pair when both config files change, and netifd's `wg setconf` must
+   * finish before the cycle reads.
+   */
+  async settle(ms: number): Promise<boolean> {
+    while (this.reloadWanted && !this.stop.aborted) {
+      this.reloadWanted = false;
+      await this.sleep(ms);
+    }
+    return !this.stop.aborted;
+  }
+
+  /** Removes the signal handlers. */
+  dispose(): void {
+    this.signals.remove("SIGTERM", this.#onStop);
+    this.signals.remove("SIGINT", this.#onStop);
+    this.signals.remove("SIGHUP", this.#onReload);
   }
 }
 

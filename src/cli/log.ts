@@ -20,6 +20,7 @@ import {
 } from "@logtape/logtape";
 import { writeAllSync } from "../common/write_all.ts";
 import type { Settings } from "../config/schema.ts";
+import { SETTINGS } from "../config/settings_registry.ts";
 import { REJECT_AFTER_TIME } from "../wg/constants.ts";
 import { redactText } from "../wg/redact.ts";
 
@@ -54,7 +55,7 @@ export interface LogEnvironment {
 }
 
 /**
- * Decides the {@link LogStyle}. `--log-timestamps auto` drops our time stamp
+ * Decides the {@link LogStyle}. Time stamps `auto` drops our time stamp
  * when journald reads a stream (systemd sets `JOURNAL_STREAM`; checked
  * against the stream itself, since the variable is inherited by children
  * whose output goes elsewhere); the OpenWrt init script passes `off`, as
@@ -196,7 +197,8 @@ export function stopLogging(): void {
 export function warnAboutSettings(settings: Pick<Settings, "staleAfter">): void {
   if (settings.staleAfter < REJECT_AFTER_TIME) {
     logger("config").warning(
-      "stale-after is {staleAfter} s, below {limit} s: live sessions will be cut (forced)",
+      `${SETTINGS.staleAfter.flag} is {staleAfter} s, below {limit} s: live sessions will be cut ` +
+        "(forced)",
       { staleAfter: settings.staleAfter, limit: REJECT_AFTER_TIME },
     );
   }

@@ -6,11 +6,8 @@
  *
  * @module
  */
-import { KEEP_REASONS } from "../purge/plan.ts";
+import { KEEP_REASONS, PURGE_REASONS } from "../purge/mod.ts";
 import type { Status } from "./status_file.ts";
-
-/** Reasons a peer is purged, as plans and reports name them. */
-const PURGE_REASONS = ["stale", "unconfirmed"] as const;
 
 interface Family {
   name: string;
@@ -36,33 +33,39 @@ function render(families: readonly Family[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** The metrics of a status, in the text exposition format. Pure. */
-export function renderMetrics(status: Status): string {
-  const last = status.lastCycle;
-  const { totals } = status;
-  const names = [...new Set([...Object.keys(totals.purged), ...Object.keys(totals.repaired)])]
-    .sort();
-  const peers: Family["samples"] = [];
+/** The last cycle's peers by interface, decision and reason, every reason present. */
+function peerSamples(last: Status["lastCycle"]): Family["samples"] {
+  const samples: Family["samples"] = [];
   for (const i of last.interfaces) {
+    const [purgedBy, keptBy] = [new Map(Object.entries(i.purged)), new Map(Object.entries(i.kept))];
     for (const reason of PURGE_REASONS) {
-      peers.push([{ interface: i.name, decision: "purge", reason }, i.purged[reason] ?? 0]);
+      samples.push([{ interface: i.name, decision: "purge", reason }, purgedBy.get(reason) ?? 0]);
     }
     for (const reason of KEEP_REASONS) {
-      peers.push([{ interface: i.name, decision: "keep", reason }, i.kept[reason] ?? 0]);
+      samples.push([{ interface: i.name, decision: "keep", reason }, keptBy.get(reason) ?? 0]);
     }
   }
-  return render([
+  return samples;
+}
+
+/** The counters since boot. */
+function totalsFamilies(totals: Status["totals"]): Family[] {
+  // Maps, not the objects: an interface may be named `constructor`.
+  const purged = new Map(Object.entries(totals.purged));
+  const repaired = new Map(Object.entries(totals.repaired));
+  const names = [...new Set([...purged.keys(), ...repaired.keys()])].sort();
+  return [
     {
       name: "wg_reinstate_purged_peers_total",
       type: "counter",
       help: "Peers purged (removed and re-added to forget their endpoint) since boot.",
-      samples: names.map((n) => [{ interface: n }, totals.purged[n] ?? 0]),
+      samples: names.map((n) => [{ interface: n }, purged.get(n) ?? 0]),
     },
     {
       name: "wg_reinstate_repaired_peers_total",
       type: "counter",
       help: "Purged peers that had to be repaired since boot.",
-      samples: names.map((n) => [{ interface: n }, totals.repaired[n] ?? 0]),
+      samples: names.map((n) => [{ interface: n }, repaired.get(n) ?? 0]),
     },
     {
       name: "wg_reinstate_cycles_total",
@@ -70,6 +73,12 @@ export function renderMetrics(status: Status): string {
       help: "Purge cycles since boot, by result.",
       samples: [[{ result: "ok" }, totals.cycles.ok], [{ result: "failed" }, totals.cycles.failed]],
     },
+  ];
+}
+
+/** The last cycle's gauges. */
+function lastCycleFamilies(last: Status["lastCycle"]): Family[] {
+  return [
     {
       name: "wg_reinstate_last_cycle_timestamp_seconds",
       type: "gauge",
@@ -93,7 +102,12 @@ export function renderMetrics(status: Status): string {
       type: "gauge",
       help: "Peers in the last cycle, by interface, decision and reason (purge: would be, " +
         "in a dry run).",
-      samples: peers,
+      samples: peerSamples(last),
     },
-  ]);
+  ];
+}
+
+/** The metrics of a status, in the text exposition format. Pure. */
+export function renderMetrics(status: Status): string {
+  return render([...totalsFamilies(status.totals), ...lastCycleFamilies(status.lastCycle)]);
 }

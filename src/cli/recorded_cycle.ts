@@ -10,7 +10,7 @@ import { RuntimeError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
 import type { Settings } from "../config/schema.ts";
-import type { CycleReport } from "../purge/report.ts";
+import type { CycleReport } from "../purge/mod.ts";
 import { renderMetrics } from "./metrics.ts";
 import { recordCycle, summarizeCycle, uptime } from "./status_file.ts";
 

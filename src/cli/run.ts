@@ -5,7 +5,7 @@
  */
 import { ExitCode } from "../common/errors.ts";
 import { cycleOptions } from "../config/cycle_options.ts";
-import { runCycle } from "../purge/cycle.ts";
+import { runCycle } from "../purge/mod.ts";
 import type { Subcommand } from "./command.ts";
 import { logger } from "./log.ts";
 import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "./options.ts";

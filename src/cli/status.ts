@@ -10,8 +10,7 @@ import { ExitCode } from "../common/errors.ts";
 import { cycleOptions } from "../config/cycle_options.ts";
 import { loadNetwork } from "../config/protection.ts";
 import type { WireguardNetwork } from "../config/uci_network.ts";
-import { readAndPlan } from "../purge/cycle.ts";
-import type { PlannedInterface } from "../purge/plan.ts";
+import { type PlannedInterface, readAndPlan } from "../purge/mod.ts";
 import { shortKey } from "../wg/constants.ts";
 import { type EndpointFamily, endpointFamily } from "../wg/redact.ts";
 import type { Subcommand } from "./command.ts";
@@ -77,10 +76,12 @@ function counted(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+const WORDS = new Map(Object.entries(REASON_WORDS));
+
 /** Counts by reason, in words: `3 stale, 1 excluded`, or `none`. */
 export function byReason(counts: Readonly<Record<string, number>>): string {
   const parts = Object.entries(counts).filter(([, n]) => n > 0)
-    .map(([reason, n]) => `${n} ${REASON_WORDS[reason] ?? reason.replaceAll("-", " ")}`);
+    .map(([reason, n]) => `${n} ${WORDS.get(reason) ?? reason.replaceAll("-", " ")}`);
   return parts.length > 0 ? parts.join(", ") : "none";
 }
 

@@ -17,8 +17,7 @@ import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { checkOpened, replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
-import { intact } from "../purge/repair.ts";
-import type { CycleReport } from "../purge/report.ts";
+import type { CycleReport } from "../purge/mod.ts";
 import { redactPeers } from "../wg/redact.ts";
 
 const count = z.int().check(z.minimum(0));
@@ -79,8 +78,22 @@ export type Status = z.infer<typeof statusSchema>;
 /** The last cycle, as the status file holds it. */
 export type LastCycle = Status["lastCycle"];
 
-/** What became of a cycle: its report, or the error that stopped it. */
-export type CycleOutcome = { report: CycleReport } | { error: unknown };
+/** How a cycle ended: with its report, or on the error that stopped it. */
+export type CycleEnd = { report: CycleReport } | { error: unknown };
+
+/** Adds `n` to the count of `key`. */
+function add(counts: Map<string, number>, key: string, n: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + n);
+}
+
+/**
+ * Counts as the file holds them: a plain object, each key an own property,
+ * built from a Map so that a key such as `constructor` or `__proto__` is a
+ * count like any other (an interface may be named so).
+ */
+function countsObject(counts: ReadonlyMap<string, number>): Record<string, number> {
+  return Object.fromEntries(counts);
+}
 
 /** Sums a record of counts. */
 export function sum(record: Readonly<Record<string, number>>): number {
@@ -93,7 +106,7 @@ function errorText(error: unknown): string {
 
 /** The last cycle from its outcome, with every trace of a peer left out. Pure. */
 export function summarizeCycle(
-  outcome: CycleOutcome,
+  outcome: CycleEnd,
   finishedAt: number,
   durationSeconds: number,
   dryRun: boolean,
@@ -118,16 +131,16 @@ export function summarizeCycle(
     error: null,
     busy: [...report.busy],
     interfaces: report.interfaces.map((r) => {
-      const purged: Record<string, number> = {};
-      for (const p of r.purged) purged[p.reason] = (purged[p.reason] ?? 0) + 1;
+      const purged = new Map<string, number>();
+      for (const p of r.purged) add(purged, p.reason, 1);
       return {
         name: r.name,
         checked: r.checked,
-        purged,
+        purged: countsObject(purged),
         kept: { ...r.kept },
         repaired: r.repaired.length,
         // A peer a failed wg set never touched is whole: not purged, but nothing lost.
-        notRestored: r.repaired.filter((x) => !x.restored && !intact(x.problems)).length,
+        notRestored: r.repaired.filter((x) => !x.restored && !x.intact).length,
         stoppedEarly: r.stoppedEarly,
         error: r.error === null ? null : redactPeers(r.error),
       };
@@ -137,15 +150,21 @@ export function summarizeCycle(
 
 /** Adds the last cycle to the counters of `previous` (same boot) or starts them. Pure. */
 export function nextStatus(previous: Status | null, last: LastCycle, uptime: number): Status {
-  const fresh = previous === null || uptime < previous.uptime;
-  const totals: Status["totals"] = fresh
-    ? { since: last.finishedAt, cycles: { ok: 0, failed: 0 }, purged: {}, repaired: {} }
-    : structuredClone(previous.totals);
-  totals.cycles[last.result]++;
+  const before = previous === null || uptime < previous.uptime ? null : previous.totals;
+  const cycles = { ok: before?.cycles.ok ?? 0, failed: before?.cycles.failed ?? 0 };
+  cycles[last.result]++;
+  const purged = new Map(Object.entries(before?.purged ?? {}));
+  const repaired = new Map(Object.entries(before?.repaired ?? {}));
   for (const i of last.interfaces) {
-    if (!last.dryRun) totals.purged[i.name] = (totals.purged[i.name] ?? 0) + sum(i.purged);
-    totals.repaired[i.name] = (totals.repaired[i.name] ?? 0) + i.repaired;
+    if (!last.dryRun) add(purged, i.name, sum(i.purged));
+    add(repaired, i.name, i.repaired);
   }
+  const totals: Status["totals"] = {
+    since: before?.since ?? last.finishedAt,
+    cycles,
+    purged: countsObject(purged),
+    repaired: countsObject(repaired),
+  };
   return { format: 1, uptime, lastCycle: last, totals };
 }
 

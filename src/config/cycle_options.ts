@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CycleOptions } from "../purge/cycle.ts";
+import type { CycleOptions } from "../purge/mod.ts";
 import { loadNetwork, loadProtection } from "./protection.ts";
 import type { Settings } from "./schema.ts";
 import type { WireguardNetwork } from "./uci_network.ts";
@@ -25,7 +25,6 @@ export function cycleOptions(
   return {
     interfaces: settings.interfaces,
     dryRun: settings.dryRun,
-    argvBudget: settings.argvBudget,
     wgTimeoutMs: settings.wgTimeout * 1000,
     now,
     policyFor: async (iface) =>

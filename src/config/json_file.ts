@@ -5,15 +5,15 @@
  */
 import { ConfigError } from "../common/errors.ts";
 import { readConfigText } from "./read_file.ts";
-import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
+import { type CheckedSettingsLayer, checkSettingsLayer } from "./schema.ts";
 
 /**
- * Reads and checks a JSON settings file. Keys are the schema's names
- * (`staleAfter`, `exclude`, ...).
+ * Reads and checks a JSON settings file. Keys are the settings' names (see
+ * ./settings_registry.ts).
  *
  * @throws {ConfigError} when the file cannot be read, is not JSON, or a field is invalid
  */
-export async function loadJsonSettings(path: string): Promise<SettingsLayer> {
+export async function loadJsonSettings(path: string): Promise<CheckedSettingsLayer> {
   const text = await readConfigText(path, "config file");
   let values: unknown;
   try {
@@ -23,7 +23,5 @@ export async function loadJsonSettings(path: string): Promise<SettingsLayer> {
       cause: error,
     });
   }
-  const layer = { source: path, values };
-  parseSettingsLayer(layer);
-  return layer;
+  return checkSettingsLayer({ source: path, values });
 }

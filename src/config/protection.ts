@@ -8,9 +8,10 @@
  */
 import { ConfigError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import type { Policy } from "../purge/plan.ts";
+import type { Policy } from "../purge/mod.ts";
 import { parseConfig } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
+import { SETTINGS } from "./settings_registry.ts";
 import type { WireguardNetwork } from "./uci_network.ts";
 import { parseWgQuickPeers } from "./wg_quick.ts";
 
@@ -48,7 +49,10 @@ export async function loadProtection(
   iface: string,
   network?: WireguardNetwork | null,
 ): Promise<InterfaceProtection> {
-  const override = settings.interfaceOverrides[iface] ?? {};
+  // Own properties only: an interface may be called `constructor`.
+  const override = Object.hasOwn(settings.interfaceOverrides, iface)
+    ? settings.interfaceOverrides[iface]
+    : {};
   const reasons = new Map<string, string[]>();
   const descriptions = new Map<string, string>();
   const add = (key: string, reason: string) =>
@@ -62,7 +66,7 @@ export async function loadProtection(
   const wgQuick = await readOptional(
     wgQuickPath,
     settings.wgQuickConfig !== null,
-    "wg-quick-config",
+    SETTINGS.wgQuickConfig.flag,
   );
   for (
     const peer of wgQuick === null ? [] : parseConfig(() => parseWgQuickPeers(wgQuick, wgQuickPath))

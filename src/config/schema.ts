@@ -1,15 +1,27 @@
 /**
- * The one settings schema. CLI flags, the JSON config file and (on OpenWrt)
- * UCI are each checked against {@link settingsInputSchema} and then merged,
- * flags over file over defaults, by {@link resolveSettings}.
+ * The one settings schema, derived from the registry (./settings_registry.ts).
+ * CLI flags, the JSON config file and (on OpenWrt) UCI are each checked
+ * against {@link settingsInputSchema} and then merged, flags over file over
+ * defaults, by {@link resolveSettings}.
  *
  * @module
  */
 import * as z from "../common/z.ts";
 import { ConfigError } from "../common/errors.ts";
-import { RUN_DIR, STATUS_FILE } from "../common/paths.ts";
-import { IFACE_NAME_PATTERN, REJECT_AFTER_TIME, WG_KEY_PATTERN } from "../wg/constants.ts";
-import { DEFAULT_ARGV_BUDGET } from "../purge/set_args.ts";
+import { IFACE_NAME_PATTERN, WG_KEY_PATTERN } from "../wg/constants.ts";
+import {
+  listOfChoices,
+  type NumberBounds,
+  PER_INTERFACE_NAMES,
+  SETTING_NAMES,
+  type SettingName,
+  SETTINGS,
+  settingSpec,
+  type SettingType,
+  type ValueOf,
+} from "./settings_registry.ts";
+
+export type { NumberBounds };
 
 /** zod schema for a WireGuard public or preshared key. */
 export const wgKeySchema = z.string().check(z.regex(WG_KEY_PATTERN, {
@@ -25,30 +37,7 @@ export const ifaceNameSchema = z.string().check(
 );
 
 /** Log levels the tool accepts, lowest first. */
-export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
-
-/** The range of a numeric setting. */
-export interface NumberBounds {
-  /** The least value; with `minExclusive`, values must be above it. */
-  min: number;
-  minExclusive?: boolean;
-  max: number;
-  /** Whole numbers only. */
-  whole: boolean;
-}
-
-/**
- * The range of every numeric setting, stated once: the schema checks it, and
- * the command line's help and messages quote it. `staleAfter` below
- * {@link REJECT_AFTER_TIME} also needs `forceShortThreshold` (see
- * {@link resolveSettings}).
- */
-export const NUMBER_BOUNDS = {
-  staleAfter: { min: 1, max: 31_536_000, whole: true },
-  interval: { min: 1, max: 86_400, whole: true },
-  wgTimeout: { min: 0, minExclusive: true, max: 600, whole: false },
-  argvBudget: { min: 4096, max: 64 * 1024 * 1024, whole: true },
-} as const satisfies Record<string, NumberBounds>;
+export const LOG_LEVELS = SETTINGS.logLevel.type.values;
 
 /**
  * A number within `bounds`. Not `z.int()`: it caps whole numbers at 2^53 - 1
@@ -80,70 +69,85 @@ const text = z.string().check(
   z.refine((s) => !hasControlCharacter(s), { error: "must not contain control characters" }),
 );
 
-/** One of `values`; the message lists them as the help does: `debug, info, warning or error`. */
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  const list = `${values.slice(0, -1).join(", ")} or ${values.at(-1)}`;
-  return z.enum(values, { error: `must be ${list}` });
+const interfacesSchema = z.union([
+  z.literal("all"),
+  z.array(ifaceNameSchema).check(z.minLength(1, { error: "needs at least one interface name" })),
+], { error: 'expected "all" or a list of interface names' });
+
+/** The schema of a setting of type `type`. */
+function schemaOf(type: SettingType): z.ZodMiniType {
+  switch (type.kind) {
+    case "switch":
+      return z.boolean();
+    case "number":
+      // A safe minimum depends on forceShortThreshold, which another source may set.
+      return numberIn(type.bounds, type.safeMin === undefined);
+    case "choice":
+      return z.enum(type.values, { error: `must be ${listOfChoices(type.values)}` });
+    case "text":
+      return type.orNone ? z.nullable(text) : text;
+    case "interfaces":
+      return interfacesSchema;
+    case "keys":
+      return z.array(wgKeySchema);
+  }
 }
 
-// Its minimum depends on forceShortThreshold, which another source may set.
-const STALE_AFTER = numberIn(NUMBER_BOUNDS.staleAfter, false);
+/** One zod schema per setting in `names`, typed by the registry. */
+function shapeOf<N extends SettingName>(names: readonly N[]) {
+  return Object.fromEntries(names.map((name) => [name, schemaOf(settingSpec(name).type)])) as {
+    -readonly [K in N]: z.ZodMiniType<ValueOf<(typeof SETTINGS)[K]["type"]>>;
+  };
+}
+
+/** What an interface may override; every field optional. */
+const overrideSchema = z.partial(z.strictObject(shapeOf(PER_INTERFACE_NAMES)));
+
+/** One interface's overrides. */
+export type InterfaceOverride = z.infer<typeof overrideSchema>;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) &&
+  [Object.prototype, null].includes(Object.getPrototypeOf(value));
+
+/**
+ * Overrides by interface name. Not `z.record`: it drops a key named
+ * `__proto__`, and with it what that interface's section protects. Issues
+ * read as `z.record`'s would.
+ */
+const overridesSchema = z.pipe(
+  z.custom<Record<string, unknown>>(isRecord, { error: "expected record" }),
+  z.transform((input, ctx) => {
+    const entries: [string, InterfaceOverride][] = [];
+    for (const [name, value] of Object.entries(input)) {
+      if (!ifaceNameSchema.safeParse(name).success) {
+        ctx.issues.push({
+          code: "invalid_key",
+          origin: "record",
+          issues: [],
+          input: name,
+          path: [name],
+        });
+        continue;
+      }
+      const result = overrideSchema.safeParse(value);
+      if (result.success) entries.push([name, result.data]);
+      else {
+        for (const issue of result.error.issues) {
+          ctx.issues.push({ ...issue, path: [name, ...issue.path] } as z.core.$ZodRawIssue);
+        }
+      }
+    }
+    // fromEntries defines each name as an own property, `__proto__` too.
+    return Object.fromEntries(entries);
+  }),
+);
 
 /** Every setting, each optional: one source may set any subset. */
 export const settingsInputSchema = z.partial(z.strictObject({
-  /** Interfaces to purge, or "all". */
-  interfaces: z.union([
-    z.literal("all"),
-    z.array(ifaceNameSchema).check(z.minLength(1, { error: "needs at least one interface name" })),
-  ], { error: 'expected "all" or a list of interface names' }),
-  /** Seconds since the latest handshake after which a peer is purged. */
-  staleAfter: STALE_AFTER,
-  /** Allows staleAfter below 180 s, for demos and tests. */
-  forceShortThreshold: z.boolean(),
-  /** Public keys never purged. */
-  exclude: z.array(wgKeySchema),
-  /**
-   * wg-quick config whose [Peer] Endpoint lines protect site-to-site peers;
-   * `%i` stands for the interface name. null: /etc/wireguard/%i.conf when it exists.
-   */
-  wgQuickConfig: z.nullable(text),
-  /** Plan and report, change nothing. */
-  dryRun: z.boolean(),
-  /** Daemon: seconds between cycles. */
-  interval: numberIn(NUMBER_BOUNDS.interval),
-  /** Lowest level logged. */
-  logLevel: oneOf(LOG_LEVELS),
-  /** `text` lines or JSON lines (debug and info on stdout, warning and error on stderr). */
-  logFormat: oneOf(["text", "json"]),
-  /**
-   * Our own time stamp on log lines: `auto` drops it where journald reads the
-   * stream; the OpenWrt init script passes `off` (logd stamps lines).
-   */
-  logTimestamps: oneOf(["auto", "on", "off"]),
-  /** The `wg` binary. */
-  wg: text,
-  /** Seconds one `wg` call may take before it is stopped. */
-  wgTimeout: numberIn(NUMBER_BOUNDS.wgTimeout),
-  /**
-   * OpenWrt's network config (/etc/config/network): its WireGuard peers with
-   * `endpoint_host` are protected, and their descriptions shown. null: none.
-   */
-  networkConfig: z.nullable(text),
-  /** Parent of the private preshared-key directories (the key directory). */
-  keyDir: text,
-  /** Directory of the per-interface lock files. */
-  lockDir: text,
-  /** The status file, replaced after every cycle: the last cycle and totals since boot. */
-  statusFile: text,
-  /** A Prometheus text-format file, replaced after every cycle; null: none. */
-  metricsFile: z.nullable(text),
-  /** Bytes of arguments per `wg set` call (the kernel's limit is ARG_MAX). */
-  argvBudget: numberIn(NUMBER_BOUNDS.argvBudget),
-  /** Per-interface threshold and extra exclusions. */
-  interfaceOverrides: z.record(
-    ifaceNameSchema,
-    z.partial(z.strictObject({ staleAfter: STALE_AFTER, exclude: z.array(wgKeySchema) })),
-  ),
+  ...shapeOf(SETTING_NAMES),
+  /** Per-interface settings, by interface name. */
+  interfaceOverrides: overridesSchema,
 }));
 
 /** One source's settings; every field optional. */
@@ -154,26 +158,9 @@ export type Settings = Required<SettingsInput>;
 
 /** Defaults, used for every setting no source gives. */
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
-  interfaces: "all",
-  staleAfter: REJECT_AFTER_TIME,
-  forceShortThreshold: false,
-  exclude: [],
-  wgQuickConfig: null,
-  dryRun: false,
-  interval: 30,
-  logLevel: "info",
-  logFormat: "text",
-  logTimestamps: "auto",
-  wg: "wg",
-  wgTimeout: 10,
-  networkConfig: null,
-  keyDir: RUN_DIR,
-  lockDir: RUN_DIR,
-  statusFile: STATUS_FILE,
-  metricsFile: null,
-  argvBudget: DEFAULT_ARGV_BUDGET,
+  ...Object.fromEntries(SETTING_NAMES.map((name) => [name, SETTINGS[name].default])),
   interfaceOverrides: {},
-});
+}) as Settings;
 
 /** A named source of settings, e.g. the command line or a file path. */
 export interface SettingsLayer {
@@ -181,7 +168,7 @@ export interface SettingsLayer {
   source: string;
   /** Untrusted values to check. */
   values: unknown;
-  /** Turns a field name into what the user typed, e.g. `--stale-after`. */
+  /** Turns a field name into what the user typed: the flag, the UCI option. */
   fieldName?: (key: string) => string;
   /**
    * Words a problem with the setting `key` as the whole message. The command
@@ -222,17 +209,38 @@ export function parseSettingsLayer(layer: SettingsLayer): SettingsInput {
 }
 
 /**
+ * A layer the schema has checked: {@link resolveSettings} takes its values
+ * as they are, so no source is parsed twice.
+ */
+export interface CheckedSettingsLayer extends SettingsLayer {
+  /** The values, as the schema returned them. */
+  readonly checked: SettingsInput;
+}
+
+/**
+ * Checks one source, keeping the result.
+ *
+ * @throws {ConfigError} naming the source, the field and the problem
+ */
+export function checkSettingsLayer(layer: SettingsLayer): CheckedSettingsLayer {
+  return { ...layer, checked: parseSettingsLayer(layer) };
+}
+
+/**
  * Merges sources, later ones winning (pass defaults' overrides in order:
- * file, then flags), and checks the rules that span fields.
+ * file, then flags), and checks the rules that span fields. A layer not
+ * checked yet is checked here.
  *
  * @throws {ConfigError} for a bad value or a threshold below 180 s without force
  */
-export function resolveSettings(layers: readonly SettingsLayer[]): Settings {
+export function resolveSettings(
+  layers: readonly (SettingsLayer | CheckedSettingsLayer)[],
+): Settings {
   const merged: Settings = { ...DEFAULT_SETTINGS, exclude: [...DEFAULT_SETTINGS.exclude] };
   // Which layer gave each setting, so that a rule spanning fields names it.
   const givenBy = new Map<string, SettingsLayer>();
   for (const layer of layers) {
-    const input = parseSettingsLayer(layer);
+    const input = "checked" in layer ? layer.checked : parseSettingsLayer(layer);
     for (const [key, value] of Object.entries(input)) {
       if (value === undefined) continue;
       Object.assign(merged, { [key]: value });
@@ -244,12 +252,13 @@ export function resolveSettings(layers: readonly SettingsLayer[]): Settings {
 }
 
 /**
- * A threshold below REJECT_AFTER_TIME cuts live sessions: it needs
- * forceShortThreshold, from any source, and is at least 1 even then.
+ * A threshold below its safe minimum (REJECT_AFTER_TIME) cuts live sessions:
+ * it needs forceShortThreshold, from any source, and is at least 1 even then.
  */
 function checkThresholds(merged: Settings, givenBy: ReadonlyMap<string, SettingsLayer>): void {
   const forced = merged.forceShortThreshold;
-  const min = forced ? NUMBER_BOUNDS.staleAfter.min : REJECT_AFTER_TIME;
+  const { bounds, safeMin } = SETTINGS.staleAfter.type;
+  const min = forced ? bounds.min : safeMin;
   const thresholds: [string[], number | undefined][] = [
     [["staleAfter"], merged.staleAfter],
     ...Object.entries(merged.interfaceOverrides).map((
@@ -265,7 +274,7 @@ function checkThresholds(merged: Settings, givenBy: ReadonlyMap<string, Settings
     const force = (layer.fieldName ?? ((k: string) => k))("forceShortThreshold");
     const detail = forced
       ? ""
-      : `below ${REJECT_AFTER_TIME} s, live WireGuard sessions are cut; ${force} allows it, ` +
+      : `below ${safeMin} s, live WireGuard sessions are cut; ${force} allows it, ` +
         "for demos and tests";
     throw new ConfigError(problemIn(layer, path, `must be at least ${min}`, detail));
   }

@@ -62,16 +62,17 @@ const PACKAGE_NAME = /^[A-Za-z0-9_-]+$/;
 const TYPE = /^[\x21-\x7e]+$/;
 // What libuci's skip_whitespace skips inside a line (isspace without \n).
 const BLANK = new Set([" ", "\t", "\v", "\f", "\r"]);
-const KEYWORDS: Record<string, "package" | "config" | "option" | "list"> = {
-  package: "package",
-  p: "package",
-  config: "config",
-  c: "config",
-  option: "option",
-  o: "option",
-  list: "list",
-  l: "list",
-};
+// A Map: a command word such as `constructor` must not find Object's own.
+const KEYWORDS = new Map<string, "package" | "config" | "option" | "list">([
+  ["package", "package"],
+  ["p", "package"],
+  ["config", "config"],
+  ["c", "config"],
+  ["option", "option"],
+  ["o", "option"],
+  ["list", "list"],
+  ["l", "list"],
+]);
 
 /** djb2 over the type's bytes, as libuci hashes it for anonymous names. */
 function djb2(text: string): number {
@@ -254,7 +255,7 @@ export function parseUci(text: string, source: string): UciPackage {
       continue;
     }
     const word = scan.commandWord();
-    const keyword = KEYWORDS[word];
+    const keyword = KEYWORDS.get(word);
     if (keyword === undefined) {
       scan.fail(
         `invalid command ${JSON.stringify(word)} (expected package, config, option or list)`,
@@ -347,7 +348,7 @@ export function quoteUci(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Writes a package in UCI syntax (used by tests and the default config generator). */
+/** Writes a package in UCI syntax, which {@link parseUci} reads back unchanged (tests use it). */
 export function formatUci(pkg: UciPackage): string {
   const out: string[] = [];
   for (const section of pkg.sections) {

@@ -1,62 +1,135 @@
 /**
- * Maps `/etc/config/wg-reinstate` onto the settings schema:
- *
- * ```
- * config wg-reinstate 'main'
- *     option enabled '1'           # read by the init script
- *     option interval '30'
- *     option stale_after '180'
- *     list interface 'wg0'         # none: every WireGuard interface
- *     list exclude '<public key>'
- * config interface 'wg0'           # optional, per interface
- *     option stale_after '300'
- *     list exclude '<public key>'
- * ```
+ * Maps `/etc/config/wg-reinstate` onto the settings. Its `config wg-reinstate
+ * 'main'` section holds `enabled` (read by the init script) and an option, or
+ * a list, for each setting the registry (./settings_registry.ts) gives a UCI
+ * name; a `config interface '<iface>'` section holds, for that interface,
+ * those an interface may override. openwrt/files/wg-reinstate.config shows
+ * them.
  *
  * @module
  */
 import { ConfigError } from "../common/errors.ts";
 import { UCI_NETWORK_PATH } from "../common/paths.ts";
+import { IFACE_NAME_PATTERN, WG_KEY_SOURCE } from "../wg/constants.ts";
 import { parseConfig, readConfigText } from "./read_file.ts";
-import { parseSettingsLayer, type SettingsLayer } from "./schema.ts";
+import { type CheckedSettingsLayer, checkSettingsLayer } from "./schema.ts";
+import {
+  isSettingName,
+  PER_INTERFACE_NAMES,
+  SETTING_NAMES,
+  type SettingName,
+  type SettingSpec,
+  settingSpec,
+} from "./settings_registry.ts";
 import { listValues, parseUci, type UciPackage, type UciSection } from "./uci.ts";
 
 const UCI_TRUE = new Set(["1", "yes", "on", "true", "enabled"]);
 const UCI_FALSE = new Set(["0", "no", "off", "false", "disabled"]);
 
-/** The datatype of each option in the main section, and the setting it feeds. */
-const MAIN_OPTIONS: Record<
-  string,
-  { kind: "bool" | "uint" | "number" | "string" | "list"; field: string | null }
-> = {
-  enabled: { kind: "bool", field: null },
-  interval: { kind: "uint", field: "interval" },
-  stale_after: { kind: "uint", field: "staleAfter" },
-  force_short_threshold: { kind: "bool", field: "forceShortThreshold" },
-  log_level: { kind: "string", field: "logLevel" },
-  log_format: { kind: "string", field: "logFormat" },
-  dry_run: { kind: "bool", field: "dryRun" },
-  interface: { kind: "list", field: "interfaces" },
-  exclude: { kind: "list", field: "exclude" },
-  wg: { kind: "string", field: "wg" },
-  wg_timeout: { kind: "number", field: "wgTimeout" },
-  wg_quick_config: { kind: "string", field: "wgQuickConfig" },
-  network_config: { kind: "string", field: "networkConfig" },
-  key_dir: { kind: "string", field: "keyDir" },
-  status_file: { kind: "string", field: "statusFile" },
-  metrics_file: { kind: "string", field: "metricsFile" },
-};
+/** How an option's text is read. */
+type UciKind = "bool" | "uint" | "number" | "string" | "list";
 
-/** The options of the main section, for the init script's validation to match. */
-export const UCI_MAIN_OPTIONS: readonly string[] = Object.keys(MAIN_OPTIONS);
+/** One option of a section. */
+interface UciOption {
+  kind: UciKind;
+  /** The setting it feeds; null for `enabled`. */
+  field: SettingName | null;
+  /** The init script's datatype (OpenWrt's `validate_data`), which the LuCI form shares. */
+  datatype: string;
+  /** The default the init script's validation states, if it states one. */
+  default?: string;
+}
 
-const INTERFACE_OPTIONS: Record<string, { kind: "uint" | "list"; field: string }> = {
-  stale_after: { kind: "uint", field: "staleAfter" },
-  exclude: { kind: "list", field: "exclude" },
-};
+/** The option that decides whether the service starts: the init script's, not a setting. */
+const ENABLED = "enabled";
 
-/** The options of a per-interface section, for the LuCI app's form to match. */
-export const UCI_INTERFACE_OPTIONS: readonly string[] = Object.keys(INTERFACE_OPTIONS);
+/** How UCI spells a setting's values, and OpenWrt's datatype for them. */
+function uciOption(field: SettingName, spec: SettingSpec): UciOption {
+  const type = spec.type;
+  switch (type.kind) {
+    case "switch":
+      return { kind: "bool", field, datatype: "bool", default: spec.default ? "1" : "0" };
+    case "number": {
+      const { min, max, whole } = type.bounds;
+      return {
+        kind: whole ? "uint" : "number",
+        field,
+        datatype: whole
+          ? `range(${min},${max})`
+          : `and(ufloat,${min > 0 ? `min(${min}),` : ""}max(${max}))`,
+        default: String(spec.default),
+      };
+    }
+    case "choice":
+      return {
+        kind: "string",
+        field,
+        datatype: `or(${type.values.map((v) => JSON.stringify(v)).join(",")})`,
+        default: String(spec.default),
+      };
+    case "text":
+      return { kind: "string", field, datatype: spec.uciDatatype ?? "string" };
+    case "interfaces":
+      // The shell cannot import the patterns: the datatype quotes the program's own.
+      return {
+        kind: "list",
+        field,
+        datatype: `list(regex("${IFACE_NAME_PATTERN.source.slice(1, -1)}"))`,
+      };
+    case "keys":
+      return { kind: "list", field, datatype: `list(regex("${WG_KEY_SOURCE}"))` };
+  }
+}
+
+/** The options of the settings among `names` that UCI sets, by option name. */
+function uciOptions(names: readonly SettingName[]): Map<string, UciOption> {
+  const out = new Map<string, UciOption>();
+  for (const name of names) {
+    const spec = settingSpec(name);
+    if (spec.uci !== null) out.set(spec.uci, uciOption(name, spec));
+  }
+  return out;
+}
+
+/** The options of the main section, by name. */
+const MAIN_OPTIONS: ReadonlyMap<string, UciOption> = new Map([
+  [ENABLED, { kind: "bool", field: null, datatype: "bool", default: "1" }],
+  ...uciOptions(SETTING_NAMES),
+]);
+
+/** The options of a per-interface section, by name. */
+const INTERFACE_OPTIONS: ReadonlyMap<string, UciOption> = uciOptions(PER_INTERFACE_NAMES);
+
+/** The options of the main section. */
+export const UCI_MAIN_OPTIONS: readonly string[] = [...MAIN_OPTIONS.keys()];
+
+/** The options of a per-interface section. */
+export const UCI_INTERFACE_OPTIONS: readonly string[] = [...INTERFACE_OPTIONS.keys()];
+
+/** The datatype of each option, as the init script and the LuCI form check it. */
+export const UCI_DATATYPES: ReadonlyMap<string, string> = new Map(
+  [...MAIN_OPTIONS].map(([name, option]) => [name, option.datatype]),
+);
+
+/** The defaults the init script's validation states, by option. */
+export const UCI_DEFAULTS: ReadonlyMap<string, string> = new Map(
+  [...MAIN_OPTIONS].flatMap(([name, o]) => o.default === undefined ? [] : [[name, o.default]]),
+);
+
+/**
+ * The init script's `uci_load_validate` specs of the main section,
+ * `option:datatype[:default]`, which tests hold the script to.
+ */
+export const UCI_VALIDATION: readonly string[] = [...MAIN_OPTIONS].map(([name, o]) =>
+  [name, o.datatype, ...(o.default === undefined ? [] : [o.default])].join(":")
+);
+
+/** The UCI option of a setting, as a message names it. */
+function optionName(field: string): string {
+  if (field === "interfaceOverrides") return "config interface";
+  const uci = isSettingName(field) ? settingSpec(field).uci : null;
+  return `option ${uci ?? field}`;
+}
 
 /** A UCI boolean as OpenWrt reads it, or an error naming the option. */
 export function uciBool(value: string, where: string): boolean {
@@ -69,7 +142,7 @@ export function uciBool(value: string, where: string): boolean {
   );
 }
 
-function convert(section: UciSection, option: string, kind: string, where: string): unknown {
+function convert(section: UciSection, option: string, kind: UciKind, where: string): unknown {
   if (kind === "list") return listValues(section, option);
   const raw = section.options.get(option)!;
   if (raw.kind === "list") throw new ConfigError(`${where}: must be an option, not a list`);
@@ -88,59 +161,70 @@ function convert(section: UciSection, option: string, kind: string, where: strin
 export function uciEnabled(pkg: UciPackage, source: string): boolean {
   let enabled = true;
   for (const s of pkg.sections.filter((s) => s.type === "wg-reinstate")) {
-    const v = s.options.get("enabled");
-    if (v !== undefined) {
-      enabled = convert(s, "enabled", "bool", `${source}: option enabled`) as boolean;
+    if (s.options.has(ENABLED)) {
+      enabled = convert(s, ENABLED, "bool", `${source}: option ${ENABLED}`) as boolean;
     }
   }
   return enabled;
 }
 
 /**
- * Turns the service's UCI package into a settings layer. The network config
- * defaults to /etc/config/network, since a UCI config means OpenWrt.
+ * The settings a section's options give, each read as `options` says.
+ *
+ * @param at the section, as messages name it: `file:line: config TYPE 'NAME'`
+ */
+function sectionValues(
+  section: UciSection,
+  options: ReadonlyMap<string, UciOption>,
+  at: string,
+): Map<SettingName, unknown> {
+  const values = new Map<SettingName, unknown>();
+  for (const option of section.options.keys()) {
+    const spec = options.get(option);
+    if (spec === undefined) throw new ConfigError(`${at}: unknown option ${option}`);
+    const value = convert(section, option, spec.kind, `${at}: option ${option}`);
+    if (spec.field !== null) values.set(spec.field, value);
+  }
+  return values;
+}
+
+/**
+ * Turns the service's UCI package into a settings layer, checked. The network
+ * config defaults to /etc/config/network, since a UCI config means OpenWrt.
  *
  * @throws {ConfigError} for an unknown section or option, or a value of the wrong type
  */
-export function uciSettingsLayer(pkg: UciPackage, source: string): SettingsLayer {
-  const values: Record<string, unknown> = { networkConfig: UCI_NETWORK_PATH };
-  const overrides: Record<string, Record<string, unknown>> = {};
+export function uciSettingsLayer(pkg: UciPackage, source: string): CheckedSettingsLayer {
+  const values = new Map<string, unknown>([["networkConfig", UCI_NETWORK_PATH]]);
+  // By section name: an interface may be called `constructor` or `__proto__`.
+  const overrides = new Map<string, Map<SettingName, unknown>>();
   for (const section of pkg.sections) {
     const at = `${source}:${section.line}: config ${section.type} '${section.name}'`;
     if (section.type === "wg-reinstate") {
-      for (const option of section.options.keys()) {
-        const spec = Object.hasOwn(MAIN_OPTIONS, option) ? MAIN_OPTIONS[option] : undefined;
-        if (spec === undefined) throw new ConfigError(`${at}: unknown option ${option}`);
-        const value = convert(section, option, spec.kind, `${at}: option ${option}`);
-        if (spec.field !== null) values[spec.field] = value;
+      for (const [field, value] of sectionValues(section, MAIN_OPTIONS, at)) {
+        values.set(field, value);
       }
       // No interfaces listed means every WireGuard interface.
-      if ((values.interfaces as string[] | undefined)?.length === 0) values.interfaces = "all";
-    } else if (section.type === "interface") {
-      const override = (overrides[section.name] ??= {});
-      for (const option of section.options.keys()) {
-        const spec = Object.hasOwn(INTERFACE_OPTIONS, option)
-          ? INTERFACE_OPTIONS[option]
-          : undefined;
-        if (spec === undefined) throw new ConfigError(`${at}: unknown option ${option}`);
-        override[spec.field] = convert(section, option, spec.kind, `${at}: option ${option}`);
+      if ((values.get("interfaces") as string[] | undefined)?.length === 0) {
+        values.set("interfaces", "all");
       }
+    } else if (section.type === "interface") {
+      const override = overrides.get(section.name) ?? new Map<SettingName, unknown>();
+      for (const [field, value] of sectionValues(section, INTERFACE_OPTIONS, at)) {
+        override.set(field, value);
+      }
+      overrides.set(section.name, override);
     } else {
       throw new ConfigError(`${at}: unknown section type (expected wg-reinstate or interface)`);
     }
   }
-  if (Object.keys(overrides).length > 0) values.interfaceOverrides = overrides;
-  const optionOf = Object.fromEntries(
-    Object.entries(MAIN_OPTIONS).filter(([, s]) => s.field !== null).map(([o, s]) => [s.field, o]),
-  );
-  const layer: SettingsLayer = {
-    source,
-    values,
-    fieldName: (key) =>
-      key === "interfaceOverrides" ? "config interface" : `option ${optionOf[key] ?? key}`,
-  };
-  parseSettingsLayer(layer);
-  return layer;
+  if (overrides.size > 0) {
+    values.set(
+      "interfaceOverrides",
+      Object.fromEntries([...overrides].map(([name, o]) => [name, Object.fromEntries(o)])),
+    );
+  }
+  return checkSettingsLayer({ source, values: Object.fromEntries(values), fieldName: optionName });
 }
 
 /** Reads and parses a UCI file; a syntax error becomes a {@link ConfigError}. */
@@ -149,7 +233,7 @@ export async function readUci(path: string): Promise<UciPackage> {
   return parseConfig(() => parseUci(text, path));
 }
 
-/** Loads the service's UCI config as a settings layer. */
-export async function loadUciSettings(path: string): Promise<SettingsLayer> {
+/** Loads the service's UCI config as a settings layer, checked. */
+export async function loadUciSettings(path: string): Promise<CheckedSettingsLayer> {
   return uciSettingsLayer(await readUci(path), path);
 }

@@ -1,20 +1,21 @@
 /**
- * Runs the `wg set` calls that purge peers: every peer's removal and re-add in
- * the same call, each call as large as argv and the {@link SetPace} allow.
+ * Hands stale peers to {@link Wg.replacePeers} in calls sized by time (the
+ * {@link SetPace}), so that a stop request takes effect between two calls
+ * within seconds. How a call reaches `wg` (argv, preshared-key files) is the
+ * wg layer's business.
  *
  * @module
  */
-import { type KeyFileError, WgError } from "../common/errors.ts";
-import type { Wg } from "../wg/run.ts";
-import type { KeyDir } from "./key_dir.ts";
+import type { KeyFileError, WgError } from "../common/errors.ts";
+import type { KeyDir } from "../wg/key_dir.ts";
+import type { PeerConfig, Wg } from "../wg/run.ts";
 import type { SetPace } from "./pace.ts";
-import { chunkByArgSize, type PeerConfig, purgeArgs } from "./set_args.ts";
 
 /** What happened when purging one interface's peers. */
 export interface ApplyOutcome<P extends PeerConfig> {
-  /** Peers handed to a `wg set` call, whether or not it succeeded, in order. */
+  /** Peers handed to `wg`, whether or not their call succeeded, in order. */
   attempted: P[];
-  /** The first failure; later chunks were not run. `null` on success. */
+  /** The first failure; later calls were not made. `null` on success. */
   failure: WgError | KeyFileError | null;
   /** Peers left alone because a stop was requested between two calls. */
   notAttempted: number;
@@ -22,8 +23,6 @@ export interface ApplyOutcome<P extends PeerConfig> {
 
 /** How the calls are made. */
 export interface ApplyOptions {
-  /** Bytes of argv per `wg set` call. */
-  argvBudget: number;
   /** Sizes calls by time and sets their limits; shared by the purge and its repairs. */
   pace: SetPace;
   /** At most this many peers per call, whatever the pace allows (repairs stay small). */
@@ -33,8 +32,6 @@ export interface ApplyOptions {
   /** A monotonic clock in milliseconds, for measuring calls; tests pass a virtual one. */
   clockMs?: () => number;
 }
-
-type Entry<P> = { args: string[]; peer: P };
 
 /**
  * Removes and re-adds `peers` on `iface`. Stops at the first failing call so
@@ -51,72 +48,27 @@ export async function purgePeers<P extends PeerConfig>(
   options: ApplyOptions,
 ): Promise<ApplyOutcome<P>> {
   const outcome: ApplyOutcome<P> = { attempted: [], failure: null, notAttempted: 0 };
-  const entries: Entry<P>[] = [];
-  for (const peer of peers) {
-    let pskFile: string | null = null;
-    if (peer.presharedKey !== null) {
-      if (keys === null) throw new Error("internal: preshared key without a key directory");
-      pskFile = await keys.write(peer.presharedKey);
-    }
-    entries.push({ peer, args: purgeArgs(peer, pskFile) });
-  }
+  const clock = options.clockMs ?? (() => performance.now());
   let next = 0;
-  while (next < entries.length) {
+  while (next < peers.length) {
     if (options.stop?.aborted) {
-      outcome.notAttempted = entries.length - next;
+      outcome.notAttempted = peers.length - next;
       break;
     }
     const most = Math.min(options.pace.peersPerCall(), options.maxPeersPerCall ?? Infinity);
-    const [chunk] = chunkByArgSize(
-      entries.slice(next, next + most),
-      (e) => e.args,
-      options.argvBudget,
-    );
-    next += chunk.length;
-    // Only a call that reads key files depends on the directory; the others
-    // (a repair of peers without a preshared key) go on whatever happened to it.
-    if (keys !== null && chunk.some((e) => e.peer.presharedKey !== null)) {
-      try {
-        await keys.check(); // Right before wg reads the files: still the directory made?
-      } catch (error) {
-        // The rest is left as it is: whole, with its endpoint, for the next cycle.
-        outcome.failure = error as KeyFileError;
-        break;
-      }
+    const batch = peers.slice(next, next + most);
+    next += batch.length;
+    const started = clock();
+    const { handed, failure } = await wg.replacePeers(iface, batch, {
+      timeoutMs: options.pace.limitMs(batch.length),
+      keys,
+    });
+    outcome.attempted.push(...batch.slice(0, handed));
+    if (failure !== null) {
+      outcome.failure = failure;
+      break;
     }
-    if (!(await runChunk(wg, iface, chunk, outcome, options))) break;
+    options.pace.record(batch.length, clock() - started);
   }
   return outcome;
-}
-
-async function runChunk<P extends PeerConfig>(
-  wg: Wg,
-  iface: string,
-  chunk: Entry<P>[],
-  outcome: ApplyOutcome<P>,
-  options: ApplyOptions,
-): Promise<boolean> {
-  const clock = options.clockMs ?? (() => performance.now());
-  const started = clock();
-  try {
-    await wg.set(iface, chunk.flatMap((e) => e.args), {
-      timeoutMs: options.pace.limitMs(chunk.length),
-    });
-    options.pace.record(chunk.length, clock() - started);
-    outcome.attempted.push(...chunk.map((e) => e.peer));
-    return true;
-  } catch (error) {
-    // E2BIG means the process never started, so nothing changed: a smaller
-    // stack limit than assumed. Split the chunk and go on.
-    if (error instanceof WgError && error.kind === "argv-too-long" && chunk.length > 1) {
-      const half = Math.ceil(chunk.length / 2);
-      return (await runChunk(wg, iface, chunk.slice(0, half), outcome, options)) &&
-        (await runChunk(wg, iface, chunk.slice(half), outcome, options));
-    }
-    outcome.attempted.push(...chunk.map((e) => e.peer));
-    outcome.failure = error instanceof WgError
-      ? error
-      : new WgError("failed", String(error), { cause: error });
-    return false;
-  }
 }

@@ -6,6 +6,10 @@
  * interface's protection has been loaded, so a bad dump or a bad config file
  * stops the cycle with no change at all.
  *
+ * The steps return values (apply, repair, {@link purgeInterface}); the
+ * report and the log lines are made from them in report.ts, and written
+ * once, by {@link runCycle}.
+ *
  * @module
  */
 import type { Logger } from "@logtape/logtape";
@@ -13,23 +17,23 @@ import { KeyFileError } from "../common/errors.ts";
 import { RUN_DIR } from "../common/paths.ts";
 import { safeDir } from "../common/safe_path.ts";
 import type { WgPeer } from "../wg/dump.ts";
+import { KeyDir, removeOrphanedKeyDirs } from "../wg/key_dir.ts";
 import type { Wg } from "../wg/run.ts";
-import { type ApplyOptions, purgePeers } from "./apply.ts";
-import { KeyDir, removeOrphanedKeyDirs } from "./key_dir.ts";
+import { purgePeers } from "./apply.ts";
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import { SetPace } from "./pace.ts";
 import type { PeerObservations } from "./observations.ts";
 import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
 import { verifyAndRepair } from "./repair.ts";
 import {
+  cycleLines,
+  type CycleOutcome,
   type CycleReport,
-  emptyReport,
-  type InterfaceReport,
-  logCycle,
-  logInterface,
+  cycleReport,
+  emptyOutcome,
+  type InterfaceOutcome,
   type PurgedPeer,
-  recordError,
-  recordPurged,
+  writeLog,
 } from "./report.ts";
 
 /** Inputs of one cycle. */
@@ -38,8 +42,6 @@ export interface CycleOptions {
   interfaces: "all" | readonly string[];
   /** Plan and report, change nothing. */
   dryRun: boolean;
-  /** Bytes of argv per `wg set` call. */
-  argvBudget: number;
   /** The time limit of a `wg set` of unknown cost (`--wg-timeout`); see {@link SetPace}. */
   wgTimeoutMs: number;
   /** The wall clock in unix seconds; injected so tests can age real handshakes. */
@@ -73,7 +75,9 @@ const REPAIR_RETRY_DELAY_MS = 1000;
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Runs one purge cycle over the configured interfaces.
+ * Runs one purge cycle over the configured interfaces, and logs what it did:
+ * the one place a cycle's log lines are written, from its outcome (see
+ * report.ts), also when it stops on an error.
  *
  * @throws {WgError} when the first read fails or wg's output does not parse (nothing was changed)
  * @throws {ConfigError} when protection cannot be loaded (nothing was changed)
@@ -82,6 +86,27 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  */
 export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Promise<CycleReport> {
   const started = performance.now();
+  const cycle: CycleOutcome = {
+    dryRun: options.dryRun,
+    busy: [],
+    refusal: null,
+    missing: [],
+    interfaces: [],
+    durationMs: 0,
+  };
+  let report: CycleReport | null = null;
+  try {
+    await purgeCycle(wg, options, cycle);
+    cycle.durationMs = Math.round(performance.now() - started);
+    report = cycleReport(cycle);
+    return report;
+  } finally {
+    writeLog(log, cycleLines(cycle, report));
+  }
+}
+
+/** The cycle itself: fills in `cycle` as it goes, so that what it did survives an error. */
+async function purgeCycle(wg: Wg, options: CycleOptions, cycle: CycleOutcome): Promise<void> {
   let interfaces = options.interfaces;
   let locks: InterfaceLocks | null = null;
   if (options.lockDir !== null) {
@@ -90,56 +115,32 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
       options.lockDir,
       interfaces === "all" ? await wg.interfaces() : interfaces,
     );
-    for (const name of locks.busy) {
-      log.warning("{interface}: another wg-reinstate is purging it; skipped", { interface: name });
-    }
+    cycle.busy = locks.busy;
     interfaces = locks.held;
   }
-  const reports: InterfaceReport[] = [];
   try {
     if (!options.dryRun) {
       // An unsafe key directory stops the cycle here, before any change.
       await removeOrphanedKeyDirs(await safeDir(options.keyDir ?? RUN_DIR, "key-dir"));
     }
+    const nothing = interfaces !== "all" && interfaces.length === 0;
     const plan = planCycle(
-      interfaces.length === 0 ? [] : await readAndPlan(wg, { ...options, interfaces }),
+      nothing ? [] : await readAndPlan(wg, { ...options, interfaces }),
       interfaces,
       options.observe !== undefined,
     );
-    if (plan.refusal !== null) {
-      log.error(
-        "{refusal}: the clock is behind, so no age can be trusted; purging nothing",
-        { refusal: plan.refusal },
-      );
-    }
-    for (const name of plan.missing) {
-      const report = emptyReport(name, []);
-      recordError(
-        log,
-        report,
-        `WireGuard interface ${name} does not exist (see: wg show interfaces)`,
-      );
-      reports.push(report);
-    }
+    cycle.refusal = plan.refusal;
+    cycle.missing = plan.missing;
     for (const { iface, plans } of plan.interfaces) {
-      const report = emptyReport(iface.name, plans);
-      if (plan.refusal !== null) report.error = `refused: ${plan.refusal}`;
-      else await purgeInterface(wg, report, plans, options, log);
-      logInterface(log, report, options.dryRun);
-      reports.push(report);
+      cycle.interfaces.push(
+        plan.refusal === null
+          ? await purgeInterface(wg, iface.name, plans, options)
+          : emptyOutcome(iface.name, plans),
+      );
     }
   } finally {
     locks?.release();
   }
-  const report: CycleReport = {
-    dryRun: options.dryRun,
-    interfaces: reports,
-    busy: locks?.busy ?? [],
-    durationMs: Math.round(performance.now() - started),
-    ok: reports.every((r) => r.error === null && r.repaired.length === 0),
-  };
-  logCycle(log, report);
-  return report;
 }
 
 /**
@@ -163,14 +164,14 @@ export async function readAndPlan(
   return planned;
 }
 
-/** Purges one interface's stale peers, then verifies and repairs; fills in `report`. */
+/** Purges one interface's stale peers, then verifies and repairs; returns what it did. */
 async function purgeInterface(
   wg: Wg,
-  report: InterfaceReport,
+  name: string,
   plans: readonly PeerPlan[],
   options: CycleOptions,
-  log: Logger,
-): Promise<void> {
+): Promise<InterfaceOutcome> {
+  const outcome = emptyOutcome(name, plans);
   const decided = new Map<string, PurgedPeer>();
   const stale: WgPeer[] = [];
   for (const { peer, decision } of plans) {
@@ -178,53 +179,35 @@ async function purgeInterface(
     decided.set(peer.publicKey, { publicKey: peer.publicKey, ...decision });
     stale.push(peer);
   }
-  if (stale.length === 0) return;
-  const record = (peers: readonly WgPeer[]) => {
-    for (const peer of peers) {
-      const { publicKey, reason, idleSeconds } = decided.get(peer.publicKey)!;
-      recordPurged(log, report, { publicKey, reason, idleSeconds }, options.dryRun);
-    }
-  };
-  if (options.dryRun) return record(stale);
+  const purged = (peers: readonly WgPeer[]) => peers.map((p) => decided.get(p.publicKey)!);
+  if (options.dryRun) return { ...outcome, purged: purged(stale) };
+  if (stale.length === 0) return outcome;
 
   let keys: KeyDir | null = null;
   try {
     if (stale.some((p) => p.presharedKey !== null)) keys = await KeyDir.create(options.keyDir);
-    const calls: ApplyOptions = {
-      argvBudget: options.argvBudget,
-      pace: new SetPace(options.wgTimeoutMs),
-      clockMs: options.clockMs,
-    };
-    // Every preshared-key file is written before the first wg call, so a
-    // write failure (disk full) stops here with nothing changed.
-    const outcome = await purgePeers(wg, report.name, stale, keys, {
-      ...calls,
-      stop: options.stop,
-    });
-    if (outcome.notAttempted > 0) {
-      report.stoppedEarly = outcome.notAttempted;
-      log.warning("{interface}: stopping on request; {left} stale peers left for the next cycle", {
-        interface: report.name,
-        left: outcome.notAttempted,
+    const calls = { pace: new SetPace(options.wgTimeoutMs), clockMs: options.clockMs };
+    const applied = await purgePeers(wg, name, stale, keys, { ...calls, stop: options.stop });
+    outcome.notAttempted = applied.notAttempted;
+    if (applied.failure !== null) {
+      // A failure before any peer reached wg (a key file not written) changed nothing.
+      const unchanged = applied.attempted.length === 0;
+      outcome.failure = { message: applied.failure.message, unchanged };
+    }
+    if (applied.attempted.length > 0) {
+      outcome.repair = await verifyAndRepair(wg, name, applied.attempted, keys, {
+        ...calls,
+        sleep: options.sleep ?? realSleep,
+        retryDelayMs: REPAIR_RETRY_DELAY_MS,
       });
     }
-    if (outcome.failure !== null) {
-      report.error = outcome.failure.message;
-      log.error("{interface}: {error}; verifying every peer it touched", {
-        interface: report.name,
-        error: outcome.failure.message,
-      });
-    }
-    const bad = await verifyAndRepair(wg, report, outcome.attempted, keys, {
-      ...calls,
-      sleep: options.sleep ?? realSleep,
-      retryDelayMs: REPAIR_RETRY_DELAY_MS,
-    }, log);
-    record(outcome.attempted.filter((p) => !bad.has(p.publicKey)));
+    const bad = new Set(outcome.repair?.findings.map((f) => f.expected.publicKey));
+    outcome.purged = purged(applied.attempted.filter((p) => !bad.has(p.publicKey)));
   } catch (error) {
     if (!(error instanceof KeyFileError)) throw error;
-    recordError(log, report, `${error.message}; nothing was changed`);
+    outcome.failure = { message: error.message, unchanged: true };
   } finally {
-    await keys?.remove().catch((error: Error) => recordError(log, report, error.message));
+    await keys?.remove().catch((error: Error) => (outcome.cleanupError = error.message));
   }
+  return outcome;
 }

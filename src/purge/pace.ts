@@ -35,12 +35,7 @@ export class SetPace {
   /** @param baseLimitMs the time limit of a call of unknown cost (`--wg-timeout`) */
   constructor(readonly baseLimitMs: number) {}
 
-  /** Milliseconds per peer of the last call, or `null` before the first. */
-  get msPerPeer(): number | null {
-    return this.#msPerPeer;
-  }
-
-  /** How many peers the next call should take (argv may allow fewer). */
+  /** How many peers the next call should take (the runner may split it to fit argv). */
   peersPerCall(): number {
     if (this.#msPerPeer === null) return FIRST_CALL_PEERS;
     return Math.max(1, Math.floor(TARGET_CALL_MS / this.#msPerPeer));
@@ -55,7 +50,7 @@ export class SetPace {
   /** Records a finished call: `peers` peers took `ms` milliseconds. */
   record(peers: number, ms: number): void {
     // A floor keeps a call measured at 0 ms (a coarse clock) from sizing the
-    // next one without bound; argv limits it anyway.
+    // next one without bound; argv limits each process anyway.
     if (peers > 0) this.#msPerPeer = Math.max(ms / peers, 0.01);
   }
 }

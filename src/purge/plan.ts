@@ -30,9 +30,18 @@ export const KEEP_REASONS: readonly KeepReason[] = [
   "observing",
 ];
 
+/**
+ * Why a peer is purged: `stale`, a session certainly dead, or `unconfirmed`,
+ * an endpoint without a completed handshake (the daemon only).
+ */
+export type PurgeReason = "stale" | "unconfirmed";
+
+/** Every purge reason, in the order reports list them. */
+export const PURGE_REASONS: readonly PurgeReason[] = ["stale", "unconfirmed"];
+
 /** The decision for one peer. */
 export type Decision =
-  | { action: "purge"; reason: "stale" | "unconfirmed"; idleSeconds: number }
+  | { action: "purge"; reason: PurgeReason; idleSeconds: number }
   | { action: "keep"; reason: KeepReason; idleSeconds: number | null };
 
 /** A peer with its decision. */
@@ -159,9 +168,9 @@ export function planCycle(
 
 /** Counts kept peers by reason, with every reason present (0 when unused). */
 export function countKeptByReason(plans: readonly PeerPlan[]): Record<KeepReason, number> {
-  const counts = Object.fromEntries(KEEP_REASONS.map((r) => [r, 0])) as Record<KeepReason, number>;
+  const counts = new Map(KEEP_REASONS.map((r) => [r, 0]));
   for (const { decision } of plans) {
-    if (decision.action === "keep") counts[decision.reason]++;
+    if (decision.action === "keep") counts.set(decision.reason, counts.get(decision.reason)! + 1);
   }
-  return counts;
+  return Object.fromEntries(counts) as Record<KeepReason, number>;
 }

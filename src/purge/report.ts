@@ -1,29 +1,28 @@
 /**
- * What a cycle did, as a report for `--json` and the exit code, and as the
- * log lines that say it. A report names peers by public key (for `--json`);
- * log lines name them by {@link shortKey} only, and never an endpoint.
+ * What a cycle did, in three forms made here and nowhere else: the outcome
+ * values the core returns ({@link CycleOutcome}), the report built from
+ * them for `--json`, the status file and the exit code ({@link cycleReport}),
+ * and the log lines that say it ({@link cycleLines}), which
+ * {@link writeLog} writes. A report names peers
+ * by public key (for `--json`); log lines name them by {@link shortKey}
+ * only, and never an endpoint.
  *
  * @module
  */
 import type { Logger } from "@logtape/logtape";
 import { shortKey } from "../wg/constants.ts";
-import { countKeptByReason, type KeepReason, type PeerPlan } from "./plan.ts";
-import type { PurgeProblem } from "./verify.ts";
+import { countKeptByReason, type KeepReason, type PeerPlan, type PurgeReason } from "./plan.ts";
+import type { RepairedPeer, RepairOutcome } from "./repair.ts";
+import { intact } from "./verify.ts";
+
+export type { RepairedPeer } from "./repair.ts";
 
 /** A peer that was (or, in a dry run, would be) purged. */
 export interface PurgedPeer {
   publicKey: string;
-  /** `stale`, or `unconfirmed` for an endpoint without a completed handshake. */
-  reason: string;
+  reason: PurgeReason;
   /** Seconds since the handshake; for `unconfirmed`, seconds the daemon watched it. */
   idleSeconds: number;
-}
-
-/** A purged peer that had to be repaired, and whether the repair held. */
-export interface RepairedPeer {
-  publicKey: string;
-  problems: PurgeProblem[];
-  restored: boolean;
 }
 
 /** What one cycle did to one interface. */
@@ -50,63 +49,246 @@ export interface CycleReport {
   ok: boolean;
 }
 
-/** A report for an interface before anything was done to it. */
-export function emptyReport(name: string, plans: readonly PeerPlan[]): InterfaceReport {
+/** What purging one interface did: the values its report and its log lines are made from. */
+export interface InterfaceOutcome {
+  name: string;
+  /** Every peer read, with its decision. */
+  plans: readonly PeerPlan[];
+  /** The peers purged (in a dry run, to be), in the order they were. */
+  purged: PurgedPeer[];
+  /** Stale peers left alone because a stop was requested. */
+  notAttempted: number;
+  /** Why the purge stopped early; `unchanged`: before `wg` changed anything. `null`: it did not. */
+  failure: { message: string; unchanged: boolean } | null;
+  /** The verification and repairs of the peers handed to `wg`; `null` when there were none. */
+  repair: RepairOutcome | null;
+  /** Why the key directory could not be removed, or `null`. */
+  cleanupError: string | null;
+}
+
+/** What a cycle did, as far as it got. */
+export interface CycleOutcome {
+  dryRun: boolean;
+  /** Interfaces another wg-reinstate held, skipped. */
+  busy: string[];
+  /** Why nothing at all was purged in this cycle, or `null` (see plan.ts). */
+  refusal: string | null;
+  /** Interfaces asked for by name that `wg` does not have. */
+  missing: string[];
+  /** The interfaces read, in order. */
+  interfaces: InterfaceOutcome[];
+  durationMs: number;
+}
+
+/** An interface's outcome before anything was done to it. */
+export function emptyOutcome(name: string, plans: readonly PeerPlan[]): InterfaceOutcome {
   return {
     name,
-    checked: plans.length,
+    plans,
     purged: [],
-    kept: countKeptByReason(plans),
-    repaired: [],
-    error: null,
-    stoppedEarly: 0,
+    notAttempted: 0,
+    failure: null,
+    repair: null,
+    cleanupError: null,
   };
 }
 
-/** Logs a peer as purged (or, dry, as one that would be) and adds it to the report. */
-export function recordPurged(
-  log: Logger,
-  report: InterfaceReport,
-  peer: PurgedPeer,
-  dryRun: boolean,
-): void {
-  const why = peer.reason === "unconfirmed"
-    ? "endpoint from an unconfirmed initiation, seen {idleSeconds} s"
-    : "idle {idleSeconds} s";
-  log.info(`${dryRun ? "would purge" : "purged"} peer {peer} on {interface}, ${why}`, {
-    interface: report.name,
-    peer: shortKey(peer.publicKey),
-    idleSeconds: peer.idleSeconds,
+/** The report of a cycle, built from its outcome. Pure. */
+export function cycleReport(cycle: CycleOutcome): CycleReport {
+  const interfaces = [
+    ...cycle.missing.map((name) => ({
+      ...interfaceReport(emptyOutcome(name, []), null),
+      error: missingError(name),
+    })),
+    ...cycle.interfaces.map((o) => interfaceReport(o, cycle.refusal)),
+  ];
+  return {
+    dryRun: cycle.dryRun,
+    interfaces,
+    busy: [...cycle.busy],
+    durationMs: cycle.durationMs,
+    ok: interfaces.every((r) => r.error === null && r.repaired.length === 0),
+  };
+}
+
+function interfaceReport(o: InterfaceOutcome, refusal: string | null): InterfaceReport {
+  return {
+    name: o.name,
+    checked: o.plans.length,
+    purged: o.purged,
+    kept: countKeptByReason(o.plans),
+    repaired: o.repair?.repaired ?? [],
+    error: refusal !== null ? `refused: ${refusal}` : interfaceErrors(o)[0] ?? null,
+    stoppedEarly: o.notAttempted,
+  };
+}
+
+function missingError(name: string): string {
+  return `WireGuard interface ${name} does not exist (see: wg show interfaces)`;
+}
+
+/** Every error on an interface, in the order they happened. */
+function interfaceErrors(o: InterfaceOutcome): string[] {
+  const errors = [failureText(o.failure), o.repair?.readError ?? null];
+  for (const a of o.repair?.attempts ?? []) errors.push(a.failure, a.readError);
+  errors.push(o.cleanupError);
+  return errors.filter((e) => e !== null);
+}
+
+function failureText(failure: InterfaceOutcome["failure"]): string | null {
+  if (failure === null) return null;
+  return failure.unchanged ? `${failure.message}; nothing was changed` : failure.message;
+}
+
+/** One log line: a LogTape message template and the properties that fill it. */
+export interface LogLine {
+  level: "info" | "warning" | "error";
+  /** `{name}` placeholders are filled from {@link properties}. */
+  message: string;
+  properties: Record<string, unknown>;
+}
+
+function line(level: LogLine["level"]) {
+  return (message: string, properties: Record<string, unknown>): LogLine => ({
+    level,
+    message,
+    properties,
   });
-  report.purged.push(peer);
+}
+const info = line("info");
+const warning = line("warning");
+const error = line("error");
+
+/**
+ * The log lines that say what a cycle did, in the order it did it. Pure.
+ *
+ * @param report the cycle's report; `null` when the cycle stopped on an
+ *   error, which then has no summary line (the caller reports the error)
+ */
+export function cycleLines(cycle: CycleOutcome, report: CycleReport | null): LogLine[] {
+  const lines = cycle.busy.map((name) =>
+    warning("{interface}: another wg-reinstate is purging it; skipped", { interface: name })
+  );
+  if (cycle.refusal !== null) {
+    lines.push(error(
+      "{refusal}: the clock is behind, so no age can be trusted; purging nothing",
+      { refusal: cycle.refusal },
+    ));
+  }
+  for (const name of cycle.missing) {
+    lines.push(error("{interface}: {error}", { interface: name, error: missingError(name) }));
+  }
+  for (const o of cycle.interfaces) {
+    lines.push(...interfaceLines(o, interfaceReport(o, cycle.refusal), cycle.dryRun));
+  }
+  if (report !== null) lines.push(summaryLine(report));
+  return lines;
 }
 
-/** Logs an interface's error and keeps the first one in the report. */
-export function recordError(log: Logger, report: InterfaceReport, error: string): void {
-  report.error ??= error;
-  log.error("{interface}: {error}", { interface: report.name, error });
-}
-
-/** Logs the one-line summary of an interface. */
-export function logInterface(log: Logger, report: InterfaceReport, dryRun: boolean): void {
-  log.info("{interface}: {checked} peers checked, {purged} {verb}, kept {kept}", {
-    interface: report.name,
+function interfaceLines(o: InterfaceOutcome, report: InterfaceReport, dryRun: boolean): LogLine[] {
+  const name = o.name;
+  const lines: LogLine[] = [];
+  if (o.notAttempted > 0) {
+    lines.push(warning(
+      "{interface}: stopping on request; {left} stale peers left for the next cycle",
+      { interface: name, left: o.notAttempted },
+    ));
+  }
+  if (o.failure !== null) {
+    lines.push(
+      o.failure.unchanged
+        ? error("{interface}: {error}", { interface: name, error: failureText(o.failure) })
+        : error("{interface}: {error}; verifying every peer it touched", {
+          interface: name,
+          error: o.failure.message,
+        }),
+    );
+  }
+  if (o.repair !== null) lines.push(...repairLines(name, o.repair));
+  for (const peer of o.purged) lines.push(purgedLine(name, peer, dryRun));
+  if (o.cleanupError !== null) {
+    lines.push(error("{interface}: {error}", { interface: name, error: o.cleanupError }));
+  }
+  lines.push(info("{interface}: {checked} peers checked, {purged} {verb}, kept {kept}", {
+    interface: name,
     checked: report.checked,
     purged: report.purged.length,
     verb: dryRun ? "would be purged" : "purged",
     kept: formatCounts(report.kept),
+  }));
+  return lines;
+}
+
+function repairLines(iface: string, repair: RepairOutcome): LogLine[] {
+  const fields = (publicKey: string, problems: readonly string[]) => ({
+    interface: iface,
+    peer: shortKey(publicKey),
+    problems: problems.join(", "),
+  });
+  const lines: LogLine[] = [];
+  if (repair.readError !== null) {
+    lines.push(error("{interface}: {error}", { interface: iface, error: repair.readError }));
+  }
+  for (const { expected, problems } of repair.findings) {
+    // A wg set that failed before changing anything leaves the peer as it
+    // was, endpoint and all: nothing to restore, only a purge to do again.
+    lines.push(
+      intact(problems)
+        ? warning(
+          "peer {peer} on {interface} was not purged (it keeps its endpoint); again",
+          fields(expected.publicKey, problems),
+        )
+        : error(
+          "peer {peer} on {interface} did not come back as it was ({problems}); re-adding it",
+          fields(expected.publicKey, problems),
+        ),
+    );
+  }
+  for (const { readError } of repair.attempts) {
+    if (readError !== null) {
+      lines.push(error("{interface}: {error}", { interface: iface, error: readError }));
+    }
+  }
+  for (const p of repair.repaired) lines.push(repairedLine(fields(p.publicKey, p.problems), p));
+  return lines;
+}
+
+function repairedLine(fields: Record<string, unknown>, peer: RepairedPeer): LogLine {
+  if (peer.restored) return warning("peer {peer} on {interface} restored", fields);
+  if (peer.intact) {
+    return warning(
+      "peer {peer} on {interface} is as it was, endpoint included: wg set failed before " +
+        "changing it; the next cycle purges it",
+      fields,
+    );
+  }
+  return error("peer {peer} on {interface} could NOT be restored ({problems})", fields);
+}
+
+function purgedLine(iface: string, peer: PurgedPeer, dryRun: boolean): LogLine {
+  const why = peer.reason === "unconfirmed"
+    ? "endpoint from an unconfirmed initiation, seen {idleSeconds} s"
+    : "idle {idleSeconds} s";
+  return info(`${dryRun ? "would purge" : "purged"} peer {peer} on {interface}, ${why}`, {
+    interface: iface,
+    peer: shortKey(peer.publicKey),
+    idleSeconds: peer.idleSeconds,
   });
 }
 
-/** Logs the one-line summary of a cycle. */
-export function logCycle(log: Logger, report: CycleReport): void {
-  log.info("cycle {result} in {durationMs} ms: {checked} peers checked, {purged} {verb}", {
+function summaryLine(report: CycleReport): LogLine {
+  return info("cycle {result} in {durationMs} ms: {checked} peers checked, {purged} {verb}", {
     result: report.ok ? "done" : "FAILED",
     durationMs: report.durationMs,
     checked: report.interfaces.reduce((n, r) => n + r.checked, 0),
     purged: report.interfaces.reduce((n, r) => n + r.purged.length, 0),
     verb: report.dryRun ? "would be purged" : "purged",
   });
+}
+
+/** Writes log lines to `log`: the one place a cycle's lines are logged (see runCycle). */
+export function writeLog(log: Logger, lines: readonly LogLine[]): void {
+  for (const { level, message, properties } of lines) log[level](message, properties);
 }
 
 /** Counts by name for people: `active=2 excluded=1`, zeros left out; `none` when all are 0. */

@@ -67,3 +67,11 @@ export function verifyPurged(
   }
   return findings;
 }
+
+/**
+ * Whether the only problem is a kept endpoint: the peer's configuration is
+ * whole, as when a `wg set` failed before changing it; nothing was lost.
+ */
+export function intact(problems: readonly PurgeProblem[]): boolean {
+  return problems.length > 0 && problems.every((p) => p === "endpoint-kept");
+}

@@ -250,6 +250,7 @@ export function parseInterfaceDump(name: string, text: string): WgInterface {
     );
   }
   const iface = parseInterfaceFields(name, first, 1);
+  const seen = new Set<string>();
   for (let i = 1; i < lines.length; i++) {
     const cols = lines[i].split("\t");
     if (cols.length !== PEER_COLUMNS.length) {
@@ -259,9 +260,8 @@ export function parseInterfaceDump(name: string, text: string): WgInterface {
         `expected ${PEER_COLUMNS.length} peer columns, got ${cols.length}`,
       );
     }
-    iface.peers.push(parsePeerFields(cols, i + 1, lines[i]));
+    addPeer(iface, parsePeerFields(cols, i + 1, lines[i]), seen, i + 1);
   }
-  checkUniquePeers(iface, lines.length);
   return iface;
 }
 
@@ -273,8 +273,8 @@ export function parseInterfaceDump(name: string, text: string): WgInterface {
  */
 export function parseAllDump(text: string): WgInterface[] {
   const byName = new Map<string, WgInterface>();
-  const lines = splitLines(text);
-  lines.forEach((raw, index) => {
+  const seen = new Map<string, Set<string>>();
+  splitLines(text).forEach((raw, index) => {
     const line = index + 1;
     const cols = raw.split("\t");
     const name = field(ifaceName, cols[0], line, "interface");
@@ -290,6 +290,7 @@ export function parseAllDump(text: string): WgInterface[] {
         );
       }
       byName.set(name, parseInterfaceFields(name, cols.slice(1), line));
+      seen.set(name, new Set());
       return;
     }
     if (cols.length !== PEER_COLUMNS.length + 1) {
@@ -299,9 +300,9 @@ export function parseAllDump(text: string): WgInterface[] {
         `expected a peer line of ${PEER_COLUMNS.length + 1} columns, got ${cols.length}`,
       );
     }
-    current.peers.push(parsePeerFields(cols.slice(1), line, cols.slice(1).join("\t")));
+    const peer = parsePeerFields(cols.slice(1), line, cols.slice(1).join("\t"));
+    addPeer(current, peer, seen.get(name)!, line);
   });
-  for (const iface of byName.values()) checkUniquePeers(iface, lines.length);
   return [...byName.values()];
 }
 
@@ -311,14 +312,13 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
-function checkUniquePeers(iface: WgInterface, lineCount: number): void {
-  const seen = new Set<string>();
-  for (const peer of iface.peers) {
-    if (seen.has(peer.publicKey)) {
-      throw dumpError(lineCount, "public-key", `peer listed twice on ${iface.name}`);
-    }
-    seen.add(peer.publicKey);
+/** Adds a peer read from `line`; a key already seen on the interface is an error naming that line. */
+function addPeer(iface: WgInterface, peer: WgPeer, seen: Set<string>, line: number): void {
+  if (seen.has(peer.publicKey)) {
+    throw dumpError(line, "public-key", `peer listed twice on ${iface.name}`);
   }
+  seen.add(peer.publicKey);
+  iface.peers.push(peer);
 }
 
 /** Formats peers back into `wg show <iface> dump` lines (used by tests and tools). */

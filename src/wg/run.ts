@@ -7,6 +7,11 @@
 import { ParseError, WgError } from "../common/errors.ts";
 import { redactText } from "./redact.ts";
 import { parseAllDump, parseInterfaceDump, type WgInterface } from "./dump.ts";
+import { replaceByArgv, type ReplaceOptions, type ReplaceResult } from "./replace.ts";
+import { DEFAULT_ARGV_BUDGET, type PeerConfig } from "./set_args.ts";
+
+export type { ReplaceOptions, ReplaceResult } from "./replace.ts";
+export type { PeerConfig } from "./set_args.ts";
 
 /** How to run `wg`. */
 export interface WgOptions {
@@ -14,6 +19,8 @@ export interface WgOptions {
   wgPath: string;
   /** Time limit for one `wg` call, in milliseconds. */
   timeoutMs: number;
+  /** Bytes of argv per `wg set` process; default {@link DEFAULT_ARGV_BUDGET}. */
+  argvBudget?: number;
   /**
    * A stop request (SIGTERM). A call still running {@link STOP_BUDGET_MS}
    * after it counts as hung and is ended, and calls started after that get
@@ -39,8 +46,9 @@ export const AFTER_STOP_CALL_MS = 3_000;
 export const AFTER_STOP_READ_MS = 8_000;
 
 /**
- * The `wg` operations the purge needs. `tests/support/fake_wg.ts` implements
- * it in memory, with scripted faults, for the unit tests.
+ * The `wg` operations the purge needs, typed: no caller builds argv.
+ * `tests/support/fake_wg.ts` implements it in memory, with scripted faults,
+ * for the unit tests.
  */
 export interface Wg {
   /**
@@ -50,18 +58,20 @@ export interface Wg {
    */
   show(interfaces: "all" | readonly string[]): Promise<WgInterface[]>;
   /**
-   * Runs `wg set <iface> ...args`, within `limits.timeoutMs` when given (else
-   * the implementation's own limit).
+   * Removes each of `peers` from `iface` and adds it back with the
+   * configuration given, in order, so that it comes back without an
+   * endpoint. A peer's removal and re-add go to `wg` together, so it is never
+   * missing between two calls (as wireguard-tools' ipc_set_device applies a
+   * peer with WGPEER_REMOVE_ME followed by the same peer's configuration).
+   * Stops at the first failure and says how far it got.
    */
-  set(iface: string, args: readonly string[], limits?: CallLimits): Promise<void>;
+  replacePeers(
+    iface: string,
+    peers: readonly PeerConfig[],
+    options?: ReplaceOptions,
+  ): Promise<ReplaceResult>;
   /** Lists the WireGuard interfaces (`wg show interfaces`). */
   interfaces(): Promise<string[]>;
-}
-
-/** The time limit of one call. */
-export interface CallLimits {
-  /** Milliseconds before the call counts as hung and is stopped. */
-  timeoutMs?: number;
 }
 
 interface WgOutput {
@@ -114,10 +124,21 @@ export class WgCommand implements Wg {
     return interfaces.flatMap((name) => all.filter((i) => i.name === name));
   }
 
-  /** @inheritdoc */
-  async set(iface: string, args: readonly string[], limits: CallLimits = {}): Promise<void> {
-    const out = await this.exec(["set", iface, ...args], limits.timeoutMs);
-    if (out.code !== 0) await this.fail(out, `wg set ${iface}`, [iface]);
+  /**
+   * Replaces peers as {@link Wg.replacePeers} says, through `wg set`: as many
+   * peers per process as the argv budget allows, each preshared key in a
+   * file of `options.keys`, never in argv.
+   */
+  replacePeers(
+    iface: string,
+    peers: readonly PeerConfig[],
+    options: ReplaceOptions = {},
+  ): Promise<ReplaceResult> {
+    const budget = this.options.argvBudget ?? DEFAULT_ARGV_BUDGET;
+    return replaceByArgv(peers, options.keys ?? null, budget, async (args) => {
+      const out = await this.exec(["set", iface, ...args], options.timeoutMs);
+      if (out.code !== 0) await this.fail(out, `wg set ${iface}`, [iface]);
+    });
   }
 
   /** @inheritdoc */

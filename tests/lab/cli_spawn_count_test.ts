@@ -6,7 +6,7 @@
  * rest (it fits argv and TARGET_CALL_MS on wireguard-go), one verifying dump.
  */
 import assert from "node:assert/strict";
-import { chunkByArgSize, DEFAULT_ARGV_BUDGET, purgeArgs } from "../../src/purge/set_args.ts";
+import { chunkByArgSize, DEFAULT_ARGV_BUDGET, replaceArgs } from "../../src/wg/set_args.ts";
 import { FIRST_CALL_PEERS } from "../../src/purge/pace.ts";
 import { runCli } from "../../scripts/lab/cli.ts";
 import { WgLab } from "../../scripts/lab/lab.ts";
@@ -58,7 +58,7 @@ Deno.test("run spawns one dump, a measuring set, one set for the rest and one ve
     const calls = (await Deno.readTextFile(callLog)).trim().split("\n");
     const expectedChunks = chunkByArgSize(
       before,
-      (p) => purgeArgs(p, p.presharedKey ? "/tmp/wg-reinstate-XXXXXX/psk-000" : null),
+      (p) => replaceArgs(p, p.presharedKey ? "/tmp/wg-reinstate-XXXXXX/psk-000" : null),
       DEFAULT_ARGV_BUDGET,
     ).length;
     assert.strictEqual(expectedChunks, 1, "200 peers fit one wg set call's argv");

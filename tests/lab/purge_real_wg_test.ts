@@ -9,7 +9,7 @@ import { cycleOptions } from "../../src/config/cycle_options.ts";
 import { resolveSettings } from "../../src/config/schema.ts";
 import { lineFormatter, logger, startLogging, stopLogging } from "../../src/cli/log.ts";
 import { runCycle } from "../../src/purge/cycle.ts";
-import { WgCommand } from "../../src/wg/run.ts";
+import { type Wg, WgCommand } from "../../src/wg/run.ts";
 import { WgLab } from "../../scripts/lab/lab.ts";
 import {
   buildMixedServer,
@@ -155,10 +155,12 @@ Deno.test("purge cycle with nothing stale changes nothing and spawns no wg set",
     assert.ok(await lab.ping(a));
     const before = (await lab.dump()).peers;
     const calls: string[][] = [];
-    const counting = {
+    const counting: Wg = {
       show: wg.show.bind(wg),
       interfaces: wg.interfaces.bind(wg),
-      set: (i: string, args: readonly string[]) => (calls.push([...args]), wg.set(i, args)),
+      replacePeers: (i, peers, options) => (
+        calls.push(peers.map((p) => p.publicKey)), wg.replacePeers(i, peers, options)
+      ),
     };
     const settings = resolveSettings([{ source: "test", values: { interfaces: [lab.iface] } }]);
     const report = await runCycle(

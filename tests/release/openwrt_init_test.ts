@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { sh } from "../../scripts/lab/sh.ts";
-import { UCI_MAIN_OPTIONS } from "../../src/config/uci_settings.ts";
+import { UCI_MAIN_OPTIONS, UCI_VALIDATION } from "../../src/config/uci_settings.ts";
 import { IFACE_NAME_PATTERN, WG_KEY_SOURCE } from "../../src/wg/constants.ts";
 
 const INIT = new URL("../../openwrt/files/wg-reinstate.init", import.meta.url).pathname;
@@ -43,30 +43,18 @@ async function runInit(
   }
 }
 
-const SPECS = [
-  "enabled:bool:1",
-  "interval:range(1,86400):30",
-  "stale_after:range(1,31536000):180",
-  "force_short_threshold:bool:0",
-  'log_level:or("debug","info","warning","error"):info',
-  'log_format:or("text","json"):text',
-  "dry_run:bool:0",
-  'interface:list(regex("[A-Za-z0-9_=+.][A-Za-z0-9_=+.-]{0,14}"))',
-  'exclude:list(regex("[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="))',
-  "wg:file",
-  "wg_timeout:and(ufloat,max(600))",
-  "wg_quick_config:string",
-  "network_config:file",
-  "key_dir:string",
-  "status_file:string",
-  "metrics_file:string",
-];
-
 Deno.test("init script start_service starts the daemon with the chosen procd parameters", async () => {
   const { calls, code, stderr } = await runInit("start_service", { enabled: "1" });
   assert.strictEqual(code, 0, stderr);
   assert.deepStrictEqual(calls, [
-    ["uci_load_validate", "wg-reinstate", "wg-reinstate", "main", "start_wg_reinstate", ...SPECS],
+    [
+      "uci_load_validate",
+      "wg-reinstate",
+      "wg-reinstate",
+      "main",
+      "start_wg_reinstate",
+      ...UCI_VALIDATION,
+    ],
     ["procd_open_instance"],
     [
       "procd_set_param",
@@ -118,15 +106,33 @@ Deno.test("init script registers reload triggers for its config and the network,
   ]);
 });
 
-Deno.test("init script validates exactly the options the daemon reads", () => {
-  assert.deepStrictEqual(SPECS.map((s) => s.split(":")[0]).sort(), [...UCI_MAIN_OPTIONS].sort());
-  // The shell cannot import the key and interface patterns: they must be the program's own.
-  const spec = (name: string) => SPECS.find((s) => s.startsWith(`${name}:`))!;
-  assert.strictEqual(spec("exclude"), `exclude:list(regex("${WG_KEY_SOURCE}"))`);
-  assert.strictEqual(
-    spec("interface"),
-    `interface:list(regex("${IFACE_NAME_PATTERN.source.slice(1, -1)}"))`,
-  );
+Deno.test("init script validates exactly the options the daemon reads, as its registry types them", async (t) => {
+  // start_service passes UCI_VALIDATION (see above); here, what that list says.
+  const spec = (name: string) => UCI_VALIDATION.find((s) => s.startsWith(`${name}:`));
+  await t.step("every option the daemon reads, in its order", () => {
+    assert.deepStrictEqual(UCI_VALIDATION.map((s) => s.split(":")[0]), UCI_MAIN_OPTIONS);
+  });
+  await t.step("the key and interface patterns: the program's own", () => {
+    // The shell cannot import them.
+    assert.strictEqual(spec("exclude"), `exclude:list(regex("${WG_KEY_SOURCE}"))`);
+    assert.strictEqual(
+      spec("interface"),
+      `interface:list(regex("${IFACE_NAME_PATTERN.source.slice(1, -1)}"))`,
+    );
+  });
+  const cases: [string, string][] = [
+    ["enabled", "enabled:bool:1"],
+    ["stale_after", "stale_after:range(1,31536000):180"],
+    ["log_level", 'log_level:or("debug","info","warning","error"):info'],
+    ["wg_timeout", "wg_timeout:and(ufloat,max(600)):10"],
+    ["network_config", "network_config:file"],
+    ["metrics_file", "metrics_file:string"],
+  ];
+  for (const [name, expected] of cases) {
+    await t.step(`${name}: a datatype validate_data knows, and the default`, () => {
+      assert.strictEqual(spec(name), expected);
+    });
+  }
 });
 
 Deno.test("init script sets START after the network and passes shellcheck", async () => {

@@ -1,49 +1,56 @@
 /**
- * FAKE `wg`, in memory, for unit tests: it implements the {@link Wg}
- * interface the purge core uses, applies `wg set` arguments the way `wg`
- * does (peer blocks in order; `remove`; `allowed-ips` replacing the list;
- * `preshared-key FILE` read from the file; a new peer has no endpoint, no
- * handshake and goes to the end of the list), and lets a test script the
- * faults that real `wg` cannot be made to produce on demand.
+ * FAKE `wg`, in memory, for unit tests: it implements the typed {@link Wg}
+ * seam the purge core uses, replaces peers the way `wg` does (each peer
+ * removed, then added back with the configuration given: a new peer has no
+ * endpoint and no handshake, and goes to the end of the list), and lets a
+ * test script the faults that real `wg` cannot be made to produce on demand.
+ * It builds and parses no argv: that is the real runner's (src/wg/replace.ts,
+ * tested on its own).
+ *
+ * A call is a sequence of blocks, as `wg` sends it: each peer's removal,
+ * then its re-add. Faults that stop part-way count in blocks.
  *
  * Time is virtual: a slow or hanging call advances {@link FakeWg.elapsedMs}
- * instead of waiting, so every branch runs in milliseconds. What is real
- * here is only the preshared-key files, which the fake reads as `wg` would.
+ * instead of waiting, so every branch runs in milliseconds.
  *
  * The lab tests (tests/lab/) prove the same paths end to end on real
  * wireguard-go.
  *
  * @module
  */
-import { WgError } from "../../src/common/errors.ts";
-import { WG_KEY_PATTERN } from "../../src/wg/constants.ts";
+import { KeyFileError, WgError } from "../../src/common/errors.ts";
 import type { WgInterface, WgPeer } from "../../src/wg/dump.ts";
-import type { CallLimits, Wg } from "../../src/wg/run.ts";
+import type { PeerConfig, ReplaceOptions, ReplaceResult, Wg } from "../../src/wg/run.ts";
 
 /** A fault for the next call of one operation. */
 export type Fault =
   /**
-   * Applies the call's first `blocks` peer blocks, then fails. The default,
-   * all but the last, leaves the last peer removed and not re-added: what a
-   * `wg` killed between two netlink messages does.
+   * Applies the call's first `blocks` blocks, then fails. The default, all
+   * but the last, leaves the last peer removed and not re-added: what a `wg`
+   * killed between two netlink messages does.
    */
   | { kind: "fail-after"; blocks?: number }
   /** Fails before changing anything, as when `wg` cannot reach the interface. */
   | { kind: "fail" }
-  /** Succeeds but skips the re-add of `key` (default: the call's first re-added peer). */
+  /** Succeeds but skips the re-add of `key` (default: the call's first peer). */
   | { kind: "lose-readd"; key?: string }
   /** Succeeds but re-adds `key` (default: the first) with other allowed-ips. */
   | { kind: "corrupt-readd"; key?: string }
   /** Never returns on its own: ends as a timeout after `timeoutMs`, having applied `blocks`. */
-  | { kind: "hang"; blocks?: number };
+  | { kind: "hang"; blocks?: number }
+  /**
+   * Fails with E2BIG before changing anything: what the real runner reports
+   * when even one peer's arguments do not fit argv (it splits larger calls).
+   */
+  | { kind: "argv-too-long" };
 
 /** One recorded call. */
 export interface FakeCall {
   op: "show" | "set" | "interfaces";
   /** `show`: the interfaces asked for; `set`: the interface. */
   target: string;
-  /** `set`: its arguments, exactly as a real `wg` would get them in argv. */
-  args: readonly string[];
+  /** `set`: the peers to replace, as handed over (copies). */
+  peers: readonly PeerConfig[];
 }
 
 /** Options of the fake. */
@@ -53,22 +60,18 @@ export interface FakeWgOptions {
    * call's own limit (from the caller's pace) wins over it.
    */
   timeoutMs?: number;
-  /** Virtual milliseconds one peer block of a `set` takes (default 0). */
+  /** Virtual milliseconds one block of a `set` takes (default 0). */
   msPerBlock?: number;
-  /**
-   * Bytes of argv above which `set` fails with E2BIG before changing
-   * anything, as the kernel's exec does (default: no limit).
-   */
-  argvLimit?: number;
 }
 
-interface Block {
-  key: string;
-  remove: boolean;
-  allowedIps?: string[];
-  pskFile?: string;
-  keepalive?: number | null;
-}
+type Block = { remove: true; key: string } | { remove: false; config: PeerConfig };
+
+const copyConfig = (p: PeerConfig): PeerConfig => ({
+  publicKey: p.publicKey,
+  allowedIps: [...p.allowedIps],
+  presharedKey: p.presharedKey,
+  persistentKeepalive: p.persistentKeepalive,
+});
 
 /** FAKE `wg` (see the module doc). */
 export class FakeWg implements Wg {
@@ -83,7 +86,7 @@ export class FakeWg implements Wg {
   #faults = { show: [] as (Fault | null)[], set: [] as (Fault | null)[] };
   #afterSet: (() => Promise<void>) | null = null;
 
-  /** @param options time limit, per-peer cost and argv limit */
+  /** @param options time limit and per-block cost */
   constructor(readonly options: FakeWgOptions = {}) {}
 
   /** Adds an interface with the given peers (copied). */
@@ -112,14 +115,14 @@ export class FakeWg implements Wg {
     return (this.state.get(name) ?? []).map((p) => ({ ...p, allowedIps: [...p.allowedIps] }));
   }
 
-  /** The `set` calls made so far. */
+  /** The `set` calls (one `replacePeers` each) made so far. */
   get sets(): FakeCall[] {
     return this.calls.filter((c) => c.op === "set");
   }
 
   /** @inheritdoc */
   interfaces(): Promise<string[]> {
-    this.calls.push({ op: "interfaces", target: "", args: [] });
+    this.calls.push({ op: "interfaces", target: "", peers: [] });
     return Promise.resolve([...this.state.keys()]);
   }
 
@@ -128,7 +131,7 @@ export class FakeWg implements Wg {
     this.calls.push({
       op: "show",
       target: interfaces === "all" ? "all" : interfaces.join(","),
-      args: [],
+      peers: [],
     });
     const fault = this.#faults.show.shift() ?? null;
     if (fault !== null) {
@@ -151,111 +154,109 @@ export class FakeWg implements Wg {
     );
   }
 
-  /** @inheritdoc */
-  async set(iface: string, args: readonly string[], limits: CallLimits = {}): Promise<void> {
+  /**
+   * Replaces `peers` as one call. Like the real runner it wants a key
+   * directory for a peer with a preshared key, and checks that directory
+   * before anything runs: a replaced one fails the call with nothing handed over.
+   */
+  async replacePeers(
+    iface: string,
+    peers: readonly PeerConfig[],
+    options: ReplaceOptions = {},
+  ): Promise<ReplaceResult> {
+    if (peers.some((p) => p.presharedKey !== null)) {
+      if (!options.keys) throw new Error("internal: a preshared key without a key directory");
+      try {
+        await options.keys.check();
+      } catch (error) {
+        if (!(error instanceof KeyFileError)) throw error;
+        return { handed: 0, failure: error };
+      }
+    }
     try {
-      await this.#set(iface, args, limits);
+      this.#replace(iface, peers, options.timeoutMs);
+      return { handed: peers.length, failure: null };
+    } catch (error) {
+      if (!(error instanceof WgError)) throw error;
+      return { handed: peers.length, failure: error };
     } finally {
       await this.#afterSet?.();
     }
   }
 
-  async #set(iface: string, args: readonly string[], limits: CallLimits): Promise<void> {
-    this.calls.push({ op: "set", target: iface, args: [...args] });
-    this.limits.push(limits.timeoutMs);
-    const argvBytes = args.reduce((n, a) => n + new TextEncoder().encode(a).length + 9, 0);
-    if (this.options.argvLimit !== undefined && argvBytes > this.options.argvLimit) {
+  #replace(iface: string, peers: readonly PeerConfig[], limitMs: number | undefined): void {
+    this.calls.push({ op: "set", target: iface, peers: peers.map(copyConfig) });
+    this.limits.push(limitMs);
+    const fault = this.#faults.set.shift() ?? null;
+    if (fault?.kind === "argv-too-long") {
       throw new WgError("argv-too-long", "wg argument list too long (FAKE)");
     }
-    const fault = this.#faults.set.shift() ?? null;
-    const peers = this.state.get(iface);
-    if (peers === undefined) {
+    const state = this.state.get(iface);
+    if (state === undefined) {
       throw new WgError("no-interface", `WireGuard interface ${iface} does not exist (FAKE)`);
     }
     if (fault?.kind === "fail") throw new WgError("failed", `wg set ${iface} failed (FAKE)`);
-    const blocks = parseBlocks(args);
-    // How many blocks this call gets through: all, or as many as fit in the
-    // time limit, or as many as the fault says.
-    let limit = blocks.length;
-    const perBlock = this.options.msPerBlock ?? 0;
-    const timeout = limits.timeoutMs ?? this.options.timeoutMs ?? Infinity;
-    if (fault?.kind === "fail-after") {
-      limit = fault.blocks ?? blocks.length - 1;
-    } else if (fault?.kind === "hang") {
-      limit = fault.blocks ?? 0;
-    } else if (perBlock * blocks.length > timeout) {
-      limit = Math.floor(timeout / perBlock);
-    }
-    const skip = fault?.kind === "lose-readd" || fault?.kind === "corrupt-readd"
-      ? (fault.key ?? blocks.find((b) => !b.remove)?.key)
+    const blocks = peers.flatMap((p): Block[] => [
+      { remove: true, key: p.publicKey },
+      { remove: false, config: p },
+    ]);
+    const limit = this.#blocksDone(fault, blocks.length, limitMs);
+    const target = fault?.kind === "lose-readd" || fault?.kind === "corrupt-readd"
+      ? (fault.key ?? peers[0]?.publicKey)
       : undefined;
     for (const block of blocks.slice(0, limit)) {
-      if (fault?.kind === "lose-readd" && !block.remove && block.key === skip) continue;
-      await applyBlock(peers, block);
-      if (fault?.kind === "corrupt-readd" && !block.remove && block.key === skip) {
-        peers.find((p) => p.publicKey === skip)!.allowedIps = ["203.0.113.0/24"];
+      if (block.remove) {
+        const index = state.findIndex((p) => p.publicKey === block.key);
+        if (index >= 0) state.splice(index, 1);
+      } else if (!(fault?.kind === "lose-readd" && block.config.publicKey === target)) {
+        state.push(readded(block.config));
+        if (fault?.kind === "corrupt-readd" && block.config.publicKey === target) {
+          state.at(-1)!.allowedIps = ["203.0.113.0/24"];
+        }
       }
     }
+    this.#finish(iface, fault, limit, blocks.length, limitMs);
+  }
+
+  /** How many blocks this call gets through: all, as many as fit its time, or as the fault says. */
+  #blocksDone(fault: Fault | null, blocks: number, limitMs: number | undefined): number {
+    const perBlock = this.options.msPerBlock ?? 0;
+    const timeout = limitMs ?? this.options.timeoutMs ?? Infinity;
+    if (fault?.kind === "fail-after") return fault.blocks ?? blocks - 1;
+    if (fault?.kind === "hang") return fault.blocks ?? 0;
+    if (perBlock * blocks > timeout) return Math.floor(timeout / perBlock);
+    return blocks;
+  }
+
+  /** Spends the call's virtual time, and fails it when it did not get through. */
+  #finish(
+    iface: string,
+    fault: Fault | null,
+    done: number,
+    blocks: number,
+    limitMs: number | undefined,
+  ): void {
+    const perBlock = this.options.msPerBlock ?? 0;
+    const timeout = limitMs ?? this.options.timeoutMs ?? Infinity;
     if (fault?.kind === "fail-after") {
-      this.elapsedMs += perBlock * limit;
+      this.elapsedMs += perBlock * done;
       throw new WgError("failed", `wg set ${iface} failed (FAKE)`);
     }
-    if (fault?.kind === "hang" || limit < blocks.length) {
+    if (fault?.kind === "hang" || done < blocks) {
       this.elapsedMs += timeout;
       throw new WgError("timeout", `wg set ${iface} did not finish (FAKE)`);
     }
-    this.elapsedMs += perBlock * blocks.length;
+    this.elapsedMs += perBlock * blocks;
   }
 }
 
-/** Splits `wg set` arguments into peer blocks, as `wg` reads them. */
-function parseBlocks(args: readonly string[]): Block[] {
-  const blocks: Block[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const word = args[i];
-    if (word === "peer") {
-      blocks.push({ key: args[++i], remove: false });
-      continue;
-    }
-    const block = blocks.at(-1);
-    if (block === undefined) throw new WgError("failed", `wg set: unexpected ${word} (FAKE)`);
-    if (word === "remove") block.remove = true;
-    else if (word === "allowed-ips") block.allowedIps = args[++i].split(",");
-    else if (word === "preshared-key") block.pskFile = args[++i];
-    else if (word === "persistent-keepalive") {
-      const value = args[++i];
-      block.keepalive = value === "off" ? null : Number(value);
-    } else throw new WgError("failed", `wg set: unknown argument ${word} (FAKE)`);
-  }
-  return blocks;
-}
-
-async function applyBlock(peers: WgPeer[], block: Block): Promise<void> {
-  const index = peers.findIndex((p) => p.publicKey === block.key);
-  if (block.remove) {
-    if (index >= 0) peers.splice(index, 1);
-    return;
-  }
-  let peer = peers[index];
-  if (peer === undefined) {
-    peer = {
-      publicKey: block.key,
-      presharedKey: null,
-      endpoint: null,
-      allowedIps: [],
-      latestHandshake: 0,
-      rxBytes: 0,
-      txBytes: 0,
-      persistentKeepalive: null,
-    };
-    peers.push(peer);
-  }
-  if (block.allowedIps !== undefined) peer.allowedIps = block.allowedIps;
-  if (block.keepalive !== undefined) peer.persistentKeepalive = block.keepalive;
-  if (block.pskFile !== undefined) {
-    // As wg does: the key is read from the file, one line of base64.
-    const psk = (await Deno.readTextFile(block.pskFile)).trim();
-    if (!WG_KEY_PATTERN.test(psk)) throw new WgError("failed", "wg set: bad preshared key (FAKE)");
-    peer.presharedKey = psk;
-  }
+/** A peer as `wg` adds it: the configuration given, no endpoint, no handshake, no traffic. */
+function readded(config: PeerConfig): WgPeer {
+  return {
+    ...copyConfig(config),
+    endpoint: null,
+    latestHandshake: 0,
+    rxBytes: 0,
+    txBytes: 0,
+  };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { KeyDir } from "../../src/purge/key_dir.ts";
+import { KeyDir } from "../../src/wg/key_dir.ts";
 
 /** Calls `fn` with a new key directory, and removes it and its parent afterwards. */
 export async function withKeyDir<T>(fn: (keys: KeyDir) => Promise<T>): Promise<T> {

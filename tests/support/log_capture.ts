@@ -5,7 +5,8 @@
  * @module
  */
 import type { LogRecord } from "@logtape/logtape";
-import { lineFormatter, startLogging, stopLogging } from "../../src/cli/log.ts";
+import { lineFormatter, logger, startLogging, stopLogging } from "../../src/cli/log.ts";
+import { type LogLine, writeLog } from "../../src/purge/report.ts";
 
 /** Runs `fn` with logging at debug level into a list of text lines, and returns both. */
 export async function withLogs<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
@@ -20,4 +21,9 @@ export async function withLogs<T>(fn: () => Promise<T>): Promise<{ result: T; li
   } finally {
     stopLogging();
   }
+}
+
+/** The text lines that `lines` come out as, written to the purge logger. */
+export async function renderLines(lines: readonly LogLine[]): Promise<string[]> {
+  return (await withLogs(() => Promise.resolve(writeLog(logger("purge"), lines)))).lines;
 }

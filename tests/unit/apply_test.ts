@@ -1,29 +1,26 @@
 /**
- * purgePeers against the FAKE in-memory `wg`: one `wg set` per chunk, the
- * E2BIG split, the stop at the first failing chunk, and preshared keys only
- * ever in files.
+ * purgePeers against the FAKE in-memory `wg`: calls sized by the pace, the
+ * stop at the first failing call, and what counts as attempted. How a call
+ * becomes argv (chunks, E2BIG, key files) is tested in replace_test.ts.
  */
 import assert from "node:assert/strict";
 import type { WgError } from "../../src/common/errors.ts";
 import { purgePeers } from "../../src/purge/apply.ts";
-import { SetPace } from "../../src/purge/pace.ts";
+import { FIRST_CALL_PEERS, SetPace } from "../../src/purge/pace.ts";
 import { FakeWg } from "../support/fake_wg.ts";
 import { withKeyDir } from "../support/key_dir.ts";
 import { configsByKey, manyPeers } from "../support/peers.ts";
 
-const calls = (argvBudget: number) => ({ argvBudget, pace: new SetPace(10_000) });
+const calls = (wg: FakeWg) => ({ pace: new SetPace(10_000), clockMs: () => wg.elapsedMs });
 
-Deno.test("purgePeers removes and re-adds every peer, one wg set per chunk", async () => {
-  const peers = manyPeers(30);
-  const wg = new FakeWg().addInterface("wg0", peers);
-  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(4096)));
+Deno.test("purgePeers removes and re-adds every peer, in calls sized by the pace", async () => {
+  const peers = manyPeers(100);
+  const wg = new FakeWg({ msPerBlock: 5 }).addInterface("wg0", peers);
+  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(wg)));
   assert.strictEqual(outcome.failure, null);
   assert.deepStrictEqual(outcome.attempted.map((p) => p.publicKey), peers.map((p) => p.publicKey));
-  assert.ok(wg.sets.length >= 2 && wg.sets.length < 30, `${wg.sets.length} calls`);
-  for (const call of wg.sets) {
-    const bytes = call.args.reduce((n, a) => n + a.length + 9, 0);
-    assert.ok(bytes <= 4096, `${bytes} bytes of argv`);
-  }
+  // The first call measures (10 ms a peer), the next takes what fits in 2 s: the rest.
+  assert.deepStrictEqual(wg.sets.map((c) => c.peers.length), [FIRST_CALL_PEERS, 100 - 32]);
   const after = wg.peers("wg0");
   assert.deepStrictEqual(configsByKey(after), configsByKey(peers));
   assert.deepStrictEqual(
@@ -34,55 +31,79 @@ Deno.test("purgePeers removes and re-adds every peer, one wg set per chunk", asy
   assert.ok(after.every((p) => p.endpoint === null && p.latestHandshake === 0));
 });
 
-Deno.test("purgePeers puts preshared keys in files, never in argv", async () => {
+Deno.test("purgePeers hands wg the configuration read before, preshared keys included", async () => {
   const peers = manyPeers(6);
   const wg = new FakeWg().addInterface("wg0", peers);
-  await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(512 * 1024)));
-  const argv = wg.sets.flatMap((c) => c.args).join(" ");
-  for (const p of peers) {
-    if (p.presharedKey !== null) assert.ok(!argv.includes(p.presharedKey), "PSK in argv");
-  }
-  assert.match(argv, /preshared-key \S+\/psk-0/);
+  await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(wg)));
+  assert.deepStrictEqual(
+    wg.sets.flatMap((c) => c.peers),
+    peers.map(({ publicKey, allowedIps, presharedKey, persistentKeepalive }) => ({
+      publicKey,
+      allowedIps,
+      presharedKey,
+      persistentKeepalive,
+    })),
+  );
   assert.deepStrictEqual(
     wg.peers("wg0").map((p) => p.presharedKey),
     peers.map((p) => p.presharedKey),
   );
 });
 
-Deno.test("purgePeers halves a chunk that wg refuses with E2BIG until it fits", async () => {
-  const peers = manyPeers(16);
-  const wg = new FakeWg({ argvLimit: 1500 }).addInterface("wg0", peers);
-  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(512 * 1024)));
-  assert.strictEqual(outcome.failure, null);
-  assert.strictEqual(outcome.attempted.length, 16);
-  // The first call carried all 16; the calls that went through carried fewer.
-  assert.strictEqual(wg.sets[0].args.filter((a) => a === "remove").length, 16);
-  assert.ok(wg.sets.length > 2);
-  assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
-});
-
 Deno.test("purgePeers reports E2BIG for a single peer too large to split", async () => {
   const [peer] = manyPeers(1);
-  const wg = new FakeWg({ argvLimit: 50 }).addInterface("wg0", [peer]);
-  const outcome = await withKeyDir((keys) =>
-    purgePeers(wg, "wg0", [peer], keys, calls(512 * 1024))
-  );
+  const wg = new FakeWg().addInterface("wg0", [peer]).script("set", { kind: "argv-too-long" });
+  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", [peer], keys, calls(wg)));
   assert.strictEqual((outcome.failure as WgError | null)?.kind, "argv-too-long");
   assert.deepStrictEqual(outcome.attempted.map((p) => p.publicKey), [peer.publicKey]);
   assert.deepStrictEqual(wg.peers("wg0"), [peer], "nothing changed");
 });
 
-Deno.test("purgePeers stops at the first failing chunk and returns what it attempted", async () => {
-  const peers = manyPeers(30);
+Deno.test("purgePeers stops at the first failing call and returns what it attempted", async () => {
+  const peers = manyPeers(100);
   const wg = new FakeWg().addInterface("wg0", peers).script("set", null, { kind: "fail-after" });
-  const outcome = await withKeyDir((keys) => purgePeers(wg, "wg0", peers, keys, calls(4096)));
+  // At most 30 peers a call, as a repair's limit would have it.
+  const outcome = await withKeyDir((keys) =>
+    purgePeers(wg, "wg0", peers, keys, { ...calls(wg), maxPeersPerCall: 30 })
+  );
   assert.strictEqual((outcome.failure as WgError | null)?.kind, "failed");
-  assert.strictEqual(wg.sets.length, 2, "no chunk after the failing one");
-  const inFirstTwo = wg.sets.flatMap((c) => c.args).filter((a) => a === "remove").length;
-  assert.strictEqual(outcome.attempted.length, inFirstTwo);
-  // The FAKE left the failing chunk's last peer removed: the caller repairs it.
-  assert.strictEqual(wg.peers("wg0").length, 29);
-  const untouched = peers.slice(inFirstTwo);
+  assert.strictEqual(wg.sets.length, 2, "no call after the failing one");
+  assert.strictEqual(outcome.attempted.length, 60);
+  // The FAKE left the failing call's last peer removed: the caller repairs it.
+  assert.strictEqual(wg.peers("wg0").length, 99);
   const after = new Map(wg.peers("wg0").map((p) => [p.publicKey, p]));
-  assert.ok(untouched.every((p) => after.get(p.publicKey)?.endpoint === p.endpoint));
+  assert.ok(peers.slice(60).every((p) => after.get(p.publicKey)?.endpoint === p.endpoint));
+});
+
+Deno.test("purgePeers runs no call once the key directory was replaced, and counts nothing attempted", async () => {
+  const peers = manyPeers(4);
+  const wg = new FakeWg().addInterface("wg0", peers);
+  const outcome = await withKeyDir(async (keys) => {
+    // What an attacker with write access to the parent would do (the
+    // safe-path rule forbids such a parent; the check is the second guard).
+    await Deno.rename(keys.path, `${keys.path}.moved`);
+    await Deno.mkdir(keys.path, { mode: 0o700 });
+    try {
+      return await purgePeers(wg, "wg0", peers, keys, calls(wg));
+    } finally {
+      await Deno.remove(keys.path);
+      await Deno.rename(`${keys.path}.moved`, keys.path);
+    }
+  });
+  assert.match(outcome.failure?.message ?? "", /is no longer the one created/);
+  assert.deepStrictEqual(outcome.attempted, []);
+  assert.deepStrictEqual(wg.sets, []);
+});
+
+Deno.test("purgePeers starts no call once a stop is requested, and counts what it left", async () => {
+  const peers = manyPeers(100);
+  const wg = new FakeWg({ msPerBlock: 5 }).addInterface("wg0", peers);
+  const stop = new AbortController();
+  wg.onSet(() => Promise.resolve(stop.abort()));
+  const outcome = await withKeyDir((keys) =>
+    purgePeers(wg, "wg0", peers, keys, { ...calls(wg), stop: stop.signal })
+  );
+  assert.strictEqual(outcome.failure, null);
+  assert.strictEqual(outcome.attempted.length, FIRST_CALL_PEERS);
+  assert.strictEqual(outcome.notAttempted, 100 - FIRST_CALL_PEERS);
 });

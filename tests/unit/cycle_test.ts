@@ -25,7 +25,6 @@ async function cycle(wg: FakeWg, over: Partial<CycleOptions> = {}) {
       runCycle(wg, {
         interfaces: "all",
         dryRun: false,
-        argvBudget: 512 * 1024,
         wgTimeoutMs: 10_000,
         clockMs: () => wg.elapsedMs,
         now: () => NOW,
@@ -173,7 +172,7 @@ Deno.test("runCycle runs no wg set once the key directory was replaced, and lose
       await Deno.rename(`${dir}/${keys.name}`, `${dir}/moved`);
       await Deno.mkdir(`${dir}/${keys.name}`, { mode: 0o700 });
     });
-    const { result, lines } = await cycle(wg, { keyDir: dir, argvBudget: 4096 });
+    const { result, lines } = await cycle(wg, { keyDir: dir });
     assert.strictEqual(wg.sets.length, 1, "no call after the swap");
     assert.match(result.interfaces[0].error ?? "", /is no longer the one created; not running wg/);
     assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers), "0 lost");
@@ -183,21 +182,49 @@ Deno.test("runCycle runs no wg set once the key directory was replaced, and lose
   }
 });
 
-Deno.test("runCycle loses no peer whatever chunk of wg set fails (FAKE)", async () => {
-  for (const failing of [0, 1, 2]) {
-    const peers = manyPeers(30);
-    const faults = [null, null, null];
-    faults[failing] = { kind: "fail-after" } as never;
-    const wg = new FakeWg().addInterface("wg0", peers).script("set", ...faults);
-    const { result } = await cycle(wg, { argvBudget: 2048 });
-    assert.strictEqual(result.ok, false, `chunk ${failing}`);
-    assert.ok(wg.sets.length >= failing + 2, "the failing chunk, then the repair");
-    assert.deepStrictEqual(
-      configsByKey(wg.peers("wg0")),
-      configsByKey(peers),
-      `chunk ${failing}: 0 peers lost`,
+Deno.test("runCycle says nothing was changed when no peer reached wg (FAKE)", async () => {
+  const peers = manyPeers(4);
+  const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+  try {
+    const wg = new FakeWg().addInterface("wg0", peers);
+    // The key directory is swapped before the first call: the call runs nothing.
+    const replace = wg.replacePeers.bind(wg);
+    wg.replacePeers = async (...args) => {
+      const [keys] = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("keys-"));
+      await Deno.rename(`${dir}/${keys.name}`, `${dir}/moved`);
+      await Deno.mkdir(`${dir}/${keys.name}`, { mode: 0o700 });
+      return await replace(...args);
+    };
+    const { result, lines } = await cycle(wg, { keyDir: dir });
+    assert.deepStrictEqual(wg.sets, []);
+    assert.match(result.interfaces[0].error ?? "", /not running wg with it; nothing was changed$/);
+    assert.deepStrictEqual(result.interfaces[0].repaired, []);
+    assert.ok(
+      lines.some((l) => /\[ERR\].* wg0: .*; nothing was changed$/.test(l)),
+      lines.join("\n"),
     );
-    assert.deepStrictEqual(result.interfaces[0].repaired.map((r) => r.restored), [true]);
+    assert.ok(!lines.some((l) => /verifying every peer/.test(l)));
+    assert.deepStrictEqual(wg.peers("wg0"), peers);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runCycle loses no peer whatever call of wg set fails (FAKE)", async (t) => {
+  for (const failing of [0, 1, 2]) {
+    await t.step(`call ${failing}`, async () => {
+      // 33 ms a peer: calls of 32, then 60, then the last 8 peers.
+      const peers = manyPeers(100);
+      const faults = [null, null, null];
+      faults[failing] = { kind: "fail-after" } as never;
+      const wg = new FakeWg({ msPerBlock: 16.5 }).addInterface("wg0", peers)
+        .script("set", ...faults);
+      const { result } = await cycle(wg);
+      assert.strictEqual(result.ok, false);
+      assert.strictEqual(wg.sets.length, failing + 2, "the failing call, then the repair");
+      assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers), "0 peers lost");
+      assert.deepStrictEqual(result.interfaces[0].repaired.map((r) => r.restored), [true]);
+    });
   }
 });
 
@@ -223,7 +250,7 @@ Deno.test("runCycle never stops a slow wg set that is working, at any size (FAKE
   assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers), "0 configs changed");
   assert.strictEqual(wg.peers("wg0").filter((p) => p.endpoint !== null).length, 0);
   // The first call is small; the rest are sized to take about TARGET_CALL_MS.
-  const sizes = wg.sets.map((c) => c.args.filter((a) => a === "remove").length);
+  const sizes = wg.sets.map((c) => c.peers.length);
   assert.strictEqual(sizes[0], FIRST_CALL_PEERS);
   const expectedPerCall = Math.floor(TARGET_CALL_MS / 33);
   assert.ok(sizes.slice(1, -1).every((n) => n === expectedPerCall), sizes.join(" "));
@@ -235,11 +262,7 @@ Deno.test("runCycle stops between calls when asked and loses nothing (FAKE slow 
   const peers = manyPeers(300);
   const wg = new FakeWg({ msPerBlock: 16.5 }).addInterface("wg0", peers);
   const stop = new AbortController();
-  const set = wg.set.bind(wg);
-  wg.set = async (...args) => {
-    await set(...args);
-    stop.abort(); // SIGTERM arrives while the first call runs
-  };
+  wg.onSet(() => Promise.resolve(stop.abort())); // SIGTERM arrives while the first call runs
   const { result, lines } = await cycle(wg, { stop: stop.signal });
   const report = result.interfaces[0];
   assert.strictEqual(wg.sets.length, 1, "no call after the stop request");

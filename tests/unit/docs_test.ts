@@ -1,15 +1,20 @@
 /**
  * The docs and the package metadata agree with the program: the README's
  * options table says exactly which flags each command's `--help` prints, its
- * exit code table matches, its links lead to files that exist, and the
- * license is stated where packagers look for it.
+ * naming rule for JSON keys and UCI options holds for the settings registry,
+ * docs/openwrt.md's UCI table lists the options the daemon reads with their
+ * defaults, the exit code table matches, the links lead to files that exist,
+ * and the license is stated where packagers look for it.
  */
 import assert from "node:assert/strict";
 import { commandHelp, EXIT_CODES_HELP, loadSpecs, mainHelp } from "../../src/cli/args.ts";
+import { SETTING_NAMES, settingSpec } from "../../src/config/settings_registry.ts";
+import { UCI_DATATYPES, UCI_DEFAULTS, UCI_MAIN_OPTIONS } from "../../src/config/uci_settings.ts";
 import { COMMANDS } from "../../src/main.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const README = Deno.readTextFileSync(`${ROOT}README.md`);
+const OPENWRT = Deno.readTextFileSync(`${ROOT}docs/openwrt.md`);
 
 const SPECS = await loadSpecs(COMMANDS);
 
@@ -75,6 +80,40 @@ Deno.test("README options table names, per command, exactly the flags its --help
   );
   assert.ok(helped.run.length >= 20, helped.run.join(" "));
   assert.deepStrictEqual(documented, helped);
+});
+
+Deno.test("README's naming rule for JSON keys and UCI options holds but where it says", async (t) => {
+  // "in a JSON file its key is the flag in camelCase, in UCI in snake_case. The exceptions: ..."
+  const start = README.indexOf("## Configure");
+  const rule = README.slice(start, README.indexOf("```json", start)).replace(/\s+/g, " ");
+  const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const snake = (flag: string) => flag.replaceAll("-", "_");
+  for (const name of SETTING_NAMES) {
+    const { flag, uci } = settingSpec(name);
+    await t.step(`--${flag}`, () => {
+      if (name !== camel(flag)) assert.ok(rule.includes(`\`--${flag}\` is \`${name}\``), name);
+      if (uci !== null && uci !== snake(flag)) assert.ok(rule.includes(`\`${uci}\``), uci);
+    });
+  }
+  await t.step("the settings UCI has not", () => {
+    const stated = [...rule.match(/UCI has no (.+?)\./)![1].matchAll(/`([a-z_]+)`/g)].map((m) =>
+      m[1]
+    );
+    const none = SETTING_NAMES.filter((n) => settingSpec(n).uci === null);
+    assert.deepStrictEqual(stated.sort(), none.map((n) => snake(settingSpec(n).flag)).sort());
+  });
+});
+
+Deno.test("docs/openwrt.md's UCI table lists every option the daemon reads, with its default", () => {
+  const rows = OPENWRT.slice(OPENWRT.indexOf("`config wg-reinstate 'main'`")).split("\n\n")[1]
+    .split("\n").slice(2).map((row) => row.split("|").slice(1, 4).map((c) => c.trim()));
+  const listed = rows.map(([cell]) => cell.match(/^`(list )?([a-z_]+)`$/)!);
+  assert.deepStrictEqual(listed.map((m) => m[2]).sort(), [...UCI_MAIN_OPTIONS].sort());
+  for (const [i, m] of listed.entries()) {
+    assert.strictEqual(m[1] !== undefined, UCI_DATATYPES.get(m[2])!.startsWith("list("), m[2]);
+    const stated = UCI_DEFAULTS.get(m[2]);
+    if (stated !== undefined) assert.strictEqual(rows[i][2], `\`${stated}\``, m[2]);
+  }
 });
 
 Deno.test("README lists every exit code that --help prints, in its table", () => {

@@ -121,9 +121,28 @@ Deno.test("parseInterfaceDump never repeats a secret or an address in its error"
   assert.ok(!e3.message.includes(PRIV.slice(0, 20)), e3.message);
 });
 
-Deno.test("parseInterfaceDump refuses a peer listed twice", () => {
+Deno.test("parseInterfaceDump refuses a peer listed twice, naming the second line", () => {
   const lines = SINGLE.split("\n");
-  assert.match(parseError([lines[0], lines[1], lines[1]].join("\n")).message, /listed twice/);
+  const error = parseError([lines[0], lines[1], lines[1], lines[2]].join("\n"));
+  assert.strictEqual(error.message, "wg output:3: public-key: peer listed twice on wg0");
+});
+
+Deno.test("parseAllDump refuses a peer listed twice on one interface, naming the second line", () => {
+  const peerLine = (iface: string) =>
+    `${iface}\t${PEER}\t(none)\t(none)\t10.0.0.1/32\t0\t0\t0\toff`;
+  const text = [
+    `wg0\t${PRIV}\t${PUB}\t51820\toff`,
+    peerLine("wg0"),
+    `wg1\t(none)\t(none)\t0\toff`,
+    peerLine("wg1"), // the same key on another interface is fine
+    peerLine("wg0"),
+    `wg1\t${PEER2}\t(none)\t(none)\t10.0.0.2/32\t0\t0\t0\toff`,
+  ].join("\n");
+  assert.throws(() => parseAllDump(text), (e: unknown) => {
+    assert.ok(e instanceof ParseError);
+    assert.strictEqual(e.message, "wg output:5: public-key: peer listed twice on wg0");
+    return true;
+  });
 });
 
 const keyArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) =>

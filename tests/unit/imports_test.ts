@@ -1,7 +1,8 @@
 /**
  * Imports point inward: common ← wg ← purge ← config ← cli ← main. Each
  * `src/` folder is one layer and may import only its own layer and the ones
- * inside it. Scripts never import tests, and the program imports neither.
+ * inside it; the purge layer is reached through its entry, purge/mod.ts.
+ * Scripts never import tests, and the program imports neither.
  */
 import assert from "node:assert/strict";
 
@@ -52,6 +53,18 @@ Deno.test("src imports point inward, from each layer to its own or inner ones", 
     }
   }
   assert.deepStrictEqual(outward, []);
+});
+
+Deno.test("src outside the purge layer imports it only through purge/mod.ts", () => {
+  const entry = `${ROOT}src/purge/mod.ts`;
+  const inside = (path: string) => path.startsWith(`${ROOT}src/purge/`);
+  const bypassing: string[] = [];
+  for (const file of tsFiles(`${ROOT}src`).filter((f) => !inside(f))) {
+    for (const target of importsOf(file).filter((t) => inside(t) && t !== entry)) {
+      bypassing.push(`${file.slice(ROOT.length)} -> ${target.slice(ROOT.length)}`);
+    }
+  }
+  assert.deepStrictEqual(bypassing, []);
 });
 
 Deno.test("src has no import cycles", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { safeDir } from "../../src/common/safe_path.ts";
-import { KeyDir, removeOrphanedKeyDirs } from "../../src/purge/key_dir.ts";
+import { KeyDir, removeOrphanedKeyDirs } from "../../src/wg/key_dir.ts";
 
 Deno.test("KeyDir writes 0600 files in a 0700 directory and removes them", async () => {
   const parent = await Deno.makeTempDir({ prefix: "wr-secret-" });

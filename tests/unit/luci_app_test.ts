@@ -3,13 +3,19 @@
  * its menu entry, its ACL against what the view uses, and the view itself,
  * run against recording stand-ins for LuCI's `view`, `form`, `uci`, `rpc`
  * and `fs` modules: every UCI option the daemon reads is in the form with
- * the init script's datatype, `stale_after` below 180 is refused unless
+ * the datatype and default of its settings registry (which the init script
+ * shares), `stale_after` below 180 is refused unless
  * forced, the programs and paths it accepts are those the compiled program's
  * permissions allow, and the status part shows the status file, in words,
  * and nothing else. How it was tried in a real LuCI is in the README.
  */
 import assert from "node:assert/strict";
-import { UCI_INTERFACE_OPTIONS, UCI_MAIN_OPTIONS } from "../../src/config/uci_settings.ts";
+import {
+  UCI_DATATYPES,
+  UCI_DEFAULTS,
+  UCI_INTERFACE_OPTIONS,
+  UCI_MAIN_OPTIONS,
+} from "../../src/config/uci_settings.ts";
 import { nextStatus, summarizeCycle } from "../../src/cli/status_file.ts";
 import { formatLastCycle, REASON_WORDS } from "../../src/cli/status.ts";
 import { countKeptByReason } from "../../src/purge/plan.ts";
@@ -20,13 +26,13 @@ const APP = new URL("../../openwrt/luci-app-wg-reinstate/", import.meta.url).pat
 const VIEW = `${APP}htdocs/luci-static/resources/view/wg-reinstate.js`;
 const MENU = `${APP}root/usr/share/luci/menu.d/luci-app-wg-reinstate.json`;
 const ACL = `${APP}root/usr/share/rpcd/acl.d/luci-app-wg-reinstate.json`;
-const INIT = new URL("../../openwrt/files/wg-reinstate.init", import.meta.url).pathname;
 const SOURCE = Deno.readTextFileSync(VIEW);
 
-/** Options the form deliberately leaves out, with the reason. */
-const LEFT_OUT: Record<string, string> = {
-  key_dir: "the program may write preshared-key files only in its run directory, the default",
-};
+/**
+ * The one option the form leaves out: the program may write preshared-key
+ * files only in its run directory, the default.
+ */
+const NOT_IN_FORM = "key_dir";
 
 // ---- Recording stand-ins for LuCI's client modules -------------------------
 
@@ -242,7 +248,7 @@ Deno.test("luci app ACL grants exactly what the view uses", async () => {
   });
 });
 
-Deno.test("luci app form has every option the daemon reads, with the init script's datatype", async () => {
+Deno.test("luci app form has every option the daemon reads, with its registry's datatype", async (t) => {
   const { map } = await runView({
     network: [
       { ".name": "wg0", proto: "wireguard" },
@@ -257,42 +263,42 @@ Deno.test("luci app form has every option the daemon reads, with the init script
     "main",
     "wg-reinstate",
   ]);
-  const names = main.options.map((o) => o.name);
-  assert.deepStrictEqual(
-    UCI_MAIN_OPTIONS.filter((o) => !names.includes(o) && !(o in LEFT_OUT)),
-    [],
-  );
-  assert.deepStrictEqual(names.filter((n) => !UCI_MAIN_OPTIONS.includes(n)), []);
   assert.deepStrictEqual([perInterface.type, perInterface.args[0]], ["TypedSection", "interface"]);
-  assert.deepStrictEqual(
-    perInterface.options.map((o) => o.name).sort(),
-    [...UCI_INTERFACE_OPTIONS].sort(),
-  );
-
-  // The init script's datatypes, option by option.
-  const init = Deno.readTextFileSync(INIT);
-  const specs = [...init.matchAll(/'([a-z_]+):(.+?)(?::[^:']*)?'(?: \\)?$/gm)].map((
-    m,
-  ) => [m[1], m[2]]);
-  assert.strictEqual(specs.length, UCI_MAIN_OPTIONS.length);
-  const byName = new Map(main.options.map((o) => [o.name, o]));
-  for (const [name, datatype] of specs) {
-    if (name in LEFT_OUT) {
-      assert.ok(!byName.has(name), `${name} is left out`);
-      continue;
+  await t.step("the options", () => {
+    assert.deepStrictEqual(
+      main.options.map((o) => o.name).sort(),
+      UCI_MAIN_OPTIONS.filter((o) => o !== NOT_IN_FORM).sort(),
+    );
+    assert.deepStrictEqual(
+      perInterface.options.map((o) => o.name).sort(),
+      [...UCI_INTERFACE_OPTIONS].sort(),
+    );
+  });
+  for (const section of [main, perInterface]) {
+    for (const o of section.options) {
+      await t.step(`${section.type} ${o.name}: ${UCI_DATATYPES.get(o.name)}`, () => {
+        assertDatatype(o, UCI_DATATYPES.get(o.name)!);
+      });
     }
-    const o = byName.get(name)!;
-    if (datatype === "bool") assert.strictEqual(o.type, "Flag", name);
-    else if (datatype.startsWith("or(")) {
-      assert.strictEqual(o.type, "ListValue", name);
-      assert.deepStrictEqual(o.values, [...datatype.matchAll(/"([^"]+)"/g)].map((m) => m[1]), name);
-    } else if (datatype.startsWith("list(regex(")) {
-      assert.strictEqual(o.type, "DynamicList", name);
-      const pattern = datatype.match(/^list\(regex\("(.+)"\)\)$/)![1];
-      const source = SOURCE.match(new RegExp(`var [A-Z_]+ = /\\^(${escape(pattern)})\\$/;`));
-      assert.ok(source !== null, `${name}: the view checks ^${pattern}$`);
-    } else assert.strictEqual(o.datatype, datatype, name);
   }
+  await t.step(
+    "each default the form shows, and each number's placeholder, is the daemon's",
+    () => {
+      for (const o of main.options) {
+        const shown = o as Option & { default?: string; placeholder?: string };
+        if (shown.default !== undefined) {
+          assert.strictEqual(
+            shown.default,
+            UCI_DEFAULTS.get(o.name),
+          );
+        }
+        if (/^(range|and\(ufloat)/.test(UCI_DATATYPES.get(o.name)!)) {
+          assert.strictEqual(shown.placeholder, UCI_DEFAULTS.get(o.name), o.name);
+        }
+      }
+    },
+  );
+  const byName = new Map(main.options.map((o) => [o.name, o]));
   // The interface list offers the WireGuard interfaces of /etc/config/network.
   assert.deepStrictEqual(byName.get("interface")!.values, ["wg0", "vpn1"]);
   assert.strictEqual(
@@ -305,6 +311,20 @@ Deno.test("luci app form has every option the daemon reads, with the init script
     "Not a valid interface name",
   );
 });
+
+/** Asserts that form option `o` checks what OpenWrt's `datatype` checks. */
+function assertDatatype(o: Option, datatype: string): void {
+  if (datatype === "bool") assert.strictEqual(o.type, "Flag", o.name);
+  else if (datatype.startsWith("or(")) {
+    assert.strictEqual(o.type, "ListValue", o.name);
+    assert.deepStrictEqual(o.values, [...datatype.matchAll(/"([^"]+)"/g)].map((m) => m[1]), o.name);
+  } else if (datatype.startsWith("list(regex(")) {
+    assert.strictEqual(o.type, "DynamicList", o.name);
+    const pattern = datatype.match(/^list\(regex\("(.+)"\)\)$/)![1];
+    const source = SOURCE.match(new RegExp(`var [A-Z_]+ = /\\^(${escape(pattern)})\\$/;`));
+    assert.ok(source !== null, `${o.name}: the view checks ^${pattern}$`);
+  } else assert.strictEqual(o.datatype, datatype, o.name);
+}
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
@@ -432,7 +452,7 @@ function allowed(permission: "run" | "read" | "write"): string[] {
 Deno.test("luci app form offers only the programs and paths the compiled program may use", async (t) => {
   const { map } = await runView();
   const option = (name: string) => map.sections[0].options.find((o) => o.name === name)!;
-  assert.ok(!map.sections[0].options.some((o) => o.name === "key_dir"));
+  assert.ok(!map.sections[0].options.some((o) => o.name === NOT_IN_FORM));
 
   await t.step("wg: the programs --allow-run names, and no other", () => {
     const wg = option("wg");

@@ -4,7 +4,6 @@
  * from the error itself.
  */
 import assert from "node:assert/strict";
-import { WgError } from "../../src/common/errors.ts";
 import { lockInterfaces } from "../../src/purge/lock.ts";
 import { loadSpecs } from "../../src/cli/args.ts";
 import type { OptionName } from "../../src/cli/options.ts";
@@ -88,14 +87,22 @@ Deno.test("main runs status and run through the table against a fake wg", async 
   assert.strictEqual(wg.peers("wg0")[1].endpoint, null);
 });
 
-Deno.test("main exits with the code the error carries", async () => {
-  const failing = new FakeWg().addInterface("wg0", []).script("show", { kind: "fail" });
-  assert.strictEqual((await runMain(["run", "-i", "wg0"], failing)).code, 1);
-  const internal = await runMain(["status"], () => {
-    throw new TypeError("boom");
-  });
-  assert.strictEqual(internal.code, 1);
-  assert.ok(new WgError("timeout", "x").exitCode === 1);
+Deno.test("main exits with the code the error carries", async (t) => {
+  const cases: [string, string[], Parameters<typeof runMain>[1], number][] = [
+    [
+      "a failing wg (FAKE) exits 1",
+      ["run", "-i", "wg0"],
+      new FakeWg().addInterface("wg0", []).script("show", { kind: "fail" }),
+      1,
+    ],
+    ["an internal error exits 1", ["status"], () => {
+      throw new TypeError("boom");
+    }, 1],
+    ["a bad setting exits 2", ["status", "--wg-timeout", "0"], new FakeWg(), 2],
+  ];
+  for (const [name, argv, wg, code] of cases) {
+    await t.step(name, async () => assert.strictEqual((await runMain(argv, wg)).code, code));
+  }
 });
 
 Deno.test("main prints one line for a bad flag, exits 2 and runs nothing", async (t) => {

@@ -7,42 +7,48 @@ import assert from "node:assert/strict";
 import { purgePeers } from "../../src/purge/apply.ts";
 import { SetPace } from "../../src/purge/pace.ts";
 import { REPAIR_ATTEMPTS, verifyAndRepair } from "../../src/purge/repair.ts";
-import { emptyReport } from "../../src/purge/report.ts";
+import { cycleLines, emptyOutcome } from "../../src/purge/report.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 import { FakeWg } from "../support/fake_wg.ts";
-import { withLogs } from "../support/log_capture.ts";
 import { withKeyDir } from "../support/key_dir.ts";
 import { configsByKey, manyPeers } from "../support/peers.ts";
-import { logger } from "../../src/cli/log.ts";
+import { renderLines } from "../support/log_capture.ts";
 
-/** Purges `peers` on a fake, then verifies and repairs; returns the fake, report and logs. */
+/**
+ * Purges `peers` on a fake, then verifies and repairs; returns the outcome,
+ * the log lines the cycle would write for it, and the waits.
+ */
 async function purgeThenRepair(wg: FakeWg, peers: WgPeer[]) {
   const sleeps: number[] = [];
-  const report = emptyReport("wg0", []);
-  const { result, lines } = await withKeyDir((keys) =>
-    withLogs(async () => {
-      const pace = new SetPace(10_000);
-      const outcome = await purgePeers(wg, "wg0", peers, keys, { argvBudget: 512 * 1024, pace });
-      return await verifyAndRepair(wg, report, outcome.attempted, keys, {
-        argvBudget: 512 * 1024,
-        pace,
-        sleep: (ms) => {
-          sleeps.push(ms);
-          return Promise.resolve();
-        },
-        retryDelayMs: 1000,
-      }, logger("purge"));
-    })
-  );
-  return { repairedKeys: result, report, lines, sleeps };
+  const outcome = await withKeyDir(async (keys) => {
+    const pace = new SetPace(10_000);
+    const applied = await purgePeers(wg, "wg0", peers, keys, { pace });
+    return await verifyAndRepair(wg, "wg0", applied.attempted, keys, {
+      pace,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return Promise.resolve();
+      },
+      retryDelayMs: 1000,
+    });
+  });
+  const cycle = {
+    dryRun: false,
+    busy: [],
+    refusal: null,
+    missing: [],
+    interfaces: [{ ...emptyOutcome("wg0", []), repair: outcome }],
+    durationMs: 0,
+  };
+  const lines = await renderLines(cycleLines(cycle, null));
+  return { outcome, lines, sleeps };
 }
 
 Deno.test("verifyAndRepair does nothing more when every peer came back as it was", async () => {
   const peers = manyPeers(5);
   const wg = new FakeWg().addInterface("wg0", peers);
   const r = await purgeThenRepair(wg, peers);
-  assert.strictEqual(r.repairedKeys.size, 0);
-  assert.deepStrictEqual(r.report.repaired, []);
+  assert.deepStrictEqual(r.outcome, { readError: null, findings: [], attempts: [], repaired: [] });
   assert.deepStrictEqual(wg.calls.map((c) => c.op), ["set", "show"]);
 });
 
@@ -50,11 +56,14 @@ Deno.test("verifyAndRepair re-adds a peer whose re-add wg lost (FAKE)", async ()
   const peers = manyPeers(5);
   const wg = new FakeWg().addInterface("wg0", peers).script("set", { kind: "lose-readd" });
   const r = await purgeThenRepair(wg, peers);
-  assert.deepStrictEqual([...r.repairedKeys], [peers[0].publicKey]);
-  assert.deepStrictEqual(r.report.repaired, [{
+  assert.deepStrictEqual(r.outcome.findings.map((f) => f.expected.publicKey), [
+    peers[0].publicKey,
+  ]);
+  assert.deepStrictEqual(r.outcome.repaired, [{
     publicKey: peers[0].publicKey,
     problems: ["missing"],
     restored: true,
+    intact: false,
   }]);
   assert.deepStrictEqual(
     configsByKey(wg.peers("wg0")),
@@ -68,7 +77,7 @@ Deno.test("verifyAndRepair restores a peer that came back changed (FAKE)", async
   const peers = manyPeers(3);
   const wg = new FakeWg().addInterface("wg0", peers).script("set", { kind: "corrupt-readd" });
   const r = await purgeThenRepair(wg, peers);
-  assert.deepStrictEqual(r.report.repaired.map((x) => x.problems), [["allowed-ips"]]);
+  assert.deepStrictEqual(r.outcome.repaired.map((x) => x.problems), [["allowed-ips"]]);
   assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
 });
 
@@ -76,9 +85,10 @@ Deno.test("verifyAndRepair re-adds every attempted peer when the re-read fails (
   const peers = manyPeers(4);
   const wg = new FakeWg().addInterface("wg0", peers).script("show", { kind: "fail" });
   const r = await purgeThenRepair(wg, peers);
-  assert.strictEqual(r.repairedKeys.size, 4);
-  assert.ok(r.report.repaired.every((x) => x.restored && x.problems[0] === "unknown"));
-  assert.match(r.report.error ?? "", /could not re-read to verify/);
+  assert.strictEqual(r.outcome.findings.length, 4);
+  assert.ok(r.outcome.repaired.every((x) => x.restored && x.problems[0] === "unknown"));
+  assert.match(r.outcome.readError ?? "", /^could not re-read to verify: wg show failed/);
+  assert.ok(r.lines.some((l) => /\[ERR\].* wg0: could not re-read to verify/.test(l)));
   assert.strictEqual(wg.sets.length, 2, "the purge and one repair");
   assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
 });
@@ -90,7 +100,11 @@ Deno.test("verifyAndRepair tries again after the delay when the first repair fai
   const r = await purgeThenRepair(wg, peers);
   assert.deepStrictEqual(r.sleeps, [1000]);
   assert.strictEqual(wg.sets.length, 3);
-  assert.deepStrictEqual(r.report.repaired.map((x) => x.restored), [true]);
+  assert.deepStrictEqual(r.outcome.attempts.map((a) => a.failure), [
+    "wg set wg0 failed (FAKE)",
+    null,
+  ]);
+  assert.deepStrictEqual(r.outcome.repaired.map((x) => x.restored), [true]);
   assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
 });
 
@@ -101,8 +115,9 @@ Deno.test("verifyAndRepair reports a peer it could not restore, after every atte
     .script("set", { kind: "fail-after" }, ...failures);
   const r = await purgeThenRepair(wg, peers);
   assert.strictEqual(wg.sets.length, 1 + REPAIR_ATTEMPTS);
-  assert.deepStrictEqual(r.report.repaired.map((x) => [x.problems, x.restored]), [[
+  assert.deepStrictEqual(r.outcome.repaired.map((x) => [x.problems, x.restored, x.intact]), [[
     ["missing"],
+    false,
     false,
   ]]);
   assert.ok(r.lines.some((l) => /\[ERR\].*could NOT be restored \(missing\)/.test(l)));
@@ -116,9 +131,9 @@ Deno.test("verifyAndRepair says a peer is whole when every wg set failed before 
   const r = await purgeThenRepair(wg, peers);
   assert.strictEqual(wg.sets.length, 1 + REPAIR_ATTEMPTS);
   assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers));
-  assert.deepStrictEqual(r.report.repaired.map((x) => [x.problems, x.restored]), [
-    [["endpoint-kept"], false],
-    [["endpoint-kept"], false],
+  assert.deepStrictEqual(r.outcome.repaired.map((x) => [x.problems, x.restored, x.intact]), [
+    [["endpoint-kept"], false, true],
+    [["endpoint-kept"], false, true],
   ]);
   assert.ok(
     !r.lines.some((l) => /could NOT be restored|did not come back/.test(l)),

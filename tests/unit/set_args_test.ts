@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { chunkByArgSize, purgeArgs } from "../../src/purge/set_args.ts";
+import { chunkByArgSize, replaceArgs } from "../../src/wg/set_args.ts";
 import { key, peer, peerArb } from "../support/peers.ts";
 
-Deno.test("purgeArgs removes and re-adds a peer with its whole configuration", () => {
+Deno.test("replaceArgs removes and re-adds a peer with its whole configuration", () => {
   const k = key("a");
   assert.deepStrictEqual(
-    purgeArgs(
+    replaceArgs(
       peer({
         publicKey: k,
         allowedIps: ["fd00::2/128", "10.0.0.2/32"],
@@ -29,7 +29,7 @@ Deno.test("purgeArgs removes and re-adds a peer with its whole configuration", (
       "25",
     ],
   );
-  assert.deepStrictEqual(purgeArgs(peer({ publicKey: k, allowedIps: [] }), null), [
+  assert.deepStrictEqual(replaceArgs(peer({ publicKey: k, allowedIps: [] }), null), [
     "peer",
     k,
     "remove",
@@ -38,9 +38,9 @@ Deno.test("purgeArgs removes and re-adds a peer with its whole configuration", (
   ]);
 });
 
-Deno.test("purgeArgs refuses a PSK peer without a key file, so a PSK is never dropped", () => {
+Deno.test("replaceArgs refuses a PSK peer without a key file, so a PSK is never dropped", () => {
   assert.throws(
-    () => purgeArgs(peer({ publicKey: key("a"), presharedKey: key("p") }), null),
+    () => replaceArgs(peer({ publicKey: key("a"), presharedKey: key("p") }), null),
     /preshared-key file/,
   );
 });
@@ -54,7 +54,7 @@ Deno.test("chunkByArgSize keeps order, respects the budget and uses few chunks",
       fc.integer({ min: 100, max: 20_000 }),
       (peers, budget) => {
         const items = peers.map((p) =>
-          purgeArgs(p, p.presharedKey === null ? null : "/tmp/d/psk-0")
+          replaceArgs(p, p.presharedKey === null ? null : "/tmp/d/psk-0")
         );
         const chunks = chunkByArgSize(items, (a) => a, budget);
         assert.deepStrictEqual(chunks.flat(), items);

@@ -3,7 +3,14 @@ import fc from "fast-check";
 import { parseCommandLine as parseWith } from "../../src/cli/args.ts";
 import { COMMANDS } from "../../src/main.ts";
 import { loadSettings } from "../../src/config/load.ts";
-import { DEFAULT_SETTINGS, parseSettingsLayer, resolveSettings } from "../../src/config/schema.ts";
+import {
+  checkSettingsLayer,
+  DEFAULT_SETTINGS,
+  parseSettingsLayer,
+  resolveSettings,
+} from "../../src/config/schema.ts";
+import { helpOf, SETTING_NAMES, settingSpec } from "../../src/config/settings_registry.ts";
+import { optionFor, OPTIONS, type OptionSpec } from "../../src/cli/options.ts";
 import { ConfigError } from "../../src/common/errors.ts";
 import { key } from "../support/peers.ts";
 
@@ -202,4 +209,72 @@ Deno.test("parseCommandLine answers --help and --version", async () => {
     assert.strictEqual(help.kind, "help");
     assert.match(help.text, new RegExp(`Usage: wg-reinstate ${cmd}`));
   }
+});
+
+Deno.test("settings registry describes each setting once: no flag, short flag or UCI option twice", async (t) => {
+  const specs = SETTING_NAMES.map(settingSpec);
+  const cases: [string, (string | null | undefined)[]][] = [
+    ["flags", [
+      ...specs.map((s) => s.flag),
+      ...Object.keys(OPTIONS).filter((o) => !optionField(o)),
+    ]],
+    ["short flags", Object.values(OPTIONS).map((o: OptionSpec) => o.short)],
+    ["UCI options", specs.map((s) => s.uci)],
+  ];
+  for (const [name, values] of cases) {
+    await t.step(name, () => {
+      const given = values.filter((v) => v !== null && v !== undefined);
+      assert.deepStrictEqual(given.filter((v, i) => given.indexOf(v) !== i), []);
+    });
+  }
+  await t.step("every setting has its option, with the registry's help", () => {
+    for (const name of SETTING_NAMES) {
+      const option = OPTIONS[optionFor(name)!];
+      assert.strictEqual(option.field, name);
+      assert.strictEqual(option.help, helpOf(name));
+    }
+  });
+});
+
+/** The setting an option sets, if any. */
+function optionField(name: string): string | undefined {
+  return (OPTIONS as Record<string, OptionSpec>)[name].field;
+}
+
+Deno.test("settings registry defaults each pass their own schema", () => {
+  // staleAfter's own minimum is resolveSettings' to check, with the force.
+  assert.deepStrictEqual(parseSettingsLayer({ source: "defaults", values: DEFAULT_SETTINGS }), {
+    ...DEFAULT_SETTINGS,
+  });
+  assert.deepStrictEqual(Object.keys(DEFAULT_SETTINGS), [...SETTING_NAMES, "interfaceOverrides"]);
+});
+
+Deno.test("resolveSettings keeps interfaceOverrides of interfaces named after Object properties", async (t) => {
+  for (const name of ["constructor", "__proto__", "toString"]) {
+    await t.step(name, () => {
+      const values = JSON.parse(`{"interfaceOverrides": {"${name}": {"staleAfter": 600}}}`);
+      const settings = resolveSettings([{ source: "FILE", values }]);
+      assert.deepStrictEqual(Object.keys(settings.interfaceOverrides), [name]);
+      assert.ok(Object.hasOwn(settings.interfaceOverrides, name));
+      assert.deepStrictEqual(settings.interfaceOverrides[name], { staleAfter: 600 });
+      assert.strictEqual(Object.getPrototypeOf(settings.interfaceOverrides), Object.prototype);
+      const short = JSON.parse(`{"interfaceOverrides": {"${name}": {"staleAfter": 60}}}`);
+      assert.throws(
+        () => resolveSettings([{ source: "FILE", values: short }]),
+        {
+          message: new RegExp(
+            `^FILE: interfaceOverrides\\.${name}\\.staleAfter: must be at least 180 `,
+          ),
+        },
+      );
+    });
+  }
+});
+
+Deno.test("resolveSettings takes a checked layer as checked, without parsing it again", () => {
+  const layer = checkSettingsLayer({ source: "FILE", values: { interval: 45 } });
+  assert.deepStrictEqual(layer.checked, { interval: 45 });
+  // The values are not read again: what was checked is what counts.
+  const settings = resolveSettings([{ ...layer, values: { interval: "not read" } }]);
+  assert.strictEqual(settings.interval, 45);
 });

@@ -13,8 +13,7 @@ import {
   summarizeCycle,
 } from "../../src/cli/status_file.ts";
 import { ParseError } from "../../src/common/errors.ts";
-import { countKeptByReason } from "../../src/purge/plan.ts";
-import type { CycleReport } from "../../src/purge/report.ts";
+import { countKeptByReason, type CycleReport } from "../../src/purge/mod.ts";
 import { key } from "../support/peers.ts";
 
 const KEY_A = key("A");
@@ -37,7 +36,11 @@ function report(over: Partial<CycleReport> = {}): CycleReport {
         { publicKey: KEY_B, reason: "unconfirmed", idleSeconds: 200 },
       ],
       kept,
-      repaired: [{ publicKey: KEY_B, problems: ["missing"], restored: false }],
+      repaired: [
+        { publicKey: KEY_B, problems: ["missing"], restored: false, intact: false },
+        // Whole: every wg set failed before changing it. Repaired, but nothing lost.
+        { publicKey: KEY_A, problems: ["endpoint-kept"], restored: false, intact: true },
+      ],
       error: `wg set wg0 failed for ${KEY_A.slice(0, 8)}… at 198.51.100.4:51820 key ${KEY_B}`,
       stoppedEarly: 0,
     }],
@@ -56,7 +59,7 @@ Deno.test("summarizeCycle keeps counts and no key, address or per-peer time", ()
     checked: 6,
     purged: { stale: 1, unconfirmed: 1 },
     kept: countKeptByReasonWith({ active: 2, excluded: 1 }),
-    repaired: 1,
+    repaired: 2,
     notRestored: 1,
     stoppedEarly: 0,
     error: "wg set wg0 failed for (a peer) at redacted-ipv4:* key (a peer)",
@@ -81,7 +84,7 @@ Deno.test("nextStatus adds up cycles and purges, and restarts after a reboot", (
     since: 100,
     cycles: { ok: 2, failed: 1 },
     purged: { wg0: 2 }, // the dry run purged nothing
-    repaired: { wg0: 2 },
+    repaired: { wg0: 4 },
   });
   assert.strictEqual(s.lastCycle.error, "no (a peer)");
   assert.deepStrictEqual(s.lastCycle.interfaces, []);
@@ -146,7 +149,7 @@ Deno.test("renderMetrics writes every family with interface, decision and reason
   for (
     const line of [
       'wg_reinstate_purged_peers_total{interface="wg0"} 4',
-      'wg_reinstate_repaired_peers_total{interface="wg0"} 2',
+      'wg_reinstate_repaired_peers_total{interface="wg0"} 4',
       'wg_reinstate_cycles_total{result="ok"} 1',
       'wg_reinstate_cycles_total{result="failed"} 1',
       "wg_reinstate_last_cycle_timestamp_seconds 1800000060",
@@ -166,4 +169,36 @@ Deno.test("renderMetrics writes every family with interface, decision and reason
     "result",
   ]);
   assert.ok(!text.includes(KEY_A.slice(0, 8)));
+});
+
+Deno.test("nextStatus and renderMetrics count an interface named like an Object property as any other", async (t) => {
+  for (const name of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+    await t.step(name, () => {
+      const named = (over: Partial<CycleReport>) =>
+        report({ ...over, interfaces: report().interfaces.map((i) => ({ ...i, name })) });
+      let s = nextStatus(null, summarizeCycle({ report: named({}) }, 100, 1, false), 100);
+      s = nextStatus(s, summarizeCycle({ report: named({ ok: true }) }, 160, 1, false), 100);
+      const text = JSON.stringify(s);
+      assert.deepStrictEqual(JSON.parse(text).totals, {
+        since: 100,
+        cycles: { ok: 1, failed: 1 },
+        purged: { [name]: 4 },
+        repaired: { [name]: 4 },
+      });
+      const metrics = renderMetrics(s);
+      assert.ok(metrics.includes(`wg_reinstate_purged_peers_total{interface="${name}"} 4\n`));
+      assert.ok(metrics.includes(`wg_reinstate_repaired_peers_total{interface="${name}"} 4\n`));
+    });
+  }
+});
+
+Deno.test("parseStatus reads back the counts of an interface named constructor", () => {
+  const named = report({
+    interfaces: report().interfaces.map((i) => ({ ...i, name: "constructor" })),
+  });
+  const s = nextStatus(null, summarizeCycle({ report: named }, 100, 1, false), 100);
+  const again = parseStatus(JSON.stringify(s), "s.json");
+  assert.deepStrictEqual(again.totals.purged, { constructor: 2 });
+  const next = nextStatus(again, summarizeCycle({ report: named }, 160, 1, false), 100);
+  assert.deepStrictEqual(JSON.parse(JSON.stringify(next.totals.purged)), { constructor: 4 });
 });

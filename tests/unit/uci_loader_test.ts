@@ -3,7 +3,13 @@ import { loadProtection } from "../../src/config/protection.ts";
 import { DEFAULT_SETTINGS, resolveSettings } from "../../src/config/schema.ts";
 import { parseUci } from "../../src/config/uci.ts";
 import { loadWireguardNetwork } from "../../src/config/uci_network.ts";
-import { loadUciSettings, uciEnabled, uciSettingsLayer } from "../../src/config/uci_settings.ts";
+import {
+  loadUciSettings,
+  UCI_INTERFACE_OPTIONS,
+  UCI_MAIN_OPTIONS,
+  uciEnabled,
+  uciSettingsLayer,
+} from "../../src/config/uci_settings.ts";
 import { ConfigError } from "../../src/common/errors.ts";
 import { runCli } from "../../scripts/lab/cli.ts";
 
@@ -151,4 +157,48 @@ Deno.test("config command prints effective settings and why each peer is protect
   const bad = await runCli(["config", "--uci", `${FIXTURES}network`]);
   assert.strictEqual(bad.code, 2);
   assert.match(bad.log, /network:\d+: config interface 'loopback': unknown option device/);
+});
+
+Deno.test("uciSettingsLayer reads a section named after an Object property as any other", async (t) => {
+  const withSection = (name: string, staleAfter: number) =>
+    `config interface '${name}'\n\toption stale_after ${staleAfter}\n\tlist exclude ${BOB}\n`;
+  for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+    await t.step(name, async () => {
+      const settings = {
+        ...resolveSettings([uciSettingsLayer(parseUci(withSection(name, 600), "x"), "x")]),
+        wgQuickConfig: WG_QUICK,
+      };
+      assert.deepStrictEqual(Object.keys(settings.interfaceOverrides), [name]);
+      const own = await loadProtection(settings, name, null);
+      assert.strictEqual(own.policy.staleAfter, 600);
+      assert.deepStrictEqual([...own.policy.exclude], [BOB]);
+      const other = await loadProtection(settings, "wg0", null);
+      assert.strictEqual(other.policy.staleAfter, 180);
+      assert.deepStrictEqual([...other.policy.exclude], []);
+      assert.ok(!("staleAfter" in {}) && !Object.hasOwn(Object, "staleAfter"), "nothing polluted");
+      assert.throws(
+        () => resolveSettings([uciSettingsLayer(parseUci(withSection(name, 60), "x"), "x")]),
+        {
+          message: new RegExp(`^x: config interface\\.${name}\\.staleAfter: must be at least 180 `),
+        },
+      );
+    });
+  }
+  await t.step("an interface of that name without a section: the global settings", async () => {
+    const settings = { ...resolveSettings([]), wgQuickConfig: WG_QUICK };
+    const policy = (await loadProtection(settings, "constructor", null)).policy;
+    assert.strictEqual(policy.staleAfter, 180);
+    assert.deepStrictEqual([...policy.exclude], []);
+  });
+});
+
+Deno.test("the shipped UCI config names only options the daemon reads", async () => {
+  // Commented-out lines too: they are the examples an operator uncomments.
+  const text = await Deno.readTextFile(SHIPPED);
+  const named = [...text.matchAll(/^\s*#?\s*(?:option|list) ([a-z_]+) /gm)].map((m) => m[1]);
+  assert.ok(named.length >= 8, named.join(" "));
+  assert.deepStrictEqual(
+    named.filter((o) => !UCI_MAIN_OPTIONS.includes(o) && !UCI_INTERFACE_OPTIONS.includes(o)),
+    [],
+  );
 });

@@ -119,6 +119,10 @@ Deno.test("parseUci rejects invalid names, naming file:line and what was expecte
     ],
     ["package 'a b'\n", 1, /invalid character in name field/],
     ["config t s\n\toption a b\0\n", 2, /NUL byte/],
+    // Words that name an Object's own property are no keywords either.
+    ["config t s\nconstructor x y\n", 2, /invalid command "constructor"/],
+    ["config t s\ntoString x y\n", 2, /invalid command "toString"/],
+    ["config t s\n__proto__ x y\n", 2, /invalid command "__proto__"/],
   ];
   for (const [text, line, pattern] of cases) {
     const error = syntaxError(text);

@@ -11,10 +11,11 @@
  * or an endpoint address: the status file holds none, and nothing else is
  * read (no `wg show`).
  *
- * The datatypes are the init script's (/etc/init.d/wg-reinstate), and the
- * paths and programs the form accepts are those the compiled program's
- * permissions allow (scripts/runtime_flags.ts); tests/unit/luci_app_test.ts
- * holds the three together.
+ * The options, datatypes and defaults are those of the program's settings
+ * registry (src/config/settings_registry.ts in its sources), which the init
+ * script's validation shares; the paths and programs the form accepts are
+ * those the compiled program's permissions allow (scripts/runtime_flags.ts).
+ * tests/unit/luci_app_test.ts holds the form to both.
  */
 
 // The status file LuCI may read (the ACL grants this path only).

@@ -13,6 +13,10 @@
  * As a second guard, {@link KeyDir.check} confirms, before each `wg` call
  * that reads from it, that the directory is still the one created.
  *
+ * The purge cycle owns a directory's life (one per interface it purges,
+ * removed when its repairs are done); the `wg` runner (replace.ts) writes
+ * the keys into it and checks it before each process.
+ *
  * Each directory holds a lock on its `owner` file while in use: a directory
  * whose lock can be taken belonged to a process that died (SIGKILL skips
  * `finally`), and is removed at the start of the next cycle.

@@ -1,10 +1,12 @@
 /**
- * Builds `wg set` arguments that purge peers, and splits them into as few
- * invocations as the kernel's argument-size limit allows. Pure functions.
+ * Builds the `wg set` arguments that replace peers (remove each and add it
+ * back), and splits them into as few invocations as the kernel's
+ * argument-size limit allows. Pure functions: only the real `wg` runner
+ * (run.ts) deals in argv.
  *
  * @module
  */
-import type { WgPeer } from "../wg/dump.ts";
+import type { WgPeer } from "./dump.ts";
 
 /** The parts of a peer that a re-add restores. */
 export type PeerConfig = Pick<
@@ -16,7 +18,7 @@ export type PeerConfig = Pick<
  * Linux allows argv plus the environment up to ARG_MAX, which is a quarter
  * of the stack limit: 2 MiB with the usual 8 MiB stack, never less than
  * 128 KiB. Half a MiB of arguments leaves room for a large environment on a
- * default system; if the kernel still answers E2BIG, the caller splits the
+ * default system; if the kernel still answers E2BIG, the runner splits the
  * chunk in two and tries again.
  */
 export const DEFAULT_ARGV_BUDGET = 512 * 1024;
@@ -29,11 +31,11 @@ export const DEFAULT_ARGV_BUDGET = 512 * 1024;
  * @param peer the configuration to restore, as read before the purge
  * @param pskFile a file holding the peer's preshared key; required when it has one
  */
-export function purgeArgs(peer: PeerConfig, pskFile: string | null): string[] {
+export function replaceArgs(peer: PeerConfig, pskFile: string | null): string[] {
   const args = ["peer", peer.publicKey, "remove", "peer", peer.publicKey];
   if (peer.allowedIps.length > 0) args.push("allowed-ips", peer.allowedIps.join(","));
   if (peer.presharedKey !== null) {
-    if (pskFile === null) throw new Error(`internal: no preshared-key file for a PSK peer`);
+    if (pskFile === null) throw new Error("internal: no preshared-key file for a PSK peer");
     args.push("preshared-key", pskFile);
   }
   if (peer.persistentKeepalive !== null) {
@@ -68,7 +70,7 @@ function argCost(arg: string): number {
  * gets a chunk of its own.
  *
  * @param items one entry per peer
- * @param argsOf the `wg set` arguments of an entry, e.g. from {@link purgeArgs}
+ * @param argsOf the `wg set` arguments of an entry, e.g. from {@link replaceArgs}
  * @param budget bytes of argv allowed per invocation
  */
 export function chunkByArgSize<T>(

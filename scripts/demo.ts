@@ -9,14 +9,14 @@
  * By default it uses `--stale-after 10 --force-short-threshold` so the demo
  * takes seconds; `--real` keeps the default 180 s and waits for real.
  *
- * Run as root: `bash scripts/demo.sh`, which installs what is missing.
+ * Run as root: `bash scripts/dev.sh demo`, which installs what is missing.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import type { WgPeer } from "../src/wg/dump.ts";
-import { labAvailable, type LabClient, WgLab } from "./lab/lab.ts";
-import { buildMixedServer, configOf } from "./lab/scenario.ts";
+import { labAvailable, type LabClient, WgLab } from "../tests/harness/lab.ts";
+import { buildMixedServer, configOf } from "../tests/harness/scenario.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { real: { type: "boolean" } } });
 const staleAfter = values.real ? 180 : 10;
@@ -35,7 +35,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 if (!(await labAvailable())) {
-  console.error("demo: needs root, ip, wg and wireguard-go (bash scripts/demo.sh installs them)");
+  console.error(
+    "demo: needs root, ip, wg and wireguard-go (bash scripts/dev.sh demo installs them)",
+  );
   Deno.exit(1);
 }
 

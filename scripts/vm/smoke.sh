@@ -23,9 +23,9 @@ if [ "${1:-}" != --guest ]; then
   if ! [ -x "$deno" ]; then
     if command -v deno >/dev/null 2>&1; then
       deno=$(command -v deno)
-    elif [ -f "$repo/scripts/ensure_deps.sh" ]; then
+    elif [ -f "$repo/scripts/dev.sh" ]; then
       # The project's own installer puts Deno from npm into .tools/.
-      deno=$(bash "$repo/scripts/ensure_deps.sh") || {
+      deno=$(bash "$repo/scripts/dev.sh" deps demo) || {
         echo "smoke: cannot install deno" >&2
         exit 1
       }

@@ -1,6 +1,6 @@
 /**
  * After every other tier has run: the host's own state is as it was before.
- * scripts/test_all.sh records it (tests/support/host_state.ts) and runs this
+ * scripts/dev.sh test records it (tests/support/host_state.ts) and runs this
  * last, with WG_REINSTATE_HOST_STATE naming the record.
  */
 import assert from "node:assert/strict";
@@ -14,7 +14,7 @@ import {
 
 function recorded(): HostState {
   const file = Deno.env.get("WG_REINSTATE_HOST_STATE");
-  assert.ok(file, "WG_REINSTATE_HOST_STATE is not set: run through scripts/test_all.sh");
+  assert.ok(file, "WG_REINSTATE_HOST_STATE is not set: run through scripts/dev.sh test");
   return JSON.parse(Deno.readTextFileSync(file));
 }
 

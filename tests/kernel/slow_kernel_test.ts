@@ -2,13 +2,13 @@
  * Kernel WireGuard on a slow kernel: the VM boots with
  * `rcupdate.rcu_normal=1`, so every removed peer waits for a normal RCU grace
  * period (~40 ms here), as on Debian's PREEMPT_RT kernel. One `wg set` that
- * argv would allow then runs for a minute. Run by scripts/test_kernel.sh in
+ * argv would allow then runs for a minute. Run by scripts/dev.sh test in
  * its own VM; it fails on a kernel booted without that flag.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { type LoadPeer, WgLab } from "../../scripts/lab/lab.ts";
-import { configOf } from "../../scripts/lab/scenario.ts";
+import { runCli } from "../harness/cli.ts";
+import { type LoadPeer, WgLab } from "../harness/lab.ts";
+import { configOf } from "../harness/scenario.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 import { withWrapper } from "../support/wrappers.ts";
 

@@ -1,11 +1,11 @@
 /**
- * scripts/clean_labs.sh ends a left-over lab's processes by pid, found
+ * tests/harness/clean_labs.sh ends a left-over lab's processes by pid, found
  * through the lab's namespace, and leaves alike-looking processes elsewhere.
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 
-const SCRIPT = new URL("../../scripts/clean_labs.sh", import.meta.url).pathname;
+const SCRIPT = new URL("../../tests/harness/clean_labs.sh", import.meta.url).pathname;
 
 const alive = async (pid: number) =>
   (await sh(["kill", "-0", String(pid)], { allowFail: true })).code === 0;

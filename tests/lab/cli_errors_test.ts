@@ -5,10 +5,10 @@
  * produce use small shell wrappers around the real `wg`, each named FAKE.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
+import { runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
 import { withWrapper } from "../support/wrappers.ts";
-import { configOf, peerByKey, statesByKey } from "../../scripts/lab/scenario.ts";
+import { configOf, peerByKey, statesByKey } from "../harness/scenario.ts";
 
 function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => /\[ERR\]|^wg-reinstate: /.test(l));

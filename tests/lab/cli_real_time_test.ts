@@ -4,15 +4,15 @@
  * --parallel` runs the other test files meanwhile.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
+import { runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
 import {
   buildMixedServer,
   configOf,
   peerByKey,
   protectionFlags,
   stateOf,
-} from "../../scripts/lab/scenario.ts";
+} from "../harness/scenario.ts";
 
 Deno.test("run purges handshakes really older than 180 s and the clients reconnect at once", async () => {
   const lab = await WgLab.start();

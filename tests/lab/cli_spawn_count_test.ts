@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { chunkByArgSize, DEFAULT_ARGV_BUDGET, replaceArgs } from "../../src/wg/set_args.ts";
 import { FIRST_CALL_PEERS } from "../../src/purge/pace.ts";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { sh } from "../../scripts/lab/sh.ts";
-import { configOf, peerByKey } from "../../scripts/lab/scenario.ts";
+import { runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { sh } from "../harness/sh.ts";
+import { configOf, peerByKey } from "../harness/scenario.ts";
 
 const PEERS = 200;
 

@@ -5,9 +5,9 @@
  * clocks are injected (tests/support/shift_clock.ts).
  */
 import assert from "node:assert/strict";
-import { CliProcess, runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { peerByKey } from "../../scripts/lab/scenario.ts";
+import { CliProcess, runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { peerByKey } from "../harness/scenario.ts";
 
 async function labWithClients(n: number): Promise<WgLab> {
   const lab = await WgLab.start();

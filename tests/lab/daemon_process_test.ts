@@ -3,9 +3,9 @@
  * config on SIGHUP, and exits 0 on SIGTERM.
  */
 import assert from "node:assert/strict";
-import { CliProcess } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { peerByKey } from "../../scripts/lab/scenario.ts";
+import { CliProcess } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { peerByKey } from "../harness/scenario.ts";
 
 Deno.test("daemon process purges, reloads its config on SIGHUP and exits 0 on SIGTERM", async () => {
   const lab = await WgLab.start();

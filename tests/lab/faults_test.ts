@@ -7,10 +7,10 @@
  * table (fault, runs, peers at risk, peers lost).
  */
 import assert from "node:assert/strict";
-import { CliProcess, runCli } from "../../scripts/lab/cli.ts";
-import { type LoadPeer, WgLab } from "../../scripts/lab/lab.ts";
-import { sh } from "../../scripts/lab/sh.ts";
-import { configOf } from "../../scripts/lab/scenario.ts";
+import { CliProcess, runCli } from "../harness/cli.ts";
+import { type LoadPeer, WgLab } from "../harness/lab.ts";
+import { sh } from "../harness/sh.ts";
+import { configOf } from "../harness/scenario.ts";
 import { waitForFile, withWrapper } from "../support/wrappers.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 

@@ -10,10 +10,10 @@
  * tests/unit/cycle_test.ts.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { sh } from "../../scripts/lab/sh.ts";
-import { configOf } from "../../scripts/lab/scenario.ts";
+import { runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { sh } from "../harness/sh.ts";
+import { configOf } from "../harness/scenario.ts";
 
 const NOBODY = "65534";
 

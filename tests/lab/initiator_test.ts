@@ -4,9 +4,9 @@
  * wrong preshared key fails as it must.
  */
 import assert from "node:assert/strict";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { peerByKey } from "../../scripts/lab/scenario.ts";
-import { generatePsk } from "../../scripts/lab/initiator.ts";
+import { WgLab } from "../harness/lab.ts";
+import { peerByKey } from "../harness/scenario.ts";
+import { generatePsk } from "../harness/initiator.ts";
 
 const FULL = 100;
 const HALF = 20;

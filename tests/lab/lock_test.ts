@@ -3,9 +3,9 @@
  * interface's lock is skipped with exit code 3, and nothing interleaves.
  */
 import assert from "node:assert/strict";
-import { CliProcess, runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { configOf } from "../../scripts/lab/scenario.ts";
+import { CliProcess, runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { configOf } from "../harness/scenario.ts";
 import { waitForFile, withWrapper } from "../support/wrappers.ts";
 
 Deno.test("two concurrent runs on one interface: the second is refused with exit 3", async () => {

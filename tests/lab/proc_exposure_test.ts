@@ -7,8 +7,8 @@
  * instance, in a private mount namespace) sees no process of root's at all.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
+import { runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
 import { withWrapper } from "../support/wrappers.ts";
 
 /** What `nobody` sees of `wg set` command lines during `purge`. */

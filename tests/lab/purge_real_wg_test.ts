@@ -10,14 +10,14 @@ import { resolveSettings } from "../../src/config/schema.ts";
 import { lineFormatter, logger, startLogging, stopLogging } from "../../src/cli/log.ts";
 import { runCycle } from "../../src/purge/cycle.ts";
 import { type Wg, WgCommand } from "../../src/wg/run.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
+import { WgLab } from "../harness/lab.ts";
 import {
   buildMixedServer,
   configOf,
   peerByKey,
   stateOf,
   statesByKey,
-} from "../../scripts/lab/scenario.ts";
+} from "../harness/scenario.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 
 const wg = new WgCommand({ wgPath: "wg", timeoutMs: 10_000 });

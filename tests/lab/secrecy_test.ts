@@ -4,9 +4,9 @@
  * and the debug log holds no PSK and no endpoint address.
  */
 import assert from "node:assert/strict";
-import { CliProcess } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { sh } from "../../scripts/lab/sh.ts";
+import { CliProcess } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { sh } from "../harness/sh.ts";
 import { withWrapper } from "../support/wrappers.ts";
 
 const PEERS = 100;

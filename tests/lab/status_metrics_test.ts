@@ -6,9 +6,9 @@
  * collector on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { sh } from "../../scripts/lab/sh.ts";
+import { runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { sh } from "../harness/sh.ts";
 
 /** Serves `dir` with node_exporter's textfile collector only; returns the page it serves. */
 async function scrape(dir: string): Promise<string> {

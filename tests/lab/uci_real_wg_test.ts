@@ -4,9 +4,9 @@
  * and `status` shows the descriptions.
  */
 import assert from "node:assert/strict";
-import { runCli } from "../../scripts/lab/cli.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { configOf, peerByKey } from "../../scripts/lab/scenario.ts";
+import { runCli } from "../harness/cli.ts";
+import { WgLab } from "../harness/lab.ts";
+import { configOf, peerByKey } from "../harness/scenario.ts";
 
 Deno.test("run protects a network-config peer with endpoint_host and purges the roaming ones", async () => {
   const lab = await WgLab.start();

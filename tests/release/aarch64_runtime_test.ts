@@ -1,7 +1,7 @@
 /**
  * The aarch64 release runtime, run for real under Debian's qemu-user-static:
  * an aarch64 root with only musl and a static busybox (no glibc but the
- * private runtime), the aarch64 glibc runtime from scripts/glibc_runtime.sh,
+ * private runtime), the aarch64 glibc runtime from scripts/release/glibc_runtime.sh,
  * the launcher from openwrt/, and the aarch64 Deno of the same version from
  * the npm registry (@deno/linux-arm64-glibc) standing in for the compiled
  * binary. Checked through the launcher: `--version`, the bundle's
@@ -13,8 +13,8 @@
  * host setting it changes, and only for its own run.
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
-import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
+import { sh } from "../harness/sh.ts";
+import { RUNTIME_FLAGS } from "../../scripts/release/runtime_flags.ts";
 import { VERSION } from "../../src/common/version.ts";
 import { installRelease, makeMuslRoot, mountRoot } from "../support/release_root.ts";
 
@@ -44,7 +44,13 @@ Deno.test("the aarch64 runtime runs Deno, the bundle and a child in an aarch64 m
   const registered = await ensureBinfmt();
   try {
     const pkgs = `${work}/pkgs`;
-    await sh(["bash", `${ROOT_DIR}scripts/arm64_packages.sh`, pkgs, "musl", "busybox-static"]);
+    await sh([
+      "bash",
+      `${ROOT_DIR}scripts/release/arm64_packages.sh`,
+      pkgs,
+      "musl",
+      "busybox-static",
+    ]);
     await makeMuslRoot(
       root,
       "aarch64",

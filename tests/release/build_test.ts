@@ -3,9 +3,9 @@
  * clear message saying what to provide, exit 1, and no file written.
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 
-const BUILD = new URL("../../scripts/build.ts", import.meta.url).pathname;
+const BUILD = new URL("../../scripts/release/build.ts", import.meta.url).pathname;
 
 async function build(env: Record<string, string>, ...args: string[]) {
   const out = await Deno.makeTempDir({ prefix: "wr-build-" });

@@ -1,15 +1,15 @@
 /**
- * The bundle (scripts/bundle.ts), run with exactly the permissions the compiled
- * binary bakes in (scripts/runtime_flags.ts), against real wireguard-go:
+ * The bundle (scripts/release/bundle.ts), run with exactly the permissions the compiled
+ * binary bakes in (scripts/release/runtime_flags.ts), against real wireguard-go:
  * `status`, a `run` that purges stale peers (one with a PSK), and proof that
  * what lies outside the set is denied.
  */
 import assert from "node:assert/strict";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { sh } from "../../scripts/lab/sh.ts";
-import { bundleBytes, bundleTo } from "../../scripts/bundle.ts";
-import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
-import { peerByKey } from "../../scripts/lab/scenario.ts";
+import { WgLab } from "../harness/lab.ts";
+import { sh } from "../harness/sh.ts";
+import { bundleBytes, bundleTo } from "../../scripts/release/bundle.ts";
+import { RUNTIME_FLAGS } from "../../scripts/release/runtime_flags.ts";
+import { peerByKey } from "../harness/scenario.ts";
 import { withPrivateRunDir } from "../support/private_run_dir.ts";
 
 /** Its run directory (status file, locks, key directories) is `${dir}/run`, not the host's. */

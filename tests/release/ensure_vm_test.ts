@@ -2,7 +2,7 @@
  * The two helpers of scripts/vm/ensure_vm.sh that pick and prepare the kernel
  * the test VM boots. choose_kernel.sh is tested on fake /boot directories.
  * extract_vmlinux.sh is tested on this host's installed plain xz kernel
- * (Debian 12's 6.1, which scripts/test_all.sh has ensure_vm.sh install before
+ * (Debian 12's 6.1, which scripts/dev.sh test has ensure_vm.sh install before
  * the tiers; the test fails without one) and on a zstd bzImage in the layout of
  * Debian's 6.12 kernels, built from that one: its setup bytes, its ELF
  * recompressed with zstd, the uncompressed size, the rest of its file. A zstd
@@ -12,7 +12,7 @@
  * access to /boot (root), xz and zstd (Debian package zstd).
  */
 import assert from "node:assert/strict";
-import { sh, type ShResult } from "../../scripts/lab/sh.ts";
+import { sh, type ShResult } from "../harness/sh.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const VM = `${ROOT}scripts/vm`;
@@ -206,7 +206,7 @@ function getMaterial(): Promise<Material> {
     assert.ok(
       xz,
       `no plain-flavour xz-compressed kernel in /boot ([${list}]): on Debian 12, apt-get install ` +
-        "linux-image-amd64 (scripts/test_all.sh has scripts/vm/ensure_vm.sh install it first)",
+        "linux-image-amd64 (scripts/dev.sh test has scripts/vm/ensure_vm.sh install it first)",
     );
     const hasZstd = await sh(["bash", "-c", "command -v zstd"], { allowFail: true });
     assert.strictEqual(hasZstd.code, 0, "no zstd command: apt-get install zstd");

@@ -1,11 +1,11 @@
 /**
- * A new user's first command on a truly fresh Debian 12: `bash scripts/demo.sh`
+ * A new user's first command on a truly fresh Debian 12: `bash scripts/dev.sh demo`
  * as root in a `debootstrap --variant=minbase bookworm` root, which has no
  * node, npm, curl, CA bundle, WireGuard or iproute2. It must install what it
  * lacks, tell its story without download lines, and end with nothing lost.
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 
 const FRESH_ROOT = new URL("../support/fresh_root.sh", import.meta.url).pathname;
 
@@ -22,11 +22,11 @@ async function inFreshRoot(command: string[]) {
 }
 
 Deno.test("demo.sh installs what it lacks and runs on a minbase Debian root", async () => {
-  const r = await inFreshRoot(["bash", "scripts/demo.sh"]);
+  const r = await inFreshRoot(["bash", "scripts/dev.sh", "demo"]);
   console.log(`demo.sh on a minbase root: exit ${r.code} in ${r.seconds.toFixed(1)} s`);
   assert.strictEqual(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stderr, /ensure_deps: installing .*wireguard-tools.*curl.*ca-certificates/);
-  assert.match(r.stderr, /ensure_deps: fetching @deno\/linux-x64-glibc@/);
+  assert.match(r.stderr, /dev.sh: installing .*wireguard-tools.*curl.*ca-certificates/);
+  assert.match(r.stderr, /dev.sh: fetching @deno\/linux-x64-glibc@/);
   assert.match(r.stdout, /^3 endpoints forgotten, 2 peers protected, 0 lost\.$/m);
   assert.doesNotMatch(r.stdout, /Download|\bTask\b/);
   // Only `run` warns of the forced short threshold; `status` cuts no session.

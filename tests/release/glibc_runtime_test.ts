@@ -1,13 +1,13 @@
 /**
- * scripts/glibc_runtime.sh for aarch64: Debian's arm64 glibc, fetched with
+ * scripts/release/glibc_runtime.sh for aarch64: Debian's arm64 glibc, fetched with
  * apt, with exactly the loader and libraries Deno needs, all AArch64 ELF,
  * and the host's apt setup left as it was. (x86_64 is assembled and run for
  * real in tests/release/musl_root_test.ts.)
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 
-const SCRIPT = new URL("../../scripts/glibc_runtime.sh", import.meta.url).pathname;
+const SCRIPT = new URL("../../scripts/release/glibc_runtime.sh", import.meta.url).pathname;
 
 Deno.test("glibc_runtime.sh assembles the aarch64 runtime from Debian's arm64 glibc", async () => {
   const out = await Deno.makeTempDir({ prefix: "wr-rt-arm64-" });

@@ -1,15 +1,15 @@
 /**
  * The glibc runtime on a musl system: a root with only musl and a static
- * busybox (no glibc anywhere else), the runtime from scripts/glibc_runtime.sh
+ * busybox (no glibc anywhere else), the runtime from scripts/release/glibc_runtime.sh
  * and the launcher from openwrt/. The Deno runtime of the same version
  * stands in for the compiled binary (which needs a denort this machine
  * cannot download): started by the launcher, it runs the bundle, and a musl
  * program it starts as a child still runs with an untouched environment.
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
-import { bundleBytes } from "../../scripts/bundle.ts";
-import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
+import { sh } from "../harness/sh.ts";
+import { bundleBytes } from "../../scripts/release/bundle.ts";
+import { RUNTIME_FLAGS } from "../../scripts/release/runtime_flags.ts";
 import { VERSION } from "../../src/common/version.ts";
 import { installRelease, makeMuslRoot, mountRoot } from "../support/release_root.ts";
 

@@ -3,7 +3,7 @@
  * the procd and UCI functions, and checked by shellcheck.
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 import { UCI_MAIN_OPTIONS, UCI_VALIDATION } from "../../src/config/uci_settings.ts";
 import { IFACE_NAME_PATTERN, WG_KEY_SOURCE } from "../../src/wg/constants.ts";
 

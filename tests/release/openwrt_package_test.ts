@@ -4,7 +4,7 @@
  * recipe, conffiles, stripping and the version.
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 import { VERSION } from "../../src/common/version.ts";
 
 const OPENWRT = new URL("../../openwrt/", import.meta.url).pathname;

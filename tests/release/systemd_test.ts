@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 
 const UNIT = new URL("../../systemd/wg-reinstate.service", import.meta.url).pathname;
 

@@ -4,7 +4,7 @@
  * more. Its time is printed, not asserted (benchmarks are scripts).
  */
 import assert from "node:assert/strict";
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const NOBODY = "65534";

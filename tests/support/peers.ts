@@ -4,7 +4,7 @@
  * @module
  */
 import fc from "fast-check";
-import { configOf } from "../../scripts/lab/scenario.ts";
+import { configOf } from "../harness/scenario.ts";
 import type { Policy } from "../../src/purge/plan.ts";
 import { REJECT_AFTER_TIME } from "../../src/wg/constants.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";

@@ -1,6 +1,6 @@
 /**
  * The shipped program may write only below its run directory (the baked-in
- * permissions of scripts/runtime_flags.ts), which is the host's own
+ * permissions of scripts/release/runtime_flags.ts), which is the host's own
  * /var/run/wg-reinstate. A test of it runs the program in a mount namespace
  * of its own where that directory is the test's `stateDir`; the rest of /run
  * (wireguard-go's sockets, network namespaces) is the host's.

@@ -1,6 +1,6 @@
 /**
  * Installs the release layout into a test root, as the OpenWrt package lays
- * it out: the private glibc runtime (scripts/glibc_runtime.sh) and a Deno
+ * it out: the private glibc runtime (scripts/release/glibc_runtime.sh) and a Deno
  * runtime standing in for the compiled binary in /usr/lib/wg-reinstate/,
  * the bundle beside them, and the launcher as /usr/bin/wg-reinstate; and the
  * musl-only root they go into. Shared by the musl-only root tests of both
@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { sh } from "../../scripts/lab/sh.ts";
-import { bundleTo } from "../../scripts/bundle.ts";
+import { sh } from "../harness/sh.ts";
+import { bundleTo } from "../../scripts/release/bundle.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 
@@ -22,7 +22,7 @@ export async function installRelease(
   const lib = `${root}/usr/lib/wg-reinstate`;
   await Deno.mkdir(lib, { recursive: true });
   await Deno.mkdir(`${root}/usr/bin`, { recursive: true });
-  const built = await sh(["bash", `${ROOT_DIR}scripts/glibc_runtime.sh`, arch, lib]);
+  const built = await sh(["bash", `${ROOT_DIR}scripts/release/glibc_runtime.sh`, arch, lib]);
   console.log(built.stdout.trim());
   await Deno.copyFile(deno, `${lib}/wg-reinstate`);
   await Deno.chmod(`${lib}/wg-reinstate`, 0o755);

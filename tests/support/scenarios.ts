@@ -8,9 +8,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CliProcess, runCli } from "../../scripts/lab/cli.ts";
-import { type WgImpl, WgLab } from "../../scripts/lab/lab.ts";
-import { buildMixedServer, protectionFlags } from "../../scripts/lab/scenario.ts";
+import { CliProcess, runCli } from "../harness/cli.ts";
+import { type WgImpl, WgLab } from "../harness/lab.ts";
+import { buildMixedServer, protectionFlags } from "../harness/scenario.ts";
 
 /** `wg show IFACE dump` peer lines as wg printed them, by public key, columns split. */
 export async function rawPeers(lab: WgLab): Promise<Map<string, string[]>> {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { sh } from "../../scripts/lab/sh.ts";
+import { sh } from "../harness/sh.ts";
 
 /** The path of the real `wg`. */
 export async function realWg(): Promise<string> {

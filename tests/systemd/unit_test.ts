@@ -14,11 +14,11 @@
  * stamp of ours.
  */
 import assert from "node:assert/strict";
-import { bundleTo } from "../../scripts/bundle.ts";
-import { WgLab } from "../../scripts/lab/lab.ts";
-import { sh } from "../../scripts/lab/sh.ts";
-import { configOf } from "../../scripts/lab/scenario.ts";
-import { RUNTIME_FLAGS } from "../../scripts/runtime_flags.ts";
+import { bundleTo } from "../../scripts/release/bundle.ts";
+import { WgLab } from "../harness/lab.ts";
+import { sh } from "../harness/sh.ts";
+import { configOf } from "../harness/scenario.ts";
+import { RUNTIME_FLAGS } from "../../scripts/release/runtime_flags.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 const LIB = "/usr/local/lib/wg-reinstate";

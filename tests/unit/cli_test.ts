@@ -5,7 +5,7 @@
  * tests/lab/cli_errors_test.ts.
  */
 import assert from "node:assert/strict";
-import { CliProcess, runCli } from "../../scripts/lab/cli.ts";
+import { CliProcess, runCli } from "../harness/cli.ts";
 import { VERSION } from "../../src/common/version.ts";
 import { withWrapper } from "../support/wrappers.ts";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { cliCommand } from "../../scripts/lab/cli.ts";
+import { cliCommand } from "../harness/cli.ts";
 import {
   LOG_CATEGORY,
   logStyle,

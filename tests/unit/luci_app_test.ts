@@ -20,7 +20,7 @@ import { nextStatus, summarizeCycle } from "../../src/cli/status_file.ts";
 import { formatLastCycle, REASON_WORDS } from "../../src/cli/status.ts";
 import { countKeptByReason } from "../../src/purge/plan.ts";
 import { key } from "../support/peers.ts";
-import { PERMISSION_FLAGS } from "../../scripts/runtime_flags.ts";
+import { PERMISSION_FLAGS } from "../../scripts/release/runtime_flags.ts";
 
 const APP = new URL("../../openwrt/luci-app-wg-reinstate/", import.meta.url).pathname;
 const VIEW = `${APP}htdocs/luci-static/resources/view/wg-reinstate.js`;

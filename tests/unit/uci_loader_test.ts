@@ -11,7 +11,7 @@ import {
   uciSettingsLayer,
 } from "../../src/config/uci_settings.ts";
 import { ConfigError } from "../../src/common/errors.ts";
-import { runCli } from "../../scripts/lab/cli.ts";
+import { runCli } from "../harness/cli.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 const NETWORK = `${FIXTURES}network`;

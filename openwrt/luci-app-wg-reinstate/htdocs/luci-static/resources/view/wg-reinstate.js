@@ -14,7 +14,7 @@
  * The options, datatypes and defaults are those of the program's settings
  * registry (src/config/settings_registry.ts in its sources), which the init
  * script's validation shares; the paths and programs the form accepts are
- * those the compiled program's permissions allow (scripts/runtime_flags.ts).
+ * those the compiled program's permissions allow (scripts/release/runtime_flags.ts).
  * tests/unit/luci_app_test.ts holds the form to both.
  */
 

@@ -3,7 +3,7 @@
 # start on musl systems (OpenWrt): the glibc loader and exactly the shared
 # libraries the binary needs, taken from Debian's glibc for the architecture.
 #   x86_64:  from this (amd64) build host's libc6 and libgcc-s1
-#   aarch64: from Debian's arm64 libc6 and libgcc-s1 (scripts/arm64_packages.sh:
+#   aarch64: from Debian's arm64 libc6 and libgcc-s1 (scripts/release/arm64_packages.sh:
 #            a private apt state; the host's apt setup is not changed)
 # The binary is then started as
 #   <dir>/ld-linux-<arch>.so.* --library-path <dir> <dir>/wg-reinstate ...

@@ -9,7 +9,7 @@
  * @module
  */
 
-const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
 /** Bundles the program into `dir` and returns the entry's path (`dir/main.js`). */
 export async function bundleTo(dir: string): Promise<string> {
@@ -32,7 +32,7 @@ export async function bundleBytes(dir: string): Promise<number> {
 }
 
 if (import.meta.main) {
-  const dir = Deno.args[0] ?? new URL("../dist/bundle", import.meta.url).pathname;
+  const dir = Deno.args[0] ?? new URL("../../dist/bundle", import.meta.url).pathname;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   const entry = await bundleTo(dir);
   console.log(`${entry}: ${await bundleBytes(dir)} bytes in ${dir}`);

@@ -1,8 +1,8 @@
 /**
  * `deno task build`: compiles standalone Linux binaries with `deno compile`
  * into dist/wg-reinstate-<version>-<arch>, with dist/SHA256SUMS, baking in the
- * permissions and V8 flags of scripts/runtime_flags.ts. What is compiled is
- * the bundle (scripts/bundle.ts): tree-shaken and split, so the binary holds
+ * permissions and V8 flags of scripts/release/runtime_flags.ts. What is compiled is
+ * the bundle (scripts/release/bundle.ts): tree-shaken and split, so the binary holds
  * and loads only what each subcommand needs.
  *
  * `deno compile` needs `denort`, the Deno runtime for the target, of the same
@@ -23,7 +23,7 @@
 import { parseArgs } from "node:util";
 import { bundleTo } from "./bundle.ts";
 import { RUNTIME_FLAGS } from "./runtime_flags.ts";
-import denoJson from "../deno.json" with { type: "json" };
+import denoJson from "../../deno.json" with { type: "json" };
 
 const TARGETS = {
   x86_64: { triple: "x86_64-unknown-linux-gnu", env: "DENORT_BIN_X86_64" },

@@ -13,7 +13,7 @@ const SHIFT = new URL("./shift_clock.ts", import.meta.url).pathname;
  * The run-time paths each subcommand writes, which default to the host's own
  * /var/run/wg-reinstate. A test that names none of them gets them under one
  * private directory of its process instead, so no test touches the host's
- * state (scripts/test_all.sh checks that it stays untouched).
+ * state (scripts/dev.sh test checks that it stays untouched).
  */
 const STATE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   run: ["--status-file", "--lock-dir", "--key-dir"],
@@ -53,7 +53,7 @@ export interface CliOptions {
   v8Flags?: string;
   /** Runs the CLI in this network namespace (a kernel interface is only seen there). */
   netns?: string;
-  /** What to run instead of src/main.ts, e.g. the bundle's entry (scripts/bundle.ts). */
+  /** What to run instead of src/main.ts, e.g. the bundle's entry (scripts/release/bundle.ts). */
   entry?: string;
 }
 

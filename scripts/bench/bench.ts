@@ -2,13 +2,13 @@
  * The scale benchmark: a WireGuard server with N handshaked peers (half of
  * them with a preshared key, a third with a keepalive), measured with the
  * tool's clock shifted so that every peer is stale. Prints a table; asserts
- * nothing. Run as root: `deno task bench` (or `bash scripts/bench.sh`).
+ * nothing. Run as root: `deno task bench` (or `bash scripts/dev.sh bench`, which installs what is missing).
  *
  * `--impl go` (default) runs wireguard-go on this host; `--impl kernel` runs
  * the same inside the test VM (scripts/vm/) against kernel WireGuard, where
  * times are emulated (TCG): compare its ratios, not its milliseconds.
  *
- * The program runs as it ships: the bundle (scripts/bundle.ts) with the
+ * The program runs as it ships: the bundle (scripts/release/bundle.ts) with the
  * shipped V8 flags. Preshared-key files go to a tmpfs, as /run is on real
  * systems (on this machine /run is on disk): the benchmark runs itself in a
  * private mount namespace with a tmpfs on /run/wg-reinstate.
@@ -18,12 +18,12 @@
  * (a) wall time of one `run` that purges all N, verify read included
  * (b) wall time of a `run` when nothing is stale, against one bare
  *     `wg show dump` plus the runtime's start-up (`deno run` of an empty file)
- * (c) the floor: scripts/bench_floor.sh (dump, batched wg set, verify dump)
+ * (c) the floor: scripts/bench/floor.sh (dump, batched wg set, verify dump)
  * (d) the daemon's peak RSS during a purge of all N, and its idle RSS
  * (e) `wg` processes per cycle, counted by a PATH wrapper
  * (p) all stale, --psk-peers peers all with a preshared key: `run` against
  *     the floor and against the predecessor's method
- *     (scripts/bench_predecessor.sh: two `wg` processes per peer), same run
+ *     (scripts/bench/predecessor.sh: two `wg` processes per peer), same run
  *
  * Options: --impl go|kernel --peers 1000,10000 --psk-peers 2000 --runs 5
  * --parts s,a,b,d,p
@@ -31,11 +31,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { cliCommand, CliProcess } from "./lab/cli.ts";
-import { labAvailable, type LoadPeer, type WgImpl, WgLab } from "./lab/lab.ts";
-import { sh } from "./lab/sh.ts";
-import { bundleBytes, bundleTo } from "./bundle.ts";
-import { V8_FLAGS } from "./runtime_flags.ts";
+import { cliCommand, CliProcess } from "../../tests/harness/cli.ts";
+import { labAvailable, type LoadPeer, type WgImpl, WgLab } from "../../tests/harness/lab.ts";
+import { sh } from "../../tests/harness/sh.ts";
+import { bundleBytes, bundleTo } from "../release/bundle.ts";
+import { V8_FLAGS } from "../release/runtime_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -53,10 +53,10 @@ const SIZES = values.peers.split(",").map(Number);
 const RUNS = Number(values.runs);
 const PARTS = new Set(values.parts.split(","));
 const SHIFT = 600;
-// The shipped V8 flags (scripts/runtime_flags.ts), as `deno run --v8-flags=` takes them.
+// The shipped V8 flags (scripts/release/runtime_flags.ts), as `deno run --v8-flags=` takes them.
 const SHIPPED_V8 = V8_FLAGS.map((f) => f.replace(/^--v8-flags=/, "")).join(",");
-const FLOOR = new URL("./bench_floor.sh", import.meta.url).pathname;
-const PREDECESSOR = new URL("./bench_predecessor.sh", import.meta.url).pathname;
+const FLOOR = new URL("./floor.sh", import.meta.url).pathname;
+const PREDECESSOR = new URL("./predecessor.sh", import.meta.url).pathname;
 const KEY_TMPFS = "/run/wg-reinstate";
 /** The program as it ships, run with the shipped V8 flags; the entry is set once bundled. */
 const SHIPPED = { entry: "", v8Flags: SHIPPED_V8 };
@@ -328,7 +328,7 @@ async function benchPredecessor(n: number): Promise<string[]> {
 
 if (IMPL === "kernel" && Deno.env.get("WG_REINSTATE_BENCH_IN_VM") !== "1") {
   // This host has no WireGuard module: run the same benchmark in the VM.
-  const vm = new URL("./vm/run_in_vm.sh", import.meta.url).pathname;
+  const vm = new URL("../vm/run_in_vm.sh", import.meta.url).pathname;
   const status = await new Deno.Command("bash", {
     args: [
       vm,
@@ -373,7 +373,9 @@ if (IMPL === "go" && Deno.env.get("WG_REINSTATE_BENCH_TMPFS") !== "1") {
   Deno.exit(status.code);
 }
 if (!(await labAvailable(IMPL))) {
-  console.error("bench: needs root, ip, wg and wireguard-go (bash scripts/bench.sh installs them)");
+  console.error(
+    "bench: needs root, ip, wg and wireguard-go (bash scripts/dev.sh bench installs them)",
+  );
   Deno.exit(1);
 }
 const BUNDLE_DIR = await Deno.makeTempDir({ prefix: "wr-bench-bundle-" });

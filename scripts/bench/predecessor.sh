@@ -4,7 +4,7 @@
 # one `wg set IFACE peer K allowed-ips ... [preshared-key FILE]
 # [persistent-keepalive N]`: two processes per peer. (The predecessor dropped
 # preshared keys; this keeps them, so that both leave the same state.)
-# Usage: bench_predecessor.sh IFACE
+# Usage: predecessor.sh IFACE
 set -euo pipefail
 iface=$1
 umask 077

@@ -1,5 +1,5 @@
 /**
- * Preload module for CLI tests: `deno run --preload scripts/lab/shift_clock.ts`.
+ * Preload module for CLI tests: `deno run --preload tests/harness/shift_clock.ts`.
  *
  * - WG_REINSTATE_TEST_CLOCK_SHIFT: seconds added to the wall clock
  *   (`Date.now`), so real handshakes look as old as a test needs, or a clock

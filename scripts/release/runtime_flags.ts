@@ -1,11 +1,11 @@
 /**
  * The runtime flags the program runs with: baked into the compiled binaries
- * by scripts/build.ts, and used for `deno run` of the bundle. The
+ * by scripts/release/build.ts, and used for `deno run` of the bundle. The
  * permissions each say why they are needed; README.md lists them too.
  *
  * @module
  */
-import { RUN_DIR } from "../src/common/paths.ts";
+import { RUN_DIR } from "../../src/common/paths.ts";
 
 /** One permission flag and the reason for it. */
 export interface Permission {

@@ -4,7 +4,7 @@
 # per preshared key, batched `wg set` remove/re-add calls (same argv budget
 # as wg-reinstate), and one verify dump. Purges every peer that has an
 # endpoint and a handshake (the benchmark makes them all stale).
-# Usage: bench_floor.sh IFACE [ARGV_BUDGET_BYTES]
+# Usage: floor.sh IFACE [ARGV_BUDGET_BYTES]
 set -euo pipefail
 iface=$1
 budget=${2:-524288}

@@ -1,6 +1,6 @@
 /**
  * Runs handshakes from inside a client network namespace:
- * `ip netns exec NS deno run -A scripts/lab/initiator_main.ts < jobs.json`.
+ * `ip netns exec NS deno run -A tests/harness/initiator_main.ts < jobs.json`.
  * Reads `{server, jobs, concurrency}` as JSON on stdin and prints the results
  * as JSON on stdout.
  *

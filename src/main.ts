@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Invocation, Subcommand } from "./cli/command.ts";
+import type { Invocation, Subcommand } from "./cli/subcommand.ts";
 import { ExitCode, WgReinstateError } from "./common/errors.ts";
 import { VERSION } from "./common/version.ts";
 import { writeAllSync } from "./common/write_all.ts";
@@ -17,10 +17,10 @@ import { redactText } from "./wg/redact.ts";
 
 /** The subcommands, by name, in the order `--help` lists them; each module loads when it runs. */
 export const COMMANDS: Readonly<Record<string, () => Promise<Subcommand>>> = {
-  run: async () => (await import("./cli/run.ts")).runCommand,
-  status: async () => (await import("./cli/status.ts")).statusCommand,
-  daemon: async () => (await import("./cli/daemon.ts")).daemonCommand,
-  config: async () => (await import("./cli/config.ts")).configCommand,
+  run: async () => (await import("./commands/run_command.ts")).runCommand,
+  status: async () => (await import("./commands/status_command.ts")).statusCommand,
+  daemon: async () => (await import("./commands/daemon_command.ts")).daemonCommand,
+  config: async () => (await import("./commands/config_command.ts")).configCommand,
 };
 
 /** How `main` reaches the outside world; tests replace parts of it. */
@@ -38,6 +38,9 @@ const processIo: MainIo = {
   print: (text) => writeAllSync(Deno.stdout, text),
 };
 
+/** The logging module, once logging has started: errors then go through the logger. */
+type Started = { log: typeof import("./cli/log.ts") | null };
+
 /**
  * Runs the CLI with `argv` (without the program name) and returns the exit
  * code. Every failure ends as one line on stderr: through the logger once it
@@ -48,57 +51,55 @@ export async function main(argv: readonly string[], io: MainIo = processIo): Pro
     io.print(`wg-reinstate ${VERSION}\n`);
     return ExitCode.ok;
   }
-  // Set once logging has started: errors then go through the logger.
-  const started: { log: typeof import("./cli/log.ts") | null } = { log: null };
+  const started: Started = { log: null };
   try {
-    const { parseCommandLine } = await import("./cli/args.ts");
-    const cmd = await parseCommandLine(argv, COMMANDS);
-    if (cmd.kind === "help") {
-      io.print(cmd.text + "\n");
-      return ExitCode.ok;
-    }
-    if (cmd.kind === "version") {
-      io.print(`wg-reinstate ${VERSION}\n`);
-      return ExitCode.ok;
-    }
-    const [{ loadSettings }, logging, wgFor] = await Promise.all([
-      import("./config/load.ts"),
-      import("./cli/log.ts"),
-      io.wgFor ?? import("./cli/command.ts").then((m) => m.realWg),
-    ]);
-    const sources = { configPath: cmd.configPath, uciPath: cmd.uciPath };
-    const logEnv = await logging.processLogEnvironment();
-    const load = async () => {
-      const settings = await loadSettings(sources, cmd.flags);
-      // With --json, stdout carries the document: every log line goes to stderr.
-      const style = logging.logStyle(settings.logTimestamps, cmd.json, logEnv);
-      logging.startLogging(settings, logging.streamSink(settings.logFormat, style));
-      started.log = logging;
-      if (cmd.spec.purges) logging.warnAboutSettings(settings);
-      return settings;
-    };
-    const settings = await load();
-    return await cmd.spec.run({
-      settings,
-      json: cmd.json,
-      sources,
-      reload: load,
-      wgFor,
-      now: io.now,
-      print: io.print,
-    });
+    return await dispatch(argv, io, started);
   } catch (error) {
-    const known = error instanceof WgReinstateError;
-    const message = known ? error.message : `internal error: ${String(error)}`;
-    if (started.log !== null) started.log.logger("main").error("{error}", { error: message });
-    else {
-      const line = `wg-reinstate: ${redactText(message)}\n`;
-      (io.printError ?? ((text) => writeAllSync(Deno.stderr, text)))(line);
-    }
-    return known ? error.exitCode : ExitCode.runtime;
+    return reportError(error, io, started);
   } finally {
     started.log?.stopLogging();
   }
+}
+
+/** Parses the command line, loads settings, starts logging and runs the subcommand. */
+async function dispatch(argv: readonly string[], io: MainIo, started: Started): Promise<number> {
+  const { parseCommandLine } = await import("./cli/args.ts");
+  const cmd = await parseCommandLine(argv, COMMANDS);
+  if (cmd.kind === "help" || cmd.kind === "version") {
+    io.print(cmd.kind === "help" ? cmd.text + "\n" : `wg-reinstate ${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  const [{ loadSettings }, logging, wgFor] = await Promise.all([
+    import("./config/load.ts"),
+    import("./cli/log.ts"),
+    io.wgFor ?? import("./cli/subcommand.ts").then((m) => m.realWg),
+  ]);
+  const sources = { configPath: cmd.configPath, uciPath: cmd.uciPath };
+  const logEnv = await logging.processLogEnvironment();
+  const load = async () => {
+    const settings = await loadSettings(sources, cmd.flags);
+    // With --json, stdout carries the document: every log line goes to stderr.
+    const style = logging.logStyle(settings.logTimestamps, cmd.json, logEnv);
+    logging.startLogging(settings, logging.streamSink(settings.logFormat, style));
+    started.log = logging;
+    if (cmd.spec.purges) logging.warnAboutSettings(settings);
+    return settings;
+  };
+  const settings = await load();
+  const { now, print } = io;
+  return await cmd.spec.run({ settings, json: cmd.json, sources, reload: load, wgFor, now, print });
+}
+
+/** Writes `error` as one line, through the logger once it has started; returns the exit code. */
+function reportError(error: unknown, io: MainIo, started: Started): number {
+  const known = error instanceof WgReinstateError;
+  const message = known ? error.message : `internal error: ${String(error)}`;
+  if (started.log !== null) started.log.logger("main").error("{error}", { error: message });
+  else {
+    const line = `wg-reinstate: ${redactText(message)}\n`;
+    (io.printError ?? ((text) => writeAllSync(Deno.stderr, text)))(line);
+  }
+  return known ? error.exitCode : ExitCode.runtime;
 }
 
 if (import.meta.main) {

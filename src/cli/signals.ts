@@ -1,5 +1,7 @@
 /**
- * Process signals, behind an interface so that tests can deliver them.
+ * Process signals, behind an interface so that tests can deliver them, and
+ * what a purging command makes of them: the one place SIGTERM, SIGINT and
+ * SIGHUP are handled.
  *
  * @module
  */
@@ -17,21 +19,70 @@ export const processSignals: SignalSource = {
 };
 
 /**
- * An abort signal that fires on SIGTERM or SIGINT while `fn` runs: a stop
- * request that lets the running `wg` call finish (see CycleOptions.stop).
+ * The signals as a purging command sees them: a stop request (SIGTERM or
+ * SIGINT) that lets the running `wg` call finish (see CycleOptions.stop),
+ * a reload wanted (SIGHUP, when asked for), and sleeps either cuts short.
+ * Call {@link dispose} when done.
  */
-export async function whileStoppable<T>(
-  fn: (stop: AbortSignal) => Promise<T>,
-  signals: SignalSource = processSignals,
-): Promise<T> {
-  const controller = new AbortController();
-  const onStop = () => controller.abort();
-  signals.add("SIGTERM", onStop);
-  signals.add("SIGINT", onStop);
-  try {
-    return await fn(controller.signal);
-  } finally {
-    signals.remove("SIGTERM", onStop);
-    signals.remove("SIGINT", onStop);
+export class StopSignals {
+  /** Whether a SIGHUP came since the last settle. */
+  reloadWanted = false;
+  readonly #stop = new AbortController();
+  #wake: (() => void) | null = null;
+  readonly #onStop = () => {
+    this.#stop.abort();
+    this.#wake?.();
+  };
+  readonly #onReload = () => {
+    this.reloadWanted = true;
+    this.#wake?.();
+  };
+
+  /**
+   * @param source where the handlers are installed
+   * @param reload whether to handle SIGHUP: only the daemon does, so that
+   *   a `run` keeps the default action (exit)
+   */
+  constructor(private readonly source: SignalSource, private readonly reload: boolean) {
+    source.add("SIGTERM", this.#onStop);
+    source.add("SIGINT", this.#onStop);
+    if (reload) source.add("SIGHUP", this.#onReload);
+  }
+
+  /** Fires on SIGTERM or SIGINT. */
+  get stop(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  /** Waits `ms`, or until the next signal. */
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (this.#wake = null));
+  }
+
+  /**
+   * Waits until `ms` have passed since the last SIGHUP; false when a stop
+   * request came instead. Every HUP restarts the settle: OpenWrt sends a
+   * pair when both config files change, and netifd's `wg setconf` must
+   * finish before the cycle reads.
+   */
+  async settle(ms: number): Promise<boolean> {
+    while (this.reloadWanted && !this.stop.aborted) {
+      this.reloadWanted = false;
+      await this.sleep(ms);
+    }
+    return !this.stop.aborted;
+  }
+
+  /** Removes the signal handlers. */
+  dispose(): void {
+    this.source.remove("SIGTERM", this.#onStop);
+    this.source.remove("SIGINT", this.#onStop);
+    if (this.reload) this.source.remove("SIGHUP", this.#onReload);
   }
 }

@@ -53,60 +53,71 @@ export async function loadProtection(
   const override = Object.hasOwn(settings.interfaceOverrides, iface)
     ? settings.interfaceOverrides[iface]
     : {};
-  const reasons = new Map<string, string[]>();
-  const descriptions = new Map<string, string>();
-  const add = (key: string, reason: string) =>
-    reasons.set(key, [...(reasons.get(key) ?? []), reason]);
+  const found = new Protection();
   const exclude = new Set([...settings.exclude, ...(override.exclude ?? [])]);
-  for (const key of exclude) add(key, "excluded");
-  const configuredEndpoints = new Set<string>();
-  const configuredWithoutEndpoint = new Set<string>();
-
-  const wgQuickPath = (settings.wgQuickConfig ?? DEFAULT_WG_QUICK_CONFIG).replaceAll("%i", iface);
-  const wgQuick = await readOptional(
-    wgQuickPath,
-    settings.wgQuickConfig !== null,
-    SETTINGS.wgQuickConfig.flag,
-  );
-  for (
-    const peer of wgQuick === null ? [] : parseConfig(() => parseWgQuickPeers(wgQuick, wgQuickPath))
-  ) {
-    if (!peer.hasEndpoint) {
-      configuredWithoutEndpoint.add(peer.publicKey);
-      continue;
-    }
-    configuredEndpoints.add(peer.publicKey);
-    add(peer.publicKey, `Endpoint in ${wgQuickPath}`);
-  }
-
+  for (const key of exclude) found.because(key, "excluded");
+  await addWgQuickPeers(found, settings, iface);
   const net = network !== undefined ? network : await loadNetwork(settings);
   for (const peer of net?.peers ?? []) {
     if (peer.iface !== iface) continue;
-    if (peer.description !== null) descriptions.set(peer.publicKey, peer.description);
-    if (!peer.dialed) {
-      configuredWithoutEndpoint.add(peer.publicKey);
-      continue;
-    }
-    configuredEndpoints.add(peer.publicKey);
-    add(peer.publicKey, `endpoint_host in ${settings.networkConfig} (section ${peer.section})`);
+    if (peer.description !== null) found.descriptions.set(peer.publicKey, peer.description);
+    if (peer.dialed) {
+      found.dialed(
+        peer.publicKey,
+        `endpoint_host in ${settings.networkConfig} (section ${peer.section})`,
+      );
+    } else found.withoutEndpoint.add(peer.publicKey);
   }
-
   return {
     policy: {
       staleAfter: override.staleAfter ?? settings.staleAfter,
       exclude,
-      configuredEndpoints,
+      configuredEndpoints: found.endpoints,
       // A key listed both with and without an endpoint counts as configured.
       configuredWithoutEndpoint: new Set(
-        [...configuredWithoutEndpoint].filter((k) => !configuredEndpoints.has(k)),
+        [...found.withoutEndpoint].filter((k) => !found.endpoints.has(k)),
       ),
     },
-    protectedPeers: [...reasons].map(([publicKey, why]) => ({
+    protectedPeers: [...found.reasons].map(([publicKey, why]) => ({
       publicKey,
       reasons: why,
-      description: descriptions.get(publicKey) ?? null,
+      description: found.descriptions.get(publicKey) ?? null,
     })),
   };
+}
+
+/** What the config files say about one interface's peers, as they are read. */
+class Protection {
+  readonly reasons = new Map<string, string[]>();
+  readonly descriptions = new Map<string, string>();
+  /** Peers whose endpoint this side dials. */
+  readonly endpoints = new Set<string>();
+  /** Peers a config lists without an endpoint. */
+  readonly withoutEndpoint = new Set<string>();
+
+  because(key: string, reason: string): void {
+    this.reasons.set(key, [...(this.reasons.get(key) ?? []), reason]);
+  }
+
+  dialed(key: string, reason: string): void {
+    this.endpoints.add(key);
+    this.because(key, reason);
+  }
+}
+
+/** The peers of the interface's wg-quick file, when there is one. */
+async function addWgQuickPeers(found: Protection, settings: Settings, iface: string) {
+  const path = (settings.wgQuickConfig ?? DEFAULT_WG_QUICK_CONFIG).replaceAll("%i", iface);
+  const text = await readOptional(
+    path,
+    settings.wgQuickConfig !== null,
+    SETTINGS.wgQuickConfig.flag,
+  );
+  if (text === null) return;
+  for (const peer of parseConfig(() => parseWgQuickPeers(text, path))) {
+    if (peer.hasEndpoint) found.dialed(peer.publicKey, `Endpoint in ${path}`);
+    else found.withoutEndpoint.add(peer.publicKey);
+  }
 }
 
 /** Reads the configured network config, or returns null when none is configured. */

@@ -95,6 +95,9 @@ export interface SettingSpec {
   readonly help: string | ((self: HelpContext) => string);
 }
 
+/** The help of a path setting: what it holds, its default on a line of its own. */
+const pathHelp = (what: string) => (h: HelpContext): string => `${what}\n(default ${h.default})`;
+
 /** Every setting, in the order `--help` lists their flags and `config` prints them. */
 export const SETTINGS = {
   interfaces: {
@@ -241,8 +244,7 @@ export const SETTINGS = {
     type: { kind: "text" },
     default: RUN_DIR,
     group: "purge",
-    help: (h): string =>
-      `where the private preshared-key directories are made\n(default ${h.default})`,
+    help: pathHelp("where the private preshared-key directories are made"),
   },
   lockDir: {
     flag: "lock-dir",
@@ -260,8 +262,7 @@ export const SETTINGS = {
     type: { kind: "text" },
     default: STATUS_FILE,
     group: "purge",
-    help: (h): string =>
-      `the last cycle and totals since boot, replaced after each cycle\n(default ${h.default})`,
+    help: pathHelp("the last cycle and totals since boot, replaced after each cycle"),
   },
   metricsFile: {
     flag: "metrics-file",

@@ -8,7 +8,7 @@
  */
 import type { KeyFileError, WgError } from "../common/errors.ts";
 import type { KeyDir } from "../wg/key_dir.ts";
-import type { PeerConfig, Wg } from "../wg/run.ts";
+import type { PeerConfig, Wg } from "../wg/command.ts";
 import type { SetPace } from "./pace.ts";
 
 /** What happened when purging one interface's peers. */

@@ -15,10 +15,10 @@
 import type { Logger } from "@logtape/logtape";
 import { KeyFileError } from "../common/errors.ts";
 import { RUN_DIR } from "../common/paths.ts";
-import { safeDir } from "../common/safe_path.ts";
+import { DirChecks } from "../common/dir_checks.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import { KeyDir, removeOrphanedKeyDirs } from "../wg/key_dir.ts";
-import type { Wg } from "../wg/run.ts";
+import type { Wg } from "../wg/command.ts";
 import { purgePeers } from "./apply.ts";
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import { SetPace } from "./pace.ts";
@@ -52,6 +52,11 @@ export interface CycleOptions {
   keyDir?: string;
   /** Directory of per-interface lock files; null: no locking (status, tests). */
   lockDir: string | null;
+  /**
+   * The directories checked in this cycle, so that each is walked once
+   * (the runner's status and metrics directories among them); default a new set.
+   */
+  dirs?: DirChecks;
   /**
    * The daemon's memory of peer states, with its monotonic clock (seconds).
    * Absent for a one-shot `run`, which then refuses to purge at all when a
@@ -106,7 +111,8 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
 }
 
 /** The cycle itself: fills in `cycle` as it goes, so that what it did survives an error. */
-async function purgeCycle(wg: Wg, options: CycleOptions, cycle: CycleOutcome): Promise<void> {
+async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Promise<void> {
+  const options = { ...given, dirs: given.dirs ?? new DirChecks() };
   let interfaces = options.interfaces;
   let locks: InterfaceLocks | null = null;
   if (options.lockDir !== null) {
@@ -114,6 +120,7 @@ async function purgeCycle(wg: Wg, options: CycleOptions, cycle: CycleOutcome): P
     locks = await lockInterfaces(
       options.lockDir,
       interfaces === "all" ? await wg.interfaces() : interfaces,
+      options.dirs,
     );
     cycle.busy = locks.busy;
     interfaces = locks.held;
@@ -121,7 +128,7 @@ async function purgeCycle(wg: Wg, options: CycleOptions, cycle: CycleOutcome): P
   try {
     if (!options.dryRun) {
       // An unsafe key directory stops the cycle here, before any change.
-      await removeOrphanedKeyDirs(await safeDir(options.keyDir ?? RUN_DIR, "key-dir"));
+      await removeOrphanedKeyDirs(await options.dirs.check(options.keyDir ?? RUN_DIR, "key-dir"));
     }
     const nothing = interfaces !== "all" && interfaces.length === 0;
     const plan = planCycle(
@@ -185,7 +192,9 @@ async function purgeInterface(
 
   let keys: KeyDir | null = null;
   try {
-    if (stale.some((p) => p.presharedKey !== null)) keys = await KeyDir.create(options.keyDir);
+    if (stale.some((p) => p.presharedKey !== null)) {
+      keys = await KeyDir.create(options.keyDir, options.dirs);
+    }
     const calls = { pace: new SetPace(options.wgTimeoutMs), clockMs: options.clockMs };
     const applied = await purgePeers(wg, name, stale, keys, { ...calls, stop: options.stop });
     outcome.notAttempted = applied.notAttempted;

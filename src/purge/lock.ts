@@ -15,7 +15,8 @@
  */
 import { RuntimeError, UnsafePathError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import { checkOpened, safeDir } from "../common/safe_path.ts";
+import { DirChecks } from "../common/dir_checks.ts";
+import { checkOpened } from "../common/safe_path.ts";
 
 /** Locks held on interfaces, and the interfaces another process holds. */
 export interface InterfaceLocks {
@@ -41,14 +42,16 @@ async function stillNamed(file: Deno.FsFile, path: string): Promise<boolean> {
 /**
  * Tries to lock each interface without waiting.
  *
+ * @param dirs the cycle's checked directories, where `dir` is checked
  * @throws {UnsafePathError} when the lock directory fails the safe-path rule (nothing was changed)
  * @throws {RuntimeError} when a lock file cannot be created or written
  */
 export async function lockInterfaces(
   dir: string,
   names: readonly string[],
+  dirs: DirChecks = new DirChecks(),
 ): Promise<InterfaceLocks> {
-  const safe = await safeDir(dir, "lock-dir");
+  const safe = await dirs.check(dir, "lock-dir");
   const held: { name: string; path: string; file: Deno.FsFile }[] = [];
   const busy: string[] = [];
   const release = () => {

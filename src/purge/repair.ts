@@ -8,7 +8,7 @@
  */
 import type { KeyDir } from "../wg/key_dir.ts";
 import type { WgPeer } from "../wg/dump.ts";
-import type { Wg } from "../wg/run.ts";
+import type { Wg } from "../wg/command.ts";
 import { type ApplyOptions, purgePeers } from "./apply.ts";
 import { intact, type PurgeProblem, type VerifyFinding, verifyPurged } from "./verify.ts";
 

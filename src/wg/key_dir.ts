@@ -26,13 +26,8 @@
 import { KeyFileError, UnsafePathError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { RUN_DIR } from "../common/paths.ts";
-import {
-  checkOpened,
-  type SafeDir,
-  safeDir,
-  stillSafe,
-  unsafeReason,
-} from "../common/safe_path.ts";
+import { DirChecks } from "../common/dir_checks.ts";
+import { checkOpened, type SafeDir, stillSafe, unsafeReason } from "../common/safe_path.ts";
 
 const PREFIX = "keys-";
 
@@ -104,11 +99,15 @@ export class KeyDir {
    * Creates the directory (mode 0700) under `parent`, which is made (0700)
    * when missing and must pass the safe-path rule.
    *
+   * @param dirs the cycle's checked directories, where `parent` is checked
    * @throws {UnsafePathError} when `parent` fails the safe-path rule (nothing was changed)
    * @throws {KeyFileError} when the directory cannot be made (disk full, read-only, no permission)
    */
-  static async create(parent: string = RUN_DIR): Promise<KeyDir> {
-    const safe = await safeDir(parent, "key-dir");
+  static async create(
+    parent: string = RUN_DIR,
+    dirs: DirChecks = new DirChecks(),
+  ): Promise<KeyDir> {
+    const safe = await dirs.check(parent, "key-dir");
     let path: string | null = null;
     let owner: Deno.FsFile | null = null;
     try {

@@ -2,7 +2,7 @@
  * How the real `wg` replaces peers: `wg set` processes whose arguments
  * remove each peer and add it back, as many peers per process as argv
  * allows, with preshared keys only ever in files of a key directory (argv is
- * world-readable through /proc). `WgCommand` (run.ts) runs it; it takes the
+ * world-readable through /proc). `WgCommand` (command.ts) runs it; it takes the
  * process runner as a function so that tests can record the argv it builds.
  *
  * @module

@@ -2,7 +2,7 @@
  * Builds the `wg set` arguments that replace peers (remove each and add it
  * back), and splits them into as few invocations as the kernel's
  * argument-size limit allows. Pure functions: only the real `wg` runner
- * (run.ts) deals in argv.
+ * (command.ts) deals in argv.
  *
  * @module
  */

@@ -9,7 +9,7 @@ import { cycleOptions } from "../../src/config/cycle_options.ts";
 import { resolveSettings } from "../../src/config/schema.ts";
 import { lineFormatter, logger, startLogging, stopLogging } from "../../src/cli/log.ts";
 import { runCycle } from "../../src/purge/cycle.ts";
-import { type Wg, WgCommand } from "../../src/wg/run.ts";
+import { type Wg, WgCommand } from "../../src/wg/command.ts";
 import { WgLab } from "../harness/lab.ts";
 import {
   buildMixedServer,
@@ -50,9 +50,12 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
         interfaces: [lab.iface],
         wgQuickConfig: s.wgQuickFile,
         exclude: [s.excluded.keys.publicKey],
+        // Never the host's own run directory.
+        keyDir: keyParent,
+        lockDir: keyParent,
       },
     }]);
-    const options = { ...cycleOptions(settings, now), keyDir: keyParent };
+    const options = cycleOptions(settings, now);
     const endpoints = before.map((p) => p.endpoint).filter((e): e is string => e !== null);
     const addresses = endpoints.map((e) => e.replace(/:\d+$/, "").replace(/^\[|\]$/g, ""));
     assert.ok(addresses.length >= 7, "every connected peer has an endpoint before");
@@ -162,7 +165,10 @@ Deno.test("purge cycle with nothing stale changes nothing and spawns no wg set",
         calls.push(peers.map((p) => p.publicKey)), wg.replacePeers(i, peers, options)
       ),
     };
-    const settings = resolveSettings([{ source: "test", values: { interfaces: [lab.iface] } }]);
+    const settings = resolveSettings([{
+      source: "test",
+      values: { interfaces: [lab.iface], lockDir: lab.workDir, keyDir: lab.workDir },
+    }]);
     const report = await runCycle(
       counting,
       cycleOptions(settings, () => Date.now() / 1000),

@@ -20,7 +20,7 @@
  */
 import { KeyFileError, WgError } from "../../src/common/errors.ts";
 import type { WgInterface, WgPeer } from "../../src/wg/dump.ts";
-import type { PeerConfig, ReplaceOptions, ReplaceResult, Wg } from "../../src/wg/run.ts";
+import type { PeerConfig, ReplaceOptions, ReplaceResult, Wg } from "../../src/wg/command.ts";
 
 /** A fault for the next call of one operation. */
 export type Fault =

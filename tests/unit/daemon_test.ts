@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { resolveSettings, type Settings } from "../../src/config/schema.ts";
-import { runDaemon } from "../../src/cli/daemon.ts";
-import type { SignalSource } from "../../src/cli/signals.ts";
+import { runDaemon } from "../../src/commands/daemon_command.ts";
+import { type SignalSource, StopSignals } from "../../src/cli/signals.ts";
 import { logger } from "../../src/cli/log.ts";
 
 /** Signals delivered by the test instead of the kernel. */
@@ -21,12 +21,13 @@ class TestSignals implements SignalSource {
 
 Deno.test("runDaemon asks the running cycle to stop on SIGTERM, lets it finish, then returns", async () => {
   const signals = new TestSignals();
+  const stops = new StopSignals(signals, true);
   const events: string[] = [];
   let release!: () => void;
   const cycleStarted = Promise.withResolvers<void>();
   const done = runDaemon(resolveSettings([]), {
     log: logger("daemon"),
-    signals,
+    signals: stops,
     reload: () => Promise.reject(new Error("not used")),
     cycle: async (_settings, stop) => {
       events.push(`cycle start, stop requested: ${stop.aborted}`);
@@ -40,6 +41,7 @@ Deno.test("runDaemon asks the running cycle to stop on SIGTERM, lets it finish, 
   events.push("signal sent");
   release();
   await done;
+  stops.dispose();
   events.push("daemon returned");
   assert.deepStrictEqual(events, [
     "cycle start, stop requested: false",
@@ -52,6 +54,7 @@ Deno.test("runDaemon asks the running cycle to stop on SIGTERM, lets it finish, 
 
 Deno.test("runDaemon reloads on SIGHUP, keeps old settings on a bad reload, and wakes from sleep", async () => {
   const signals = new TestSignals();
+  const stops = new StopSignals(signals, true);
   const seen: number[] = [];
   const reloads: (() => Promise<Settings>)[] = [
     () =>
@@ -64,7 +67,7 @@ Deno.test("runDaemon reloads on SIGHUP, keeps old settings on a bad reload, and 
   let next = cycled();
   const done = runDaemon(resolveSettings([{ source: "t", values: { interval: 3600 } }]), {
     log: logger("daemon"),
-    signals,
+    signals: stops,
     settleMs: 0,
     reload: () => reloads.shift()!(),
     cycle: (s) => {
@@ -80,18 +83,20 @@ Deno.test("runDaemon reloads on SIGHUP, keeps old settings on a bad reload, and 
     signals.send(signal);
   }
   await done;
+  stops.dispose();
   assert.deepStrictEqual(seen, [180, 900, 900]);
 });
 
 Deno.test("runDaemon runs the cycle a full settle after the last of two SIGHUPs", async () => {
   const signals = new TestSignals();
+  const stops = new StopSignals(signals, true);
   const settleMs = 400;
   const cycles: number[] = [];
   const next = () => Promise.withResolvers<void>();
   let cycled = next();
   const done = runDaemon(resolveSettings([{ source: "t", values: { interval: 3600 } }]), {
     log: logger("daemon"),
-    signals,
+    signals: stops,
     settleMs,
     reload: () => Promise.resolve(resolveSettings([{ source: "t", values: { interval: 3600 } }])),
     cycle: () => {
@@ -110,6 +115,7 @@ Deno.test("runDaemon runs the cycle a full settle after the last of two SIGHUPs"
   const waited = cycles[1] - lastHup;
   signals.send("SIGTERM");
   await done;
+  stops.dispose();
   assert.strictEqual(cycles.length, 2);
   assert.ok(waited >= settleMs - 5, `the cycle ran ${waited.toFixed(0)} ms after the last HUP`);
 });

@@ -1,5 +1,5 @@
 /**
- * Imports point inward: common ← wg ← purge ← config ← cli ← main. Each
+ * Imports point inward: common ← wg ← purge ← config ← record ← cli ← commands ← main. Each
  * `src/` folder is one layer and may import only its own layer and the ones
  * inside it; the purge layer is reached through its entry, purge/mod.ts.
  * Scripts never import tests, and the program imports neither.
@@ -9,7 +9,16 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Layers from the innermost out; `main.ts` is the outermost. */
-const LAYERS = ["common", "wg", "purge", "config", "cli", "main"] as const;
+const LAYERS = [
+  "common",
+  "wg",
+  "purge",
+  "config",
+  "record",
+  "cli",
+  "commands",
+  "main",
+] as const;
 
 function layerOf(path: string): number {
   const rel = path.slice(`${ROOT}src/`.length);

@@ -16,8 +16,8 @@ import {
   UCI_INTERFACE_OPTIONS,
   UCI_MAIN_OPTIONS,
 } from "../../src/config/uci_settings.ts";
-import { nextStatus, summarizeCycle } from "../../src/cli/status_file.ts";
-import { formatLastCycle, REASON_WORDS } from "../../src/cli/status.ts";
+import { nextStatus, summarizeCycle } from "../../src/record/status_file.ts";
+import { formatLastCycle, REASON_WORDS } from "../../src/commands/status_command.ts";
 import { countKeptByReason } from "../../src/purge/plan.ts";
 import { key } from "../support/peers.ts";
 import { PERMISSION_FLAGS } from "../../scripts/release/runtime_flags.ts";

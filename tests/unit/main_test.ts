@@ -4,6 +4,7 @@
  * from the error itself.
  */
 import assert from "node:assert/strict";
+import { BAD_FLAGS } from "../support/bad_flags.ts";
 import { lockInterfaces } from "../../src/purge/lock.ts";
 import { loadSpecs } from "../../src/cli/args.ts";
 import type { OptionName } from "../../src/cli/options.ts";
@@ -106,30 +107,7 @@ Deno.test("main exits with the code the error carries", async (t) => {
 });
 
 Deno.test("main prints one line for a bad flag, exits 2 and runs nothing", async (t) => {
-  const cases: [string[], string][] = [
-    [["run", "--bogus"], "--bogus: unknown option (see wg-reinstate run --help)"],
-    [
-      ["run", "--stale-after", "60"],
-      "--stale-after: must be at least 180 (see wg-reinstate run --help)",
-    ],
-    [
-      ["status", "--stale-after", "-5"],
-      "--stale-after: must be at least 180 (see wg-reinstate status --help)",
-    ],
-    [
-      ["status", "--lock-dir", "/tmp"],
-      "--lock-dir: status does not use this option (see wg-reinstate status --help)",
-    ],
-    [
-      ["config", "--metrics-file", "/tmp/m"],
-      "--metrics-file: config does not use this option (see wg-reinstate config --help)",
-    ],
-    [
-      ["run", "--wg-quick-config", "/tmp/a\nb.conf"],
-      "--wg-quick-config: must not contain control characters (see wg-reinstate run --help)",
-    ],
-  ];
-  for (const [argv, message] of cases) {
+  for (const [argv, message] of BAD_FLAGS) {
     await t.step(argv.join(" ").replace("\n", "\\n"), async () => {
       const wg = new FakeWg().addInterface("wg0", manyPeers(2, NOW - 600));
       const r = await runMain(argv, wg);

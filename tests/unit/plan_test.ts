@@ -66,51 +66,87 @@ const scenario = fc.record({
   ),
 });
 
-Deno.test("planPurge never purges an unprotectable peer and decides each peer once", () => {
-  fc.assert(
-    fc.property(scenario, (s) => {
-      const pick = (mask: boolean[]) =>
-        new Set(s.peers.filter((_, i) => mask[i]).map((p) => p.publicKey));
-      const exclude = new Set([...s.extraKeys, ...pick(s.excludeMask)]);
-      const configured = pick(s.configuredMask);
-      const known = pick(s.knownMask);
-      const observed = s.watched === null
-        ? undefined
-        : new Map(s.peers.map((p, i) => [p.publicKey, s.watched![i]]));
-      const plans = planPurge(s.peers, s.now, {
-        staleAfter: s.staleAfter,
-        exclude,
-        configuredEndpoints: configured,
-        configuredWithoutEndpoint: known,
-      }, observed);
-      // Exactly one decision per peer, in order.
-      assert.deepStrictEqual(plans.map((p) => p.peer), s.peers);
-      const expected = s.peers.filter((p) => {
-        if (p.endpoint === null || exclude.has(p.publicKey) || configured.has(p.publicKey)) {
-          return false;
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+/** One scenario's inputs to planPurge, and the keys it purges. */
+function planScenario(
+  s: Scenario,
+  staleAfter = s.staleAfter,
+  extraExclude: string[] = [],
+) {
+  const pick = (mask: boolean[]) =>
+    new Set(s.peers.filter((_, i) => mask[i]).map((p) => p.publicKey));
+  const exclude = new Set([...s.extraKeys, ...pick(s.excludeMask), ...extraExclude]);
+  const configured = pick(s.configuredMask);
+  const observed = s.watched === null
+    ? undefined
+    : new Map(s.peers.map((p, i) => [p.publicKey, s.watched![i]]));
+  const plans = planPurge(s.peers, s.now, {
+    staleAfter,
+    exclude,
+    configuredEndpoints: configured,
+    configuredWithoutEndpoint: pick(s.knownMask),
+  }, observed);
+  const purged = new Set(
+    plans.filter((p) => p.decision.action === "purge").map((p) => p.peer.publicKey),
+  );
+  return { plans, exclude, configured, observed, purged };
+}
+
+// Properties of the rule, never a second copy of it.
+Deno.test("planPurge keeps its promises for any peers and policy", async (t) => {
+  const property = (check: (s: Scenario) => void) =>
+    fc.assert(fc.property(scenario, check), { numRuns: 1000 });
+  await t.step("decides each peer exactly once, in order", () =>
+    property((s) => {
+      assert.deepStrictEqual(planScenario(s).plans.map((p) => p.peer), s.peers);
+    }));
+  await t.step(
+    "never purges a peer without endpoint, excluded or dialled by this side",
+    () =>
+      property((s) => {
+        const { plans, exclude, configured } = planScenario(s);
+        for (const { peer, decision } of plans.filter((p) => p.decision.action === "purge")) {
+          assert.notStrictEqual(peer.endpoint, null);
+          assert.ok(!exclude.has(peer.publicKey) && !configured.has(peer.publicKey));
+          assert.strictEqual(decision.reason, peer.latestHandshake === 0 ? "unconfirmed" : "stale");
         }
-        const watchedLongEnough = observed === undefined ||
-          observed.get(p.publicKey)! >= s.staleAfter;
-        if (p.latestHandshake === 0) {
-          return observed !== undefined && known.has(p.publicKey) && watchedLongEnough;
+      }),
+  );
+  await t.step("purges as stale only a handshake older than stale-after", () =>
+    property((s) => {
+      for (const { peer, decision } of planScenario(s).plans) {
+        if (decision.action === "purge" && decision.reason === "stale") {
+          assert.ok(s.now - peer.latestHandshake > s.staleAfter);
         }
-        return s.now - p.latestHandshake > s.staleAfter && watchedLongEnough;
-      });
-      for (const { peer, decision } of plans) {
-        if (decision.action !== "purge") continue;
-        // Never a peer without an endpoint, an excluded or a configured-endpoint peer.
-        assert.notStrictEqual(peer.endpoint, null);
-        assert.ok(!exclude.has(peer.publicKey));
-        assert.ok(!configured.has(peer.publicKey));
-        assert.strictEqual(decision.reason, peer.latestHandshake === 0 ? "unconfirmed" : "stale");
       }
-      // And exactly the peers that fit the rule are purged.
-      assert.deepStrictEqual(
-        plans.filter((p) => p.decision.action === "purge").map((p) => p.peer),
-        expected,
-      );
-    }),
-    { numRuns: 2000 },
+    }));
+  await t.step(
+    "a one-shot run purges every unprotected endpoint older than stale-after",
+    () =>
+      property((s) => {
+        const { plans, exclude, configured, observed, purged } = planScenario(s);
+        if (observed !== undefined) return;
+        for (const { peer } of plans) {
+          const unprotected = peer.endpoint !== null && !exclude.has(peer.publicKey) &&
+            !configured.has(peer.publicKey);
+          const old = peer.latestHandshake > 0 && s.now - peer.latestHandshake > s.staleAfter;
+          if (unprotected && old) assert.ok(purged.has(peer.publicKey));
+        }
+      }),
+  );
+  await t.step(
+    "a longer stale-after or one more exclusion never purges more",
+    () =>
+      property((s) => {
+        const base = planScenario(s).purged;
+        const longer = planScenario(s, s.staleAfter + 1 + (s.now % 97)).purged;
+        const excluded = planScenario(s, s.staleAfter, s.peers.slice(0, 1).map((p) => p.publicKey))
+          .purged;
+        for (const more of [longer, excluded]) {
+          assert.ok([...more].every((k) => base.has(k)));
+        }
+      }),
   );
 });
 

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { KeyFileError, WgError } from "../../src/common/errors.ts";
 import { replaceByArgv } from "../../src/wg/replace.ts";
-import { WgCommand } from "../../src/wg/run.ts";
+import { WgCommand } from "../../src/wg/command.ts";
 import { withKeyDir } from "../support/key_dir.ts";
 import { manyPeers } from "../support/peers.ts";
 import { withWrapper } from "../support/wrappers.ts";

@@ -4,14 +4,14 @@
  * after a reboot; atomic replacement in a safe directory.
  */
 import assert from "node:assert/strict";
-import { renderMetrics } from "../../src/cli/metrics.ts";
+import { renderMetrics } from "../../src/record/metrics.ts";
 import {
   nextStatus,
   parseStatus,
   recordCycle,
   type Status,
   summarizeCycle,
-} from "../../src/cli/status_file.ts";
+} from "../../src/record/status_file.ts";
 import { ParseError } from "../../src/common/errors.ts";
 import { countKeptByReason, type CycleReport } from "../../src/purge/mod.ts";
 import { key } from "../support/peers.ts";

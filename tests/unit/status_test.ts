@@ -3,7 +3,12 @@
  * endpoint families only, and counts by reason in words.
  */
 import assert from "node:assert/strict";
-import { byReason, formatAge, formatStatusTable, statusRows } from "../../src/cli/status.ts";
+import {
+  byReason,
+  formatAge,
+  formatStatusTable,
+  statusRows,
+} from "../../src/commands/status_command.ts";
 import { planPurge } from "../../src/purge/plan.ts";
 import { key, peer, policy } from "../support/peers.ts";
 

@@ -8,16 +8,14 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { CycleRunner } from "../cli/cycle_runner.ts";
+import { logger } from "../cli/log.ts";
+import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "../cli/options.ts";
+import type { StopSignals } from "../cli/signals.ts";
+import type { Subcommand } from "../cli/subcommand.ts";
 import { ExitCode } from "../common/errors.ts";
-import { cycleOptions } from "../config/cycle_options.ts";
 import type { Settings } from "../config/schema.ts";
-import { PeerObservations, runCycle } from "../purge/mod.ts";
 import { redactText } from "../wg/redact.ts";
-import type { Subcommand } from "./command.ts";
-import { processSignals, type SignalSource } from "./signals.ts";
-import { logger } from "./log.ts";
-import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "./options.ts";
-import { runRecordedCycle } from "./recorded_cycle.ts";
 
 /** The `daemon` subcommand. */
 export const daemonCommand: Subcommand = {
@@ -29,25 +27,21 @@ sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
   options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "interval"],
   purges: true,
   async run({ settings, reload, wgFor, now }) {
-    // The daemon's memory of peer states, kept across cycles and reloads.
-    const observe = {
-      observations: new PeerObservations(),
-      monotonic: () => performance.now() / 1000,
-    };
-    await runDaemon(settings, {
-      log: logger("daemon"),
-      cycle: (current, stop) => {
-        const log = logger("purge");
-        return runRecordedCycle(
-          current,
-          () =>
-            runCycle(wgFor(current, stop), { ...cycleOptions(current, now, observe), stop }, log),
-          now,
-          log,
-        );
-      },
-      reload,
-    });
+    // The runner keeps the daemon's memory of peer states across cycles and reloads.
+    const runner = new CycleRunner(settings, { wgFor, now, daemon: true });
+    try {
+      await runDaemon(settings, {
+        log: logger("daemon"),
+        signals: runner.signals,
+        cycle: (current) => {
+          runner.update(current);
+          return runner.cycle();
+        },
+        reload,
+      });
+    } finally {
+      runner.dispose();
+    }
     return ExitCode.ok;
   },
 };
@@ -63,8 +57,8 @@ export interface DaemonHooks {
   /** Loads settings again (SIGHUP). A failure keeps the previous settings. */
   reload: () => Promise<Settings>;
   log: Logger;
-  /** Where signal handlers are installed; defaults to the process's own signals. */
-  signals?: SignalSource;
+  /** The stop request, SIGHUP and the sleeps they cut short; the caller disposes of it. */
+  signals: StopSignals;
   /**
    * Milliseconds to wait after the last SIGHUP before the cycle (default 3000). On
    * OpenWrt a config change reloads netifd and this daemon together; the wait
@@ -79,29 +73,25 @@ export interface DaemonHooks {
  * when the signal came has finished.
  */
 export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<void> {
-  const signals = new LoopSignals(hooks.signals ?? processSignals);
+  const { signals } = hooks;
   let settings = initial;
   hooks.log.info("daemon started: a cycle every {interval} s", { interval: settings.interval });
-  try {
-    while (!signals.stop.aborted) {
-      if (signals.reloadWanted) {
-        if (!(await signals.settle(hooks.settleMs ?? 3000))) break;
-        settings = await reload(hooks, settings);
-      }
-      try {
-        await hooks.cycle(settings, signals.stop);
-      } catch (error) {
-        hooks.log.error("cycle failed: {error}", { error: errorText(error) });
-      }
-      releaseMemory();
-      logMemory(hooks.log);
-      if (signals.stop.aborted || signals.reloadWanted) continue;
-      await signals.sleep(settings.interval * 1000);
+  while (!signals.stop.aborted) {
+    if (signals.reloadWanted) {
+      if (!(await signals.settle(hooks.settleMs ?? 3000))) break;
+      settings = await reload(hooks, settings);
     }
-    hooks.log.info("daemon stopping on signal");
-  } finally {
-    signals.dispose();
+    try {
+      await hooks.cycle(settings, signals.stop);
+    } catch (error) {
+      hooks.log.error("cycle failed: {error}", { error: errorText(error) });
+    }
+    releaseMemory();
+    logMemory(hooks.log);
+    if (signals.stop.aborted || signals.reloadWanted) continue;
+    await signals.sleep(settings.interval * 1000);
   }
+  hooks.log.info("daemon stopping on signal");
 }
 
 /** The settings loaded again; on failure, logged, the `current` ones. */
@@ -120,65 +110,6 @@ async function reload(hooks: DaemonHooks, current: Settings): Promise<Settings> 
 
 function errorText(error: unknown): string {
   return redactText(error instanceof Error ? error.message : String(error));
-}
-
-/** The signals as the loop sees them: a stop request, a reload wanted, and sleeps either cuts short. */
-class LoopSignals {
-  /** Whether a SIGHUP came since the last settle. */
-  reloadWanted = false;
-  readonly #stop = new AbortController();
-  #wake: (() => void) | null = null;
-  readonly #onStop = () => {
-    this.#stop.abort();
-    this.#wake?.();
-  };
-  readonly #onReload = () => {
-    this.reloadWanted = true;
-    this.#wake?.();
-  };
-
-  constructor(private readonly signals: SignalSource) {
-    signals.add("SIGTERM", this.#onStop);
-    signals.add("SIGINT", this.#onStop);
-    signals.add("SIGHUP", this.#onReload);
-  }
-
-  /** Fires on SIGTERM or SIGINT. */
-  get stop(): AbortSignal {
-    return this.#stop.signal;
-  }
-
-  /** Waits `ms`, or until the next signal. */
-  sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => (this.#wake = null));
-  }
-
-  /**
-   * Waits until `ms` have passed since the last SIGHUP; false when a stop
-   * request came instead. Every HUP restarts the settle: OpenWrt sends a
-   * pair when both config files change, and netifd's `wg setconf` must
-   * finish before the cycle reads.
-   */
-  async settle(ms: number): Promise<boolean> {
-    while (this.reloadWanted && !this.stop.aborted) {
-      this.reloadWanted = false;
-      await this.sleep(ms);
-    }
-    return !this.stop.aborted;
-  }
-
-  /** Removes the signal handlers. */
-  dispose(): void {
-    this.signals.remove("SIGTERM", this.#onStop);
-    this.signals.remove("SIGINT", this.#onStop);
-    this.signals.remove("SIGHUP", this.#onReload);
-  }
 }
 
 /** At debug level, what the process holds after a cycle: a long-running daemon's budget. */

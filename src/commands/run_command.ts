@@ -3,14 +3,10 @@
  *
  * @module
  */
+import { CycleRunner } from "../cli/cycle_runner.ts";
+import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "../cli/options.ts";
+import type { Subcommand } from "../cli/subcommand.ts";
 import { ExitCode } from "../common/errors.ts";
-import { cycleOptions } from "../config/cycle_options.ts";
-import { runCycle } from "../purge/mod.ts";
-import type { Subcommand } from "./command.ts";
-import { logger } from "./log.ts";
-import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "./options.ts";
-import { runRecordedCycle } from "./recorded_cycle.ts";
-import { whileStoppable } from "./signals.ts";
 
 /** The `run` subcommand. */
 export const runCommand: Subcommand = {
@@ -24,15 +20,13 @@ exits 1. --json prints the cycle report.`,
   purges: true,
   async run({ settings, json, wgFor, now, print }) {
     // SIGTERM or SIGINT (Ctrl-C) stops between two wg calls, never inside one.
-    const log = logger("purge");
-    const report = await whileStoppable((stop) =>
-      runRecordedCycle(
-        settings,
-        () => runCycle(wgFor(settings, stop), { ...cycleOptions(settings, now), stop }, log),
-        now,
-        log,
-      )
-    );
+    const runner = new CycleRunner(settings, { wgFor, now, daemon: false });
+    let report;
+    try {
+      report = await runner.cycle();
+    } finally {
+      runner.dispose();
+    }
     if (json) print(JSON.stringify(report, null, 2) + "\n");
     const stopped = report.interfaces.some((r) => r.stoppedEarly > 0);
     if (!report.ok || stopped) return ExitCode.runtime;

@@ -13,9 +13,9 @@ import type { WireguardNetwork } from "../config/uci_network.ts";
 import { type PlannedInterface, readAndPlan } from "../purge/mod.ts";
 import { shortKey } from "../wg/constants.ts";
 import { type EndpointFamily, endpointFamily } from "../wg/redact.ts";
-import type { Subcommand } from "./command.ts";
-import { SETTINGS_OPTIONS, WG_OPTIONS } from "./options.ts";
-import { readStatus, type Status, sum } from "./status_file.ts";
+import type { Subcommand } from "../cli/subcommand.ts";
+import { SETTINGS_OPTIONS, WG_OPTIONS } from "../cli/options.ts";
+import { readStatus, type Status, sum } from "../record/status_file.ts";
 
 /** The `status` subcommand. */
 export const statusCommand: Subcommand = {

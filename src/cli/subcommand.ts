@@ -6,7 +6,7 @@
  */
 import type { SettingsSources } from "../config/load.ts";
 import type { Settings } from "../config/schema.ts";
-import { type Wg, WgCommand } from "../wg/run.ts";
+import { type Wg, WgCommand } from "../wg/command.ts";
 import type { CommandSpec } from "./args.ts";
 
 /** One run of a subcommand: its settings and its ways to the outside world. */

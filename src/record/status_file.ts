@@ -16,7 +16,8 @@
 import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import { checkOpened, replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
+import { DirChecks } from "../common/dir_checks.ts";
+import { checkOpened, replaceFile, splitPath } from "../common/safe_path.ts";
 import type { CycleReport } from "../purge/mod.ts";
 import { redactPeers } from "../wg/redact.ts";
 
@@ -229,15 +230,18 @@ export interface RecordResult {
  * file that does not parse is started afresh, with a warning: counters are
  * worth less than the purge, which has already run.
  *
+ * @param dirs the cycle's checked directories, where the file's directory is
+ *   checked again just before the write
  * @throws {UnsafePathError} when the file's directory fails the safe-path rule
  */
 export async function recordCycle(
   path: string,
   last: LastCycle,
   uptimeNow: number,
+  dirs: DirChecks = new DirChecks(),
 ): Promise<RecordResult> {
   const { dir, name } = splitPath(path);
-  const safe = await safeDir(dir, "status-file");
+  const safe = await dirs.check(dir, "status-file");
   // A cron `run` and a daemon may finish a cycle at once: one read-add-write
   // at a time, or one's counts would be lost. The lock file stays: it is one
   // fixed file in a directory only we can write, and removing it would let a

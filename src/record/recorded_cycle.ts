@@ -8,7 +8,8 @@
 import type { Logger } from "@logtape/logtape";
 import { RuntimeError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import { replaceFile, safeDir, splitPath } from "../common/safe_path.ts";
+import { DirChecks } from "../common/dir_checks.ts";
+import { replaceFile, splitPath } from "../common/safe_path.ts";
 import type { Settings } from "../config/schema.ts";
 import type { CycleReport } from "../purge/mod.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -20,26 +21,30 @@ const METRICS_DIR_MODE = 0o755;
 /**
  * Runs `cycle` and records what became of it, failed or not.
  *
+ * @param cycle the cycle, given the directories checked so far, to check its own in
  * @param now the wall clock, unix seconds (the cycle's end time)
+ * @param dirs the cycle's checked directories: each is walked once, and
+ *   checked again just before a write
  * @throws {UnsafePathError} when the status or metrics file's directory is unsafe (no cycle ran)
  * @throws {RuntimeError} when the cycle ran but the status or metrics file could not be written
  * @throws what the cycle threw, after recording it as a failed cycle
  */
 export async function runRecordedCycle(
   settings: Pick<Settings, "statusFile" | "metricsFile" | "dryRun">,
-  cycle: () => Promise<CycleReport>,
+  cycle: (dirs: DirChecks) => Promise<CycleReport>,
   now: () => number,
   log: Logger,
+  dirs: DirChecks = new DirChecks(),
 ): Promise<CycleReport> {
-  await safeDir(splitPath(settings.statusFile).dir, "status-file");
+  await dirs.check(splitPath(settings.statusFile).dir, "status-file");
   if (settings.metricsFile !== null) {
-    await safeDir(splitPath(settings.metricsFile).dir, "metrics-file", METRICS_DIR_MODE);
+    await dirs.check(splitPath(settings.metricsFile).dir, "metrics-file", METRICS_DIR_MODE);
   }
   const started = performance.now();
   let report: CycleReport | null = null;
   let failure: { error: unknown } | null = null;
   try {
-    report = await cycle();
+    report = await cycle(dirs);
   } catch (error) {
     failure = { error };
   }
@@ -50,11 +55,11 @@ export async function runRecordedCycle(
     settings.dryRun,
   );
   try {
-    const { status, warning } = await recordCycle(settings.statusFile, last, uptime());
+    const { status, warning } = await recordCycle(settings.statusFile, last, uptime(), dirs);
     if (warning !== null) log.warning("{warning}", { warning });
     if (settings.metricsFile !== null) {
       const { dir, name } = splitPath(settings.metricsFile);
-      const safe = await safeDir(dir, "metrics-file", METRICS_DIR_MODE);
+      const safe = await dirs.check(dir, "metrics-file", METRICS_DIR_MODE);
       await replaceFile(safe, name, renderMetrics(status), 0o644);
     }
   } catch (error) {

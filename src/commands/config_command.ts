@@ -8,8 +8,8 @@ import { ExitCode } from "../common/errors.ts";
 import { uciPathFor } from "../config/load.ts";
 import { loadNetwork, loadProtection } from "../config/protection.ts";
 import { readUci, uciEnabled } from "../config/uci_settings.ts";
-import type { Subcommand } from "./command.ts";
-import { SETTINGS_OPTIONS } from "./options.ts";
+import type { Subcommand } from "../cli/subcommand.ts";
+import { SETTINGS_OPTIONS } from "../cli/options.ts";
 
 /** The `config` subcommand. */
 export const configCommand: Subcommand = {

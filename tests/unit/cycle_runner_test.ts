@@ -1,0 +1,111 @@
+/**
+ * The one cycle runner of `run` and the daemon, against the FAKE `wg`: one
+ * `wg` runner per process, each directory walked once per cycle, its
+ * signal handlers removed.
+ */
+import assert from "node:assert/strict";
+import { CycleRunner } from "../../src/cli/cycle_runner.ts";
+import type { SignalSource } from "../../src/cli/signals.ts";
+import { resolveSettings, type Settings } from "../../src/config/schema.ts";
+import type { Wg } from "../../src/wg/command.ts";
+import { FakeWg } from "../support/fake_wg.ts";
+import { withLogs } from "../support/log_capture.ts";
+import { key, peer } from "../support/peers.ts";
+
+const NOW = 100_000;
+
+/** Counts the handlers installed, so a test can see that none is left behind. */
+class CountingSignals implements SignalSource {
+  installed = 0;
+  add() {
+    this.installed++;
+  }
+  remove() {
+    this.installed--;
+  }
+}
+
+/** Two interfaces, each with a stale peer that has a preshared key (each makes a key directory). */
+function twoInterfaces(): FakeWg {
+  const stale = (letter: string) =>
+    peer({ publicKey: key(letter), latestHandshake: NOW - 600, presharedKey: key("p") });
+  return new FakeWg().addInterface("wg0", [stale("a")]).addInterface("wg1", [stale("b")]);
+}
+
+function settingsIn(values: Record<string, unknown>): Settings {
+  return resolveSettings([{ source: "test", values }]);
+}
+
+Deno.test("CycleRunner walks each directory chain once per cycle (FAKE)", async (t) => {
+  const cases: [string, (dir: string) => Record<string, unknown>, number][] = [
+    ["status, lock and key directories shared, as by default", (dir) => ({
+      statusFile: `${dir}/status.json`,
+      lockDir: dir,
+      keyDir: dir,
+    }), 1],
+    ["status, metrics, lock and key directories apart", (dir) => ({
+      statusFile: `${dir}/status/status.json`,
+      metricsFile: `${dir}/metrics/wg_reinstate.prom`,
+      lockDir: `${dir}/lock`,
+      keyDir: `${dir}/keys`,
+    }), 4],
+  ];
+  for (const [name, layout, walks] of cases) {
+    await t.step(name, async () => {
+      const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+      const wg = twoInterfaces();
+      const runner = new CycleRunner(settingsIn(layout(dir)), {
+        wgFor: () => wg,
+        now: () => NOW,
+        daemon: false,
+        signals: new CountingSignals(),
+      });
+      try {
+        const { result: report } = await withLogs(() => runner.cycle());
+        assert.deepStrictEqual(report.interfaces.map((i) => i.purged.length), [1, 1]);
+        assert.strictEqual(runner.dirWalks, walks);
+      } finally {
+        runner.dispose();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+});
+
+Deno.test("CycleRunner builds one wg per process, again only when its settings change (FAKE)", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+  const built: Settings[] = [];
+  const wgFor = (settings: Settings): Wg => {
+    built.push(settings);
+    return new FakeWg();
+  };
+  const signals = new CountingSignals();
+  const paths = { statusFile: `${dir}/status.json`, lockDir: dir, keyDir: dir };
+  const runner = new CycleRunner(settingsIn(paths), {
+    wgFor,
+    now: () => NOW,
+    daemon: true,
+    signals,
+  });
+  const steps: [string, Record<string, unknown>, number][] = [
+    ["the first cycle builds it", {}, 1],
+    ["a reload with the same wg settings keeps it", { staleAfter: 900 }, 1],
+    ["a new --wg-timeout rebuilds it", { staleAfter: 900, wgTimeout: 20 }, 2],
+    ["a new --wg rebuilds it", { staleAfter: 900, wgTimeout: 20, wg: "/usr/bin/wg" }, 3],
+  ];
+  try {
+    for (const [name, values, count] of steps) {
+      await t.step(name, async () => {
+        runner.update(settingsIn({ ...paths, ...values }));
+        await withLogs(() => runner.cycle());
+        await withLogs(() => runner.cycle());
+        assert.strictEqual(built.length, count);
+      });
+    }
+    assert.strictEqual(signals.installed, 3, "SIGTERM, SIGINT and the daemon's SIGHUP");
+  } finally {
+    runner.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.strictEqual(signals.installed, 0);
+});

@@ -11,7 +11,7 @@
 #   demo, bench: wireguard-tools, wireguard-go, iproute2, iputils-ping, curl,
 #                ca-certificates, and Deno
 #   test:        that, plus the release tier's tools (util-linux's setpriv,
-#                busybox-static, musl, musl-tools, binutils, file, shellcheck,
+#                procps, man-db, busybox-static, musl, musl-tools, binutils, file, shellcheck,
 #                make, systemd, dpkg, git, prometheus, prometheus-node-exporter,
 #                qemu-user-static, debootstrap, zstd), the aarch64 Deno, and the
 #                kernel tier's QEMU and Debian kernel (scripts/vm/ensure_vm.sh)
@@ -44,6 +44,8 @@ install_packages() { # install_packages demo|test
   [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
   if [ "$1" = test ]; then
     need setpriv util-linux
+    need kill procps
+    need man man-db # systemd-analyze verify checks the unit's Documentation=man:wg(8)
     [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked" ||
       missing+=(busybox-static)
     need file file

@@ -47,6 +47,8 @@ fi
 
 mkdir -p "$dir"
 tar -C "$dir" -xf "$tarball"
+# A real "/" is 0755; the tarball's "." is debootstrap's temporary directory (0700).
+chmod 0755 "$dir"
 install -d "$dir/usr/local/share/ca-certificates"
 cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/" 2>/dev/null || true
 rm -f "$dir/etc/apt/sources.list"
@@ -56,10 +58,14 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/source
   dpkg -S "$f" >/dev/null 2>&1 || cp "$f" "$dir$f"
 done
 cp /etc/resolv.conf "$dir/etc/resolv.conf"
-# The project as a clone would have it: tracked files and uncommitted changes, no .tools/.
+# The project as a clone would have it: .git, tracked files and uncommitted
+# changes, no .tools/.
 mkdir -p "$dir/wg-reinstate"
-git -C "$repo" ls-files -z --cached --others --exclude-standard |
-  (cd "$repo" && xargs -0 tar --ignore-failed-read -cf - 2>/dev/null) | tar -C "$dir/wg-reinstate" -xf -
+{
+  printf '.git\0'
+  git -C "$repo" ls-files -z --cached --others --exclude-standard
+} | (cd "$repo" && tar --null --ignore-failed-read -T - -cf - 2>/dev/null) |
+  tar -C "$dir/wg-reinstate" -xf -
 
 # shellcheck disable=SC2016 # expanded by the inner shell
 exec unshare --mount --propagation private bash -c '

@@ -9,6 +9,7 @@
  */
 import { DirChecks } from "../common/dir_checks.ts";
 import { cycleOptions } from "../config/cycle_options.ts";
+import { labelOf } from "../config/settings_registry.ts";
 import type { Settings } from "../config/schema.ts";
 import { type CycleOptions, type CycleReport, PeerObservations, runCycle } from "../purge/mod.ts";
 import { runRecordedCycle } from "../record/recorded_cycle.ts";
@@ -87,7 +88,7 @@ export class CycleRunner {
     const { now } = this.#options;
     const log = logger("purge");
     const options = { ...cycleOptions(settings, now, this.#observe), stop: this.signals.stop };
-    this.#dirs = new DirChecks();
+    this.#dirs = new DirChecks(labelOf);
     return runRecordedCycle(
       settings,
       (dirs) => runCycle(this.#wgFor(settings), { ...options, dirs }, log),

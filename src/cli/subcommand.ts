@@ -5,6 +5,7 @@
  * @module
  */
 import type { SettingsSources } from "../config/load.ts";
+import { flagOf } from "../config/settings_registry.ts";
 import type { Settings } from "../config/schema.ts";
 import { type Wg, WgCommand } from "../wg/command.ts";
 import type { CommandSpec } from "./args.ts";
@@ -41,6 +42,7 @@ export function realWg(settings: Settings, stop?: AbortSignal): Wg {
     wgPath: settings.wg,
     timeoutMs: settings.wgTimeout * 1000,
     argvBudget: settings.argvBudget,
+    timeoutSetting: flagOf("wgTimeout"),
     stop,
   });
 }

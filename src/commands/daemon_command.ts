@@ -14,17 +14,18 @@ import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "../cli/options.ts";
 import type { StopSignals } from "../cli/signals.ts";
 import type { Subcommand } from "../cli/subcommand.ts";
 import { ExitCode } from "../common/errors.ts";
+import { flagOf, SETTINGS } from "../config/settings_registry.ts";
 import type { Settings } from "../config/schema.ts";
 import { redactText } from "../wg/redact.ts";
 
 /** The `daemon` subcommand. */
 export const daemonCommand: Subcommand = {
-  summary: "a purge cycle every --interval seconds",
-  description: `Runs a purge cycle at start and then every --interval seconds. SIGTERM or
+  summary: `a purge cycle every ${flagOf("interval")} seconds`,
+  description: `Runs a purge cycle at start and then every ${flagOf("interval")} seconds. SIGTERM or
 SIGINT stops the running cycle between two wg calls (what it did is verified
 and repaired), then exits 0. SIGHUP reloads the settings from all their
 sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
-  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "interval"],
+  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, SETTINGS.interval.flag],
   purges: true,
   async run({ settings, reload, wgFor, now }) {
     // The runner keeps the daemon's memory of peer states across cycles and reloads.

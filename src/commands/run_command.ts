@@ -7,11 +7,14 @@ import { CycleRunner } from "../cli/cycle_runner.ts";
 import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "../cli/options.ts";
 import type { Subcommand } from "../cli/subcommand.ts";
 import { ExitCode } from "../common/errors.ts";
+import { flagOf } from "../config/settings_registry.ts";
 
 /** The `run` subcommand. */
 export const runCommand: Subcommand = {
   summary: "one purge cycle, then exit",
-  description: `Purges, once, every peer whose latest handshake is older than --stale-after:
+  description: `Purges, once, every peer whose latest handshake is older than ${
+    flagOf("staleAfter")
+  }:
 the peer is removed and re-added in one wg call with the same allowed-ips,
 preshared key and keepalive, so the interface forgets its endpoint. SIGTERM
 or SIGINT stops it between two wg calls; what it did is verified, and it

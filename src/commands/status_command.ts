@@ -7,6 +7,7 @@
  * @module
  */
 import { ExitCode } from "../common/errors.ts";
+import { flagOf, SETTINGS } from "../config/settings_registry.ts";
 import { cycleOptions } from "../config/cycle_options.ts";
 import { loadNetwork } from "../config/protection.ts";
 import type { WireguardNetwork } from "../config/uci_network.ts";
@@ -20,12 +21,14 @@ import { readStatus, type Status, sum } from "../record/status_file.ts";
 /** The `status` subcommand. */
 export const statusCommand: Subcommand = {
   summary: "show every peer and what a cycle would do",
-  description: `Shows the last cycle and the totals since boot from --status-file, then lists
+  description: `Shows the last cycle and the totals since boot from ${
+    flagOf("statusFile")
+  }, then lists
 every peer: interface, short key, endpoint family (never the address),
 handshake age, and what a cycle would decide, with the reason. It changes
 nothing. --json prints it all as {statusFile, status, peers}.`,
   // It plans as a cycle would but writes nothing: no key, lock or metrics file.
-  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, "status-file", "json"],
+  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, SETTINGS.statusFile.flag, "json"],
   purges: false,
   async run({ settings, json, wgFor, now, print }) {
     const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now));

@@ -23,6 +23,8 @@ import { describeFsError } from "./fs_errors.ts";
 export interface SafeDir {
   /** The absolute path. */
   path: string;
+  /** The setting that named it, as messages name it. */
+  what: string;
   dev: number;
   ino: number;
 }
@@ -153,7 +155,7 @@ export async function safeDir(
   }
   const why = unsafeReason(info, uid, true);
   if (why !== null) fail(path, why);
-  return { path, dev: info.dev, ino: info.ino ?? 0 };
+  return { path, what, dev: info.dev, ino: info.ino ?? 0 };
 }
 
 /**

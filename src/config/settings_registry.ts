@@ -314,6 +314,11 @@ export function settingSpec(name: SettingName): SettingSpec {
   return SETTINGS[name];
 }
 
+/** How messages name a setting: its flag without the dashes, e.g. `key-dir`. */
+export function labelOf(name: SettingName): string {
+  return SETTINGS[name].flag;
+}
+
 /** The flag of a setting as typed: `--` and its long flag. */
 export function flagOf(name: SettingName): string {
   return `--${SETTINGS[name].flag}`;

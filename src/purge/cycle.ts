@@ -128,7 +128,7 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
   try {
     if (!options.dryRun) {
       // An unsafe key directory stops the cycle here, before any change.
-      await removeOrphanedKeyDirs(await options.dirs.check(options.keyDir ?? RUN_DIR, "key-dir"));
+      await removeOrphanedKeyDirs(await options.dirs.check(options.keyDir ?? RUN_DIR, "keyDir"));
     }
     const nothing = interfaces !== "all" && interfaces.length === 0;
     const plan = planCycle(

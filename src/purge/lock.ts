@@ -51,7 +51,7 @@ export async function lockInterfaces(
   names: readonly string[],
   dirs: DirChecks = new DirChecks(),
 ): Promise<InterfaceLocks> {
-  const safe = await dirs.check(dir, "lock-dir");
+  const safe = await dirs.check(dir, "lockDir");
   const held: { name: string; path: string; file: Deno.FsFile }[] = [];
   const busy: string[] = [];
   const release = () => {
@@ -90,7 +90,9 @@ export async function lockInterfaces(
   } catch (error) {
     release();
     if (error instanceof RuntimeError || error instanceof UnsafePathError) throw error;
-    throw new RuntimeError(`lock-dir: ${safe.path}: ${describeFsError(error)}`, { cause: error });
+    throw new RuntimeError(`${safe.what}: ${safe.path}: ${describeFsError(error)}`, {
+      cause: error,
+    });
   }
   return { held: held.map((h) => h.name), busy, release };
 }

@@ -8,6 +8,7 @@
 import type { Logger } from "@logtape/logtape";
 import { RuntimeError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
+import { labelOf } from "../config/settings_registry.ts";
 import { DirChecks } from "../common/dir_checks.ts";
 import { replaceFile, splitPath } from "../common/safe_path.ts";
 import type { Settings } from "../config/schema.ts";
@@ -34,11 +35,11 @@ export async function runRecordedCycle(
   cycle: (dirs: DirChecks) => Promise<CycleReport>,
   now: () => number,
   log: Logger,
-  dirs: DirChecks = new DirChecks(),
+  dirs: DirChecks = new DirChecks(labelOf),
 ): Promise<CycleReport> {
-  await dirs.check(splitPath(settings.statusFile).dir, "status-file");
+  await dirs.check(splitPath(settings.statusFile).dir, "statusFile");
   if (settings.metricsFile !== null) {
-    await dirs.check(splitPath(settings.metricsFile).dir, "metrics-file", METRICS_DIR_MODE);
+    await dirs.check(splitPath(settings.metricsFile).dir, "metricsFile", METRICS_DIR_MODE);
   }
   const started = performance.now();
   let report: CycleReport | null = null;
@@ -59,7 +60,7 @@ export async function runRecordedCycle(
     if (warning !== null) log.warning("{warning}", { warning });
     if (settings.metricsFile !== null) {
       const { dir, name } = splitPath(settings.metricsFile);
-      const safe = await dirs.check(dir, "metrics-file", METRICS_DIR_MODE);
+      const safe = await dirs.check(dir, "metricsFile", METRICS_DIR_MODE);
       await replaceFile(safe, name, renderMetrics(status), 0o644);
     }
   } catch (error) {

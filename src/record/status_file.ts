@@ -16,6 +16,7 @@
 import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
+import { labelOf } from "../config/settings_registry.ts";
 import { DirChecks } from "../common/dir_checks.ts";
 import { checkOpened, replaceFile, splitPath } from "../common/safe_path.ts";
 import type { CycleReport } from "../purge/mod.ts";
@@ -238,10 +239,10 @@ export async function recordCycle(
   path: string,
   last: LastCycle,
   uptimeNow: number,
-  dirs: DirChecks = new DirChecks(),
+  dirs: DirChecks = new DirChecks(labelOf),
 ): Promise<RecordResult> {
   const { dir, name } = splitPath(path);
-  const safe = await dirs.check(dir, "status-file");
+  const safe = await dirs.check(dir, "statusFile");
   // A cron `run` and a daemon may finish a cycle at once: one read-add-write
   // at a time, or one's counts would be lost. The lock file stays: it is one
   // fixed file in a directory only we can write, and removing it would let a

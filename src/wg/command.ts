@@ -21,6 +21,8 @@ export interface WgOptions {
   timeoutMs: number;
   /** Bytes of argv per `wg set` process; default {@link DEFAULT_ARGV_BUDGET}. */
   argvBudget?: number;
+  /** How a timeout's message names the time limit's setting; default "time limit". */
+  timeoutSetting?: string;
   /**
    * A stop request (SIGTERM). A call still running {@link STOP_BUDGET_MS}
    * after it counts as hung and is ended, and calls started after that get
@@ -176,7 +178,9 @@ export class WgCommand implements Wg {
     ]);
     // A call that finished on its own just as a limit fired did its work.
     const finished = status.signal === null;
-    if (limit.aborted && !finished) throw timeout(what, timeoutMs);
+    if (limit.aborted && !finished) {
+      throw timeout(what, timeoutMs, this.options.timeoutSetting ?? "time limit");
+    }
     if (signal.aborted && !finished) {
       throw new WgError(
         "timeout",
@@ -224,9 +228,9 @@ function parsed<T>(what: string, parse: () => T): T {
   }
 }
 
-function timeout(what: string, ms: number): WgError {
+function timeout(what: string, ms: number, setting: string): WgError {
   const limit = `${Math.round(ms / 100) / 10} s`;
-  return new WgError("timeout", `${what} did not finish within ${limit} (--wg-timeout)`);
+  return new WgError("timeout", `${what} did not finish within ${limit} (${setting})`);
 }
 
 function noInterface(names: string[]): WgError {

@@ -107,7 +107,7 @@ export class KeyDir {
     parent: string = RUN_DIR,
     dirs: DirChecks = new DirChecks(),
   ): Promise<KeyDir> {
-    const safe = await dirs.check(parent, "key-dir");
+    const safe = await dirs.check(parent, "keyDir");
     let path: string | null = null;
     let owner: Deno.FsFile | null = null;
     try {
@@ -119,7 +119,7 @@ export class KeyDir {
       owner = await Deno.open(ownerPath, { createNew: true, write: true, mode: 0o600 });
       await checkOpened(owner, ownerPath);
       await owner.lock(true);
-      return new KeyDir({ path, dev: info.dev, ino: info.ino ?? 0 }, owner);
+      return new KeyDir({ path, what: safe.what, dev: info.dev, ino: info.ino ?? 0 }, owner);
     } catch (error) {
       owner?.close();
       if (path !== null) await Deno.remove(path, { recursive: true }).catch(() => {});

@@ -150,7 +150,7 @@ Deno.test("runCycle changes nothing when the key directory cannot be made", asyn
     await assert.rejects(
       () => cycle(wg, { keyDir: `${file}/keys` }),
       (e: unknown) =>
-        e instanceof UnsafePathError && /^key-dir: .*is not a directory/.test(e.message),
+        e instanceof UnsafePathError && /^keyDir: .*is not a directory/.test(e.message),
     );
     assert.deepStrictEqual(wg.sets, []);
     assert.deepStrictEqual(wg.peers("wg0"), peers);

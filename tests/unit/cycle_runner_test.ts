@@ -32,9 +32,15 @@ function twoInterfaces(): FakeWg {
   return new FakeWg().addInterface("wg0", [stale("a")]).addInterface("wg1", [stale("b")]);
 }
 
+/**
+ * Settings with `values`, and an empty wg-quick file: the default one in
+ * /etc/wireguard is the host's, and only root may read it.
+ */
 function settingsIn(values: Record<string, unknown>): Settings {
-  return resolveSettings([{ source: "test", values }]);
+  return resolveSettings([{ source: "test", values: { wgQuickConfig: EMPTY, ...values } }]);
 }
+const EMPTY = Deno.makeTempFileSync({ prefix: "wr-unit-", suffix: ".conf" });
+globalThis.addEventListener("unload", () => Deno.removeSync(EMPTY));
 
 Deno.test("CycleRunner walks each directory chain once per cycle (FAKE)", async (t) => {
   const cases: [string, (dir: string) => Record<string, unknown>, number][] = [

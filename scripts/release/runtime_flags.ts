@@ -30,8 +30,10 @@ const RUN_DIRS = `${RUN_DIR},/run/wg-reinstate,/tmp/run/wg-reinstate`;
 /** The minimum set. Anything else (network, other files, env) is denied. */
 export const PERMISSIONS: readonly Permission[] = [
   {
-    flag: "--allow-run=wg,/usr/bin/wg,/usr/sbin/wg,/usr/local/bin/wg",
-    why: "the wg tool, by name (PATH) or at its usual absolute paths; nothing else",
+    flag: "--allow-run=wg,/usr/bin/wg,/usr/sbin/wg,/usr/local/bin/wg,kill,/bin/kill,/usr/bin/kill",
+    why: "the wg tool, by name (PATH) or at its usual absolute paths; and `kill`, which ends " +
+      "the process group of a `wg` call that passed its time limit (Deno.kill of a group " +
+      "would need --allow-run for every program)",
   },
   {
     flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIRS},${METRICS_DIRS}`,

@@ -3,7 +3,10 @@
  * cycle every interval): it owns the signals, one `wg` runner for the
  * process, the cycle options, and the recording of each cycle (the status
  * file and the metrics). Each directory a cycle writes to is checked once
- * per cycle (common/dir_checks.ts) and checked again just before a write.
+ * per cycle (common/dir_checks.ts) and checked again just before a write;
+ * the status and metrics files are checked before the cycle changes
+ * anything (record/recorded_cycle.ts); {@link CycleRunner.check} checks
+ * them without a cycle, for the daemon at start and for reloaded settings.
  *
  * @module
  */
@@ -12,7 +15,7 @@ import { cycleOptions } from "../config/cycle_options.ts";
 import { labelOf } from "../config/settings_registry.ts";
 import type { Settings } from "../config/schema.ts";
 import { type CycleOptions, type CycleReport, PeerObservations, runCycle } from "../purge/mod.ts";
-import { runRecordedCycle } from "../record/recorded_cycle.ts";
+import { checkOutputs, runRecordedCycle } from "../record/recorded_cycle.ts";
 import type { Wg } from "../wg/command.ts";
 import { logger } from "./log.ts";
 import { processSignals, type SignalSource, StopSignals } from "./signals.ts";
@@ -29,7 +32,7 @@ export interface RunnerOptions {
   now: () => number;
   /**
    * The daemon: keep a memory of peer states across cycles and reloads, and
-   * handle SIGHUP. A `run` has neither.
+   * take SIGHUP as a reload. A `run` has no memory, and takes SIGHUP as a stop.
    */
   daemon: boolean;
   /** Where signal handlers are installed; default the process's own signals. */
@@ -38,7 +41,7 @@ export interface RunnerOptions {
 
 /** Runs recorded purge cycles with the current settings. Call {@link dispose} when done. */
 export class CycleRunner {
-  /** SIGTERM and SIGINT (a stop request), and for the daemon SIGHUP. */
+  /** SIGTERM, SIGINT and (for `run`) SIGHUP: a stop request; for the daemon SIGHUP: a reload. */
   readonly signals: StopSignals;
   #settings: Settings;
   /** Built by the first cycle that needs it, inside it, so that a failure is recorded. */
@@ -69,8 +72,7 @@ export class CycleRunner {
 
   /**
    * Takes new settings (a reload). The `wg` runner is rebuilt, by the next
-   * cycle, only when a setting it is built from changed: each one listens
-   * for the stop request.
+   * cycle, only when a setting it is built from changed.
    */
   update(settings: Settings): void {
     if (WG_SETTINGS.some((key) => settings[key] !== this.#settings[key])) this.#wg = null;
@@ -78,10 +80,23 @@ export class CycleRunner {
   }
 
   /**
+   * Checks that a cycle with `settings` could write its status and metrics
+   * files (see checkOutputs), without running one: for the daemon at start,
+   * where a bad path ends it with exit 2, and for reloaded settings, which a
+   * bad path makes it refuse (it keeps the settings it had).
+   *
+   * @throws {UnsafePathError} naming the setting and the path (exit code 2)
+   */
+  async check(settings: Settings = this.#settings): Promise<void> {
+    await checkOutputs(settings, new DirChecks(labelOf));
+  }
+
+  /**
    * Runs one cycle and records it (see runRecordedCycle): a stop request
    * lets the running `wg` call finish, then what was done is verified.
    *
-   * @throws what runRecordedCycle throws: an unsafe directory, a failed cycle, a failed write
+   * @throws what runRecordedCycle throws: a status or metrics file that could not be written
+   *   (before any change), a failed cycle, a failed write
    */
   cycle(): Promise<CycleReport> {
     const settings = this.#settings;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { StopRequest } from "../wg/command.ts";
 
 /** Subscribes to process signals. */
 export interface SignalSource {
@@ -19,10 +20,14 @@ export const processSignals: SignalSource = {
 };
 
 /**
- * The signals as a purging command sees them: a stop request (SIGTERM or
- * SIGINT) that lets the running `wg` call finish (see CycleOptions.stop),
- * a reload wanted (SIGHUP, when asked for), and sleeps either cuts short.
- * Call {@link dispose} when done.
+ * The signals as a purging command sees them: a stop request that lets the
+ * running `wg` call finish (see CycleOptions.stop), a reload wanted, and
+ * sleeps either cuts short. SIGTERM and SIGINT are a stop request; SIGHUP is
+ * a reload for the daemon and a stop request for `run`, whose terminal may
+ * hang up (the `wg` calls run in sessions of their own, so no signal meant
+ * for the terminal's group reaches one half-way). The stop signal is aborted
+ * with a {@link StopRequest} that says when it came. Call {@link dispose}
+ * when done.
  */
 export class StopSignals {
   /** Whether a SIGHUP came since the last settle. */
@@ -30,7 +35,7 @@ export class StopSignals {
   readonly #stop = new AbortController();
   #wake: (() => void) | null = null;
   readonly #onStop = () => {
-    this.#stop.abort();
+    if (!this.#stop.signal.aborted) this.#stop.abort(new StopRequest(performance.now()));
     this.#wake?.();
   };
   readonly #onReload = () => {
@@ -40,16 +45,17 @@ export class StopSignals {
 
   /**
    * @param source where the handlers are installed
-   * @param reload whether to handle SIGHUP: only the daemon does, so that
-   *   a `run` keeps the default action (exit)
+   * @param reload whether SIGHUP reloads (the daemon); otherwise it is a
+   *   stop request like SIGTERM (`run`), never the default action (exit
+   *   in the middle of a purge)
    */
   constructor(private readonly source: SignalSource, private readonly reload: boolean) {
     source.add("SIGTERM", this.#onStop);
     source.add("SIGINT", this.#onStop);
-    if (reload) source.add("SIGHUP", this.#onReload);
+    source.add("SIGHUP", reload ? this.#onReload : this.#onStop);
   }
 
-  /** Fires on SIGTERM or SIGINT. */
+  /** Fires on SIGTERM or SIGINT, and on SIGHUP without reload; its reason is a {@link StopRequest}. */
   get stop(): AbortSignal {
     return this.#stop.signal;
   }
@@ -83,6 +89,6 @@ export class StopSignals {
   dispose(): void {
     this.source.remove("SIGTERM", this.#onStop);
     this.source.remove("SIGINT", this.#onStop);
-    if (this.reload) this.source.remove("SIGHUP", this.#onReload);
+    this.source.remove("SIGHUP", this.reload ? this.#onReload : this.#onStop);
   }
 }

@@ -31,6 +31,9 @@ sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
     // The runner keeps the daemon's memory of peer states across cycles and reloads.
     const runner = new CycleRunner(settings, { wgFor, now, daemon: true });
     try {
+      // A status or metrics path that cannot be written ends the daemon at
+      // start (exit 2), and makes a reload keep the settings it had.
+      await runner.check();
       await runDaemon(settings, {
         log: logger("daemon"),
         signals: runner.signals,
@@ -38,7 +41,11 @@ sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
           runner.update(current);
           return runner.cycle();
         },
-        reload,
+        reload: async () => {
+          const next = await reload();
+          await runner.check(next);
+          return next;
+        },
       });
     } finally {
       runner.dispose();
@@ -113,17 +120,22 @@ function errorText(error: unknown): string {
   return redactText(error instanceof Error ? error.message : String(error));
 }
 
-/** At debug level, what the process holds after a cycle: a long-running daemon's budget. */
+/**
+ * At debug level, what the process holds after a cycle: a long-running
+ * daemon's budget. Measured only when the line is written.
+ */
 function logMemory(log: Logger): void {
   const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
-  const { rss, heapUsed, heapTotal, external } = Deno.memoryUsage();
   log.debug(
     "memory after the cycle: rss {rss} MB, V8 heap {heapUsed} of {heapTotal} MB, external {external} MB",
-    {
-      rss: mb(rss),
-      heapUsed: mb(heapUsed),
-      heapTotal: mb(heapTotal),
-      external: mb(external),
+    () => {
+      const { rss, heapUsed, heapTotal, external } = Deno.memoryUsage();
+      return {
+        rss: mb(rss),
+        heapUsed: mb(heapUsed),
+        heapTotal: mb(heapTotal),
+        external: mb(external),
+      };
     },
   );
 }

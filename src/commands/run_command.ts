@@ -16,13 +16,14 @@ export const runCommand: Subcommand = {
     flagOf("staleAfter")
   }:
 the peer is removed and re-added in one wg call with the same allowed-ips,
-preshared key and keepalive, so the interface forgets its endpoint. SIGTERM
-or SIGINT stops it between two wg calls; what it did is verified, and it
-exits 1. --json prints the cycle report.`,
+preshared key and keepalive, so the interface forgets its endpoint. SIGTERM,
+SIGINT or SIGHUP stops it between two wg calls; what it did is verified, and
+it exits 1. --json prints the cycle report.`,
   options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "json"],
   purges: true,
   async run({ settings, json, wgFor, now, print }) {
-    // SIGTERM or SIGINT (Ctrl-C) stops between two wg calls, never inside one.
+    // SIGTERM, SIGINT (Ctrl-C) or SIGHUP (the terminal closed) stops between
+    // two wg calls, never inside one: each call runs in a session of its own.
     const runner = new CycleRunner(settings, { wgFor, now, daemon: false });
     let report;
     try {

@@ -27,6 +27,11 @@ export class DirChecks {
     this.#label = label;
   }
 
+  /** How messages name `setting`: as the runner's registry names it, e.g. `status-file`. */
+  label(setting: DirSetting): string {
+    return this.#label(setting);
+  }
+
   /** How many times a directory chain was walked ({@link safeDir} calls): for tests and tuning. */
   get walks(): number {
     return this.#walks;

@@ -250,6 +250,114 @@ export async function replaceFile(
   }
 }
 
+/** The identity of a file: its device and inode. */
+export interface FileId {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * The kernel's file systems: their files are its controls and reports, not
+ * storage, and some directories there make kernel objects when created
+ * (`mkdir` in /sys/fs/cgroup makes a cgroup).
+ */
+const KERNEL_FILE_SYSTEMS = ["/proc", "/sys"] as const;
+
+/**
+ * `path` made absolute with every symbolic link in it resolved, as far as
+ * it exists (the `realpath` of its longest existing part, the rest as
+ * written), so that two names of one place come out the same. Where the
+ * runtime may not resolve a part (its permissions), the path as written,
+ * made absolute.
+ */
+export async function resolvePath(path: string): Promise<string> {
+  const written = absolute(path);
+  let head = written;
+  let tail = "";
+  for (;;) {
+    try {
+      const real = await Deno.realPath(head);
+      return real === "/" ? tail || "/" : real + tail;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound) || head === "/") return written;
+    }
+    const { dir, name } = splitPath(head);
+    tail = `/${name}${tail}`;
+    head = dir;
+  }
+}
+
+/** The kernel file system `resolved` (see {@link resolvePath}) is on, `/proc` or `/sys`, or null. */
+export function kernelFileSystem(resolved: string): string | null {
+  return KERNEL_FILE_SYSTEMS.find((root) => resolved === root || resolved.startsWith(`${root}/`)) ??
+    null;
+}
+
+/** What a path names, for a message: `a directory`, `a FIFO`, `a character device`. */
+export function fileKind(info: Deno.FileInfo): string {
+  if (info.isFile) return "a regular file";
+  if (info.isDirectory) return "a directory";
+  if (info.isSymlink) return "a symbolic link";
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "an unknown kind of file";
+}
+
+/** Why a file could not be made, without the probe's own name. */
+function writeProblem(error: unknown): string {
+  if ((error as { code?: unknown })?.code === "EROFS") return "read-only file system";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotCapable) return "not allowed by the runtime's permissions";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Checks, before anything else is done, that {@link replaceFile} can
+ * replace `name` in a checked directory and that what is there may be read
+ * back: nothing, or a regular file (a link to one counts as one: the link is
+ * replaced, never written through), in a directory this process can write
+ * to. That is tried: a file is made there and removed, which finds a
+ * read-only mount or an immutable directory that the mode bits do not show.
+ *
+ * @param what names the setting in messages; by default the one that named the
+ *   directory (two settings may share one)
+ * @returns the identity of the file there (through a link), or null when there is none
+ * @throws {UnsafePathError} naming the setting, the file and what is wrong
+ */
+export async function checkFileSlot(
+  dir: SafeDir,
+  name: string,
+  what: string = dir.what,
+): Promise<FileId | null> {
+  const base = dir.path === "/" ? "" : dir.path;
+  const path = `${base}/${name}`;
+  const fail = (why: string, cause?: unknown): never => {
+    throw new UnsafePathError(`${what}: ${path} ${why}`, { cause });
+  };
+  if (name === "" || name === "." || name === "..") fail("names no file; refusing to write there");
+  let info: Deno.FileInfo | null = null;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      fail(`cannot be used: ${describeFsError(error)}`, error);
+    }
+  }
+  if (info !== null && !info.isFile) {
+    fail(`is ${fileKind(info)}, not a regular file; refusing to write there`);
+  }
+  const probe = `${base}/.${name}.${crypto.randomUUID().slice(0, 8)}.probe`;
+  try {
+    (await Deno.open(probe, { write: true, createNew: true, mode: 0o600 })).close();
+  } catch (error) {
+    fail(`cannot be written: ${writeProblem(error)}`, error);
+  }
+  await Deno.remove(probe);
+  return info === null ? null : { dev: info.dev, ino: info.ino ?? 0 };
+}
+
 /**
  * Splits a file path into its directory and name, for {@link safeDir} and
  * {@link replaceFile}.

@@ -9,7 +9,7 @@
 import { ConfigError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import type { Policy } from "../purge/mod.ts";
-import { parseConfig } from "./read_file.ts";
+import { parseConfig, readRegularText } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
 import { SETTINGS } from "./settings_registry.ts";
 import type { WireguardNetwork } from "./uci_network.ts";
@@ -96,7 +96,10 @@ class Protection {
   readonly withoutEndpoint = new Set<string>();
 
   because(key: string, reason: string): void {
-    this.reasons.set(key, [...(this.reasons.get(key) ?? []), reason]);
+    // Appended in place: a file that repeats one key 65,536 times stays linear.
+    const reasons = this.reasons.get(key);
+    if (reasons === undefined) this.reasons.set(key, [reason]);
+    else reasons.push(reason);
   }
 
   dialed(key: string, reason: string): void {
@@ -134,7 +137,7 @@ async function readOptional(
   field: string,
 ): Promise<string | null> {
   try {
-    return await Deno.readTextFile(path);
+    return await readRegularText(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !required) return null;
     throw new ConfigError(`${field}: ${path}: ${describeFsError(error)}`, { cause: error });

@@ -60,8 +60,6 @@ export interface UciPackage {
 const NAME = /^[A-Za-z0-9_]+$/;
 const PACKAGE_NAME = /^[A-Za-z0-9_-]+$/;
 const TYPE = /^[\x21-\x7e]+$/;
-// What libuci's skip_whitespace skips inside a line (isspace without \n).
-const BLANK = new Set([" ", "\t", "\v", "\f", "\r"]);
 // A Map: a command word such as `constructor` must not find Object's own.
 const KEYWORDS = new Map<string, "package" | "config" | "option" | "list">([
   ["package", "package"],
@@ -74,9 +72,57 @@ const KEYWORDS = new Map<string, "package" | "config" | "option" | "list">([
   ["l", "list"],
 ]);
 
+// Character codes: the scanner reads codes and cuts tokens out of the text
+// as slices, never a string built one character at a time (V8 keeps such a
+// string as a chain of one node per character: gigabytes for a 50 MB value).
+const END = -1;
+const TAB = 9;
+const NL = 10;
+const CR = 13;
+const SPACE = 32;
+const DQUOTE = 34;
+const HASH = 35;
+const SQUOTE = 39;
+const SEMICOLON = 59;
+const BACKSLASH = 92;
+
+/** What libuci's skip_whitespace skips inside a line (isspace without \n): space, \t, \v, \f, \r. */
+function isBlank(c: number): boolean {
+  return c === SPACE || (c >= TAB && c <= CR && c !== NL);
+}
+
+/** Where an argument ends: a blank, the line's end, a comment or `;`. */
+function endsArgument(c: number): boolean {
+  return c === END || c === NL || c === HASH || c === SEMICOLON || isBlank(c);
+}
+
+/**
+ * The runs of characters the scanner takes in one step (sticky, so matched
+ * where the scanner is; one class, so nothing to backtrack): in an unquoted
+ * argument, all but blanks, newlines, quotes, backslashes, `#` and `;`;
+ * inside "...", all but `"` and backslashes.
+ */
+const PLAIN_RUN = /[^'"\\ \t\v\f\r\n#;]*/y;
+const DOUBLE_QUOTED_RUN = /[^"\\]*/y;
+
+/** Where the run that `pattern` (sticky, `*`) matches from `from` ends. */
+function runEnd(pattern: RegExp, text: string, from: number): number {
+  pattern.lastIndex = from;
+  pattern.test(text);
+  return pattern.lastIndex;
+}
+
+/** A word longer than this is cut short in the message that quotes it. */
+const QUOTED_WORD_MAX = 32;
+
 /** djb2 over the type's bytes, as libuci hashes it for anonymous names. */
 function djb2(text: string): number {
   let hash = 5381;
+  // Printable ASCII (every type) is its own UTF-8: no encoder per section.
+  if (/^[ -~]*$/.test(text)) {
+    for (let i = 0; i < text.length; i++) hash = ((hash * 33) + text.charCodeAt(i)) >>> 0;
+    return hash;
+  }
   for (const byte of new TextEncoder().encode(text)) hash = ((hash * 33) + byte) >>> 0;
   return hash;
 }
@@ -86,6 +132,39 @@ export function anonymousName(count: number, type: string): string {
   return `cfg${count.toString(16).padStart(2, "0")}${
     (djb2(type) & 0xffff).toString(16).padStart(4, "0")
   }`;
+}
+
+/**
+ * A token made of slices of the text: most are one slice, kept as it is;
+ * more pieces are joined in groups, so that a token of millions of escapes
+ * costs an array of pieces, not a chain of string nodes, and no piece is
+ * copied more than twice.
+ */
+class Token {
+  #first = "";
+  #pieces: string[] | null = null;
+  #groups: string[] | null = null;
+
+  add(piece: string): void {
+    if (piece === "") return;
+    if (this.#pieces === null) {
+      if (this.#first === "") {
+        this.#first = piece;
+        return;
+      }
+      this.#pieces = [this.#first];
+    }
+    this.#pieces.push(piece);
+    if (this.#pieces.length === 4096) {
+      (this.#groups ??= []).push(this.#pieces.join(""));
+      this.#pieces = [];
+    }
+  }
+
+  text(): string {
+    if (this.#pieces === null) return this.#first;
+    return (this.#groups?.join("") ?? "") + this.#pieces.join("");
+  }
 }
 
 class Scanner {
@@ -102,32 +181,39 @@ class Scanner {
     return this.pos >= this.text.length;
   }
 
-  peek(offset = 0): string {
-    return this.text[this.pos + offset] ?? "";
+  /** The code of the character `offset` ahead, or {@link END}. */
+  code(offset = 0): number {
+    const at = this.pos + offset;
+    return at < this.text.length ? this.text.charCodeAt(at) : END;
   }
 
-  advance(): string {
-    const c = this.text[this.pos++];
-    if (c === "\n") this.line++;
-    return c;
+  /** Moves past one character. */
+  advance(): void {
+    if (this.text.charCodeAt(this.pos++) === NL) this.line++;
+  }
+
+  /** Moves to `end`, counting the newlines passed (searched in a slice: never past `end`). */
+  private moveTo(end: number): void {
+    const passed = this.text.slice(this.pos, end);
+    for (let at = passed.indexOf("\n"); at >= 0; at = passed.indexOf("\n", at + 1)) this.line++;
+    this.pos = end;
   }
 
   skipBlanks(): void {
-    while (BLANK.has(this.peek())) this.advance();
+    while (isBlank(this.code())) this.pos++;
   }
 
   /** Skips a backslash-newline (or backslash-CR-LF) pair; true when it did. */
   skipContinuation(): boolean {
-    if (this.peek() !== "\\") return false;
-    if (this.peek(1) === "\n") {
-      this.advance();
-      this.advance();
+    if (this.code() !== BACKSLASH) return false;
+    if (this.code(1) === NL) {
+      this.pos += 2;
+      this.line++;
       return true;
     }
-    if (this.peek(1) === "\r" && this.peek(2) === "\n") {
-      this.advance();
-      this.advance();
-      this.advance();
+    if (this.code(1) === CR && this.code(2) === NL) {
+      this.pos += 3;
+      this.line++;
       return true;
     }
     return false;
@@ -139,89 +225,114 @@ class Scanner {
    */
   argument(): string | null {
     this.skipBlanks();
-    const c = this.peek();
-    if (this.atEnd || c === "\n" || c === "#" || c === ";") return null;
-    let token = "";
-    while (!this.atEnd) {
-      const ch = this.peek();
-      if (this.skipContinuation()) continue;
-      if (ch === "'") {
-        token += this.singleQuoted();
-      } else if (ch === '"') {
-        token += this.doubleQuoted();
-      } else if (BLANK.has(ch) || ch === "\n" || ch === "#" || ch === ";") {
+    const c = this.code();
+    if (c === END || c === NL || c === HASH || c === SEMICOLON) return null;
+    const token = new Token();
+    let start = this.pos;
+    for (;;) {
+      const ch = this.code();
+      if (ch === SQUOTE || ch === DQUOTE) {
+        token.add(this.text.slice(start, this.pos));
+        if (ch === SQUOTE) this.singleQuoted(token);
+        else this.doubleQuoted(token);
+        start = this.pos;
+      } else if (ch === BACKSLASH) {
+        token.add(this.text.slice(start, this.pos));
+        start = this.escaped();
+      } else if (endsArgument(ch)) {
         break;
-      } else if (ch === "\\") {
-        this.advance();
-        if (!this.atEnd) token += this.advance();
       } else {
-        token += this.advance();
+        this.pos = runEnd(PLAIN_RUN, this.text, this.pos);
       }
     }
-    return token;
+    token.add(this.text.slice(start, this.pos));
+    return token.text();
   }
 
   /**
-   * A quoted string up to its closing `quote`. `next` reads one character
-   * of it (or nothing, for a line continuation), so each quote keeps its own
-   * escaping rules: none inside '...', backslash and continuations inside "...".
+   * At a backslash: skips a line continuation, or drops the backslash and
+   * moves past the character after it, which is kept whatever it is.
+   *
+   * @returns where the text to keep starts again
    */
-  private quoted(quote: "'" | '"', next: () => string): string {
+  private escaped(): number {
+    if (this.skipContinuation()) return this.pos;
+    this.pos++;
+    const start = this.pos;
+    if (!this.atEnd) this.advance();
+    return start;
+  }
+
+  /** '...': everything up to the next ', literally. */
+  private singleQuoted(token: Token): void {
     const opened = this.line;
-    this.advance();
-    let out = "";
-    while (this.peek() !== quote) {
-      if (this.atEnd) {
-        this.fail(`EOF with unterminated ${quote} (expected a closing ${quote})`, opened);
+    const close = this.text.indexOf("'", this.pos + 1);
+    if (close < 0) this.fail("EOF with unterminated ' (expected a closing ')", opened);
+    const start = this.pos + 1;
+    this.pos = start;
+    this.moveTo(close);
+    token.add(this.text.slice(start, close));
+    this.pos++;
+  }
+
+  /** "...": a backslash keeps the next character; backslash-newline joins lines. */
+  private doubleQuoted(token: Token): void {
+    const opened = this.line;
+    this.pos++;
+    let start = this.pos;
+    for (;;) {
+      const ch = this.code();
+      // A backslash at the very end leaves the quote open, which this says.
+      if (ch === END) this.fail('EOF with unterminated " (expected a closing ")', opened);
+      if (ch === DQUOTE) break;
+      if (ch === BACKSLASH) {
+        token.add(this.text.slice(start, this.pos));
+        start = this.escaped();
+      } else {
+        this.moveTo(runEnd(DOUBLE_QUOTED_RUN, this.text, this.pos));
       }
-      out += next();
     }
-    this.advance();
-    return out;
-  }
-
-  private singleQuoted(): string {
-    return this.quoted("'", () => this.advance());
-  }
-
-  private doubleQuoted(): string {
-    return this.quoted('"', () => {
-      if (this.skipContinuation()) return "";
-      if (this.peek() === "\\") {
-        this.advance();
-        if (this.atEnd) return "";
-      }
-      return this.advance();
-    });
+    token.add(this.text.slice(start, this.pos));
+    this.pos++;
   }
 
   /** After a command's last argument: only blanks, a comment, `;` or the line's end may follow. */
   endOfCommand(what: string): void {
     this.skipBlanks();
-    const c = this.peek();
-    if (this.atEnd || c === "\n" || c === "#" || c === ";") return;
+    const c = this.code();
+    if (c === END || c === NL || c === HASH || c === SEMICOLON) return;
     this.fail(`too many arguments (expected the end of the line after ${what})`);
   }
 
   /** Skips to the start of the next command: past `;`, a comment, or the newline. */
   nextCommand(): void {
     this.skipBlanks();
-    if (this.peek() === ";") {
-      this.advance();
+    if (this.code() === SEMICOLON) {
+      this.pos++;
       return;
     }
-    if (this.peek() === "#") { while (!this.atEnd && this.peek() !== "\n") this.advance(); }
-    if (this.peek() === "\n") this.advance();
+    if (this.code() === HASH) {
+      const eol = this.text.indexOf("\n", this.pos);
+      this.pos = eol < 0 ? this.text.length : eol;
+    }
+    if (this.code() === NL) this.advance();
   }
 
   /** Reads the command word: the raw text up to a space or tab, as libuci's strtok does. */
   commandWord(): string {
-    let word = "";
-    while (!this.atEnd && this.peek() !== " " && this.peek() !== "\t" && this.peek() !== "\n") {
-      word += this.advance();
+    const start = this.pos;
+    for (let c = this.code(); c !== END && c !== SPACE && c !== TAB && c !== NL; c = this.code()) {
+      this.pos++;
     }
-    return word;
+    return this.text.slice(start, this.pos);
   }
+}
+
+/** A word or value from a file as a message quotes it: JSON, and cut short when long. */
+export function quoteWord(word: string): string {
+  return word.length <= QUOTED_WORD_MAX
+    ? JSON.stringify(word)
+    : `${JSON.stringify(word.slice(0, QUOTED_WORD_MAX))}… (${word.length} characters)`;
 }
 
 /**
@@ -247,10 +358,12 @@ export function parseUci(text: string, source: string): UciPackage {
 
   while (!scan.atEnd) {
     // Blank lines, leading white space and `;` between commands.
-    while (BLANK.has(scan.peek()) || scan.peek() === "\n" || scan.peek() === ";") scan.advance();
+    for (let c = scan.code(); isBlank(c) || c === NL || c === SEMICOLON; c = scan.code()) {
+      scan.advance();
+    }
     if (scan.atEnd) break;
     const line = scan.line;
-    if (scan.peek() === "#") {
+    if (scan.code() === HASH) {
       scan.nextCommand();
       continue;
     }
@@ -258,7 +371,7 @@ export function parseUci(text: string, source: string): UciPackage {
     const keyword = KEYWORDS.get(word);
     if (keyword === undefined) {
       scan.fail(
-        `invalid command ${JSON.stringify(word)} (expected package, config, option or list)`,
+        `invalid command ${quoteWord(word)} (expected package, config, option or list)`,
       );
     }
     if (keyword === "package") {

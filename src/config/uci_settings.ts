@@ -21,7 +21,7 @@ import {
   type SettingSpec,
   settingSpec,
 } from "./settings_registry.ts";
-import { listValues, parseUci, type UciPackage, type UciSection } from "./uci.ts";
+import { listValues, parseUci, quoteWord, type UciPackage, type UciSection } from "./uci.ts";
 
 const UCI_TRUE = new Set(["1", "yes", "on", "true", "enabled"]);
 const UCI_FALSE = new Set(["0", "no", "off", "false", "disabled"]);
@@ -137,7 +137,7 @@ export function uciBool(value: string, where: string): boolean {
   if (UCI_FALSE.has(value)) return false;
   throw new ConfigError(
     `${where}: ${
-      JSON.stringify(value)
+      quoteWord(value)
     } is not a boolean (1/0, yes/no, on/off, true/false, enabled/disabled)`,
   );
 }
@@ -149,10 +149,10 @@ function convert(section: UciSection, option: string, kind: UciKind, where: stri
   const value = raw.value;
   if (kind === "bool") return uciBool(value, where);
   if (kind === "uint" && !/^\d+$/.test(value)) {
-    throw new ConfigError(`${where}: ${JSON.stringify(value)} is not a whole number`);
+    throw new ConfigError(`${where}: ${quoteWord(value)} is not a whole number`);
   }
   if (kind === "number" && !/^\d+(\.\d+)?$/.test(value)) {
-    throw new ConfigError(`${where}: ${JSON.stringify(value)} is not a number`);
+    throw new ConfigError(`${where}: ${quoteWord(value)} is not a number`);
   }
   return kind === "string" ? value : Number(value);
 }

@@ -16,12 +16,14 @@ import type { Logger } from "@logtape/logtape";
 import { KeyFileError } from "../common/errors.ts";
 import { RUN_DIR } from "../common/paths.ts";
 import { DirChecks } from "../common/dir_checks.ts";
-import type { WgPeer } from "../wg/dump.ts";
-import { KeyDir, removeOrphanedKeyDirs } from "../wg/key_dir.ts";
+import type { WgInterface, WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/command.ts";
-import { purgePeers } from "./apply.ts";
+import { purgePeers, type Recheck } from "./apply.ts";
+import { PurgeJournal } from "./journal.ts";
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import { SetPace } from "./pace.ts";
+import { recoverInterrupted } from "./recover.ts";
+import { type LeftAlone, matchConfig } from "./verify.ts";
 import type { PeerObservations } from "./observations.ts";
 import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
 import { verifyAndRepair } from "./repair.ts";
@@ -77,6 +79,13 @@ export interface CycleOptions {
 /** Milliseconds between two repair attempts. */
 const REPAIR_RETRY_DELAY_MS = 1000;
 
+/**
+ * A read older than this is repeated before a `wg set` call, so that a
+ * peer someone else changed since is left out of it: what remains is a
+ * change made during the call itself (about 2 s, see pace.ts).
+ */
+const MAX_READ_AGE_MS = 250;
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -93,6 +102,7 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
   const started = performance.now();
   const cycle: CycleOutcome = {
     dryRun: options.dryRun,
+    recovered: [],
     busy: [],
     refusal: null,
     missing: [],
@@ -113,6 +123,19 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
 /** The cycle itself: fills in `cycle` as it goes, so that what it did survives an error. */
 async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Promise<void> {
   const options = { ...given, dirs: given.dirs ?? new DirChecks() };
+  if (!options.dryRun) {
+    // An unsafe key directory stops the cycle here, before any change. The
+    // purges killed before this one are put right first, each under its
+    // interface's lock (released again before this cycle locks).
+    const keyDir = await options.dirs.check(options.keyDir ?? RUN_DIR, "keyDir");
+    cycle.recovered = await recoverInterrupted(wg, {
+      keyDir,
+      keyDirPath: options.keyDir,
+      dirs: options.dirs,
+      lockDir: options.lockDir,
+      repair: repairOptions(options),
+    });
+  }
   let interfaces = options.interfaces;
   let locks: InterfaceLocks | null = null;
   if (options.lockDir !== null) {
@@ -126,11 +149,9 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
     interfaces = locks.held;
   }
   try {
-    if (!options.dryRun) {
-      // An unsafe key directory stops the cycle here, before any change.
-      await removeOrphanedKeyDirs(await options.dirs.check(options.keyDir ?? RUN_DIR, "keyDir"));
-    }
     const nothing = interfaces !== "all" && interfaces.length === 0;
+    // Taken before the read, so a read's age is never understated.
+    const readAtMs = clockOf(options)();
     const plan = planCycle(
       nothing ? [] : await readAndPlan(wg, { ...options, interfaces }),
       interfaces,
@@ -141,7 +162,7 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
     for (const { iface, plans } of plan.interfaces) {
       cycle.interfaces.push(
         plan.refusal === null
-          ? await purgeInterface(wg, iface.name, plans, options)
+          ? await purgeInterface(wg, iface, plans, readAtMs, options)
           : emptyOutcome(iface.name, plans),
       );
     }
@@ -171,13 +192,60 @@ export async function readAndPlan(
   return planned;
 }
 
+function clockOf(options: CycleOptions): () => number {
+  return options.clockMs ?? (() => performance.now());
+}
+
+/** The options of repairs, and of the replay of a killed purge. */
+function repairOptions(options: CycleOptions) {
+  return {
+    pace: new SetPace(options.wgTimeoutMs),
+    clockMs: options.clockMs,
+    sleep: options.sleep ?? realSleep,
+    retryDelayMs: REPAIR_RETRY_DELAY_MS,
+  };
+}
+
+/**
+ * Re-reads the interface before a call when the last read is older than
+ * {@link MAX_READ_AGE_MS}, and leaves out of the call every peer that
+ * someone else removed or changed since it was read, or that handshook again.
+ */
+function rechecker(
+  wg: Wg,
+  name: string,
+  readAtMs: number,
+  clock: () => number,
+): (batch: WgPeer[]) => Promise<Recheck<WgPeer>> {
+  let lastRead = readAtMs;
+  return async (batch) => {
+    if (clock() - lastRead < MAX_READ_AGE_MS) return { keep: batch, leftAlone: [] };
+    lastRead = clock();
+    const now = new Map((await wg.show([name]))[0].peers.map((p) => [p.publicKey, p]));
+    const keep: WgPeer[] = [];
+    const leftAlone: LeftAlone[] = [];
+    for (const before of batch) {
+      const peer = now.get(before.publicKey);
+      const leave = (change: LeftAlone["change"]) =>
+        leftAlone.push({ publicKey: before.publicKey, change });
+      if (peer === undefined) leave("removed");
+      else if (matchConfig(before, peer).kind !== "same") leave("changed");
+      else if (peer.latestHandshake !== before.latestHandshake) leave("active");
+      else keep.push(before);
+    }
+    return { keep, leftAlone };
+  };
+}
+
 /** Purges one interface's stale peers, then verifies and repairs; returns what it did. */
 async function purgeInterface(
   wg: Wg,
-  name: string,
+  iface: WgInterface,
   plans: readonly PeerPlan[],
+  readAtMs: number,
   options: CycleOptions,
 ): Promise<InterfaceOutcome> {
+  const name = iface.name;
   const outcome = emptyOutcome(name, plans);
   const decided = new Map<string, PurgedPeer>();
   const stale: WgPeer[] = [];
@@ -190,33 +258,43 @@ async function purgeInterface(
   if (options.dryRun) return { ...outcome, purged: purged(stale) };
   if (stale.length === 0) return outcome;
 
-  let keys: KeyDir | null = null;
+  const identity = { name, publicKey: iface.publicKey, listenPort: iface.listenPort };
+  const open = () => PurgeJournal.open(options.keyDir, options.dirs, identity);
+  let journal: PurgeJournal | null = null;
   try {
-    if (stale.some((p) => p.presharedKey !== null)) {
-      keys = await KeyDir.create(options.keyDir, options.dirs);
-    }
-    const calls = { pace: new SetPace(options.wgTimeoutMs), clockMs: options.clockMs };
-    const applied = await purgePeers(wg, name, stale, keys, { ...calls, stop: options.stop });
+    journal = await open();
+    const repair = repairOptions(options);
+    const applied = await purgePeers(
+      wg,
+      name,
+      stale,
+      journal,
+      { pace: repair.pace, clockMs: options.clockMs, stop: options.stop },
+      rechecker(wg, name, readAtMs, clockOf(options)),
+    );
     outcome.notAttempted = applied.notAttempted;
+    outcome.tooLarge = applied.tooLarge.map((p) => p.publicKey);
+    outcome.leftAlone = applied.leftAlone;
     if (applied.failure !== null) {
       // A failure before any peer reached wg (a key file not written) changed nothing.
       const unchanged = applied.attempted.length === 0;
       outcome.failure = { message: applied.failure.message, unchanged };
     }
     if (applied.attempted.length > 0) {
-      outcome.repair = await verifyAndRepair(wg, name, applied.attempted, keys, {
-        ...calls,
-        sleep: options.sleep ?? realSleep,
-        retryDelayMs: REPAIR_RETRY_DELAY_MS,
+      const unsettled = new Set(applied.unsettled.map((p) => p.publicKey));
+      outcome.repair = await verifyAndRepair(wg, name, applied.attempted, unsettled, {
+        ...repair,
+        reopen: open,
       });
     }
     const bad = new Set(outcome.repair?.findings.map((f) => f.expected.publicKey));
+    for (const l of outcome.repair?.leftAlone ?? []) bad.add(l.publicKey);
     outcome.purged = purged(applied.attempted.filter((p) => !bad.has(p.publicKey)));
   } catch (error) {
     if (!(error instanceof KeyFileError)) throw error;
     outcome.failure = { message: error.message, unchanged: true };
   } finally {
-    await keys?.remove().catch((error: Error) => (outcome.cleanupError = error.message));
+    await journal?.remove().catch((error: Error) => (outcome.cleanupError = error.message));
   }
   return outcome;
 }

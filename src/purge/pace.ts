@@ -47,6 +47,11 @@ export class SetPace {
     return this.baseLimitMs + LIMIT_SLACK * expected;
   }
 
+  /** How long a call with `peers` peers should take: {@link TARGET_CALL_MS} while unmeasured. */
+  expectedMs(peers: number): number {
+    return this.#msPerPeer === null ? TARGET_CALL_MS : this.#msPerPeer * peers;
+  }
+
   /** Records a finished call: `peers` peers took `ms` milliseconds. */
   record(peers: number, ms: number): void {
     // A floor keeps a call measured at 0 ms (a coarse clock) from sizing the

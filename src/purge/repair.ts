@@ -1,16 +1,24 @@
 /**
  * After a purge: re-read the interface, check every peer the purge touched,
- * and re-add any that did not come back as it was. A peer is never left
- * removed while a repair can still bring it back. Returns what it found and
- * did; the report and the log lines are made from that (report.ts).
+ * and re-add any that a call of ours may have left missing or changed. A
+ * peer is never left removed while a repair can still bring it back, and a
+ * peer someone else removed or changed is left as they made it. Returns
+ * what it found and did; the report and the log lines are made from that
+ * (report.ts).
  *
  * @module
  */
-import type { KeyDir } from "../wg/key_dir.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/command.ts";
 import { type ApplyOptions, purgePeers } from "./apply.ts";
-import { intact, type PurgeProblem, type VerifyFinding, verifyPurged } from "./verify.ts";
+import type { PurgeJournal } from "./journal.ts";
+import {
+  intact,
+  type LeftAlone,
+  type PurgeProblem,
+  type VerifyFinding,
+  verifyPurged,
+} from "./verify.ts";
 
 /** How repairs are run: the purge's own call options, and the wait between attempts. */
 export interface RepairOptions extends Omit<ApplyOptions, "maxPeersPerCall" | "stop"> {
@@ -18,6 +26,11 @@ export interface RepairOptions extends Omit<ApplyOptions, "maxPeersPerCall" | "s
   sleep: (ms: number) => Promise<void>;
   /** Milliseconds between repair attempts: a `wg` that just failed gets a moment. */
   retryDelayMs: number;
+  /**
+   * Opens a fresh key directory and journal for the repairs. Never the
+   * purge's own: the failure being repaired may be that it was replaced.
+   */
+  reopen: () => Promise<PurgeJournal>;
 }
 
 /** Repair attempts after the purge: the first at once, the second after the delay. */
@@ -51,10 +64,12 @@ export interface RepairAttempt {
 
 /** What verifying and repairing one interface's purged peers found and did. */
 export interface RepairOutcome {
-  /** Why the first re-read failed (every attempted peer was then re-added), or `null`. */
+  /** Why the first re-read failed (every unsettled peer was then re-added), or `null`. */
   readError: string | null;
   /** What the first re-read found wrong, in purge order: each peer here needed a repair. */
   findings: VerifyFinding[];
+  /** Peers someone else removed or changed after their call: left as they made them. */
+  leftAlone: LeftAlone[];
   /** The repair attempts, in order; none when nothing needed a repair. */
   attempts: RepairAttempt[];
   /** How each peer of {@link findings} ended, in the same order. */
@@ -62,46 +77,81 @@ export interface RepairOutcome {
 }
 
 /**
- * Re-reads the interface and checks every attempted peer; re-adds any that is
- * missing or differs (or all of them, when the interface could not be read),
- * then checks again, {@link REPAIR_ATTEMPTS} times at most. Re-adding is the
- * purge itself (remove and add with the configuration read before), so
- * repeating it is safe.
+ * Re-reads the interface and checks every attempted peer; re-adds any that
+ * a call of ours may have broken (or, when the interface could not be read,
+ * every peer of a call that did not exit 0), then checks again,
+ * {@link REPAIR_ATTEMPTS} times at most. Re-adding is the purge itself
+ * (remove and add with the configuration read before), so repeating it is
+ * safe.
  *
  * @param attempted the peers handed to `wg`, as read before the purge
- * @param keys the key directory the purge used (the same files serve the repair)
+ * @param unsettled public keys of the attempted peers whose call did not exit 0
  */
 export async function verifyAndRepair(
   wg: Wg,
   iface: string,
   attempted: readonly WgPeer[],
-  keys: KeyDir | null,
+  unsettled: ReadonlySet<string>,
   options: RepairOptions,
 ): Promise<RepairOutcome> {
-  const outcome: RepairOutcome = { readError: null, findings: [], attempts: [], repaired: [] };
+  const outcome: RepairOutcome = {
+    readError: null,
+    findings: [],
+    leftAlone: [],
+    attempts: [],
+    repaired: [],
+  };
   if (attempted.length === 0) return outcome;
   const first = await readPeers(wg, iface);
   outcome.readError = first.error;
-  outcome.findings = first.peers === null
-    ? attempted.map((expected) => ({ expected, problems: ["unknown"] }))
-    : verifyPurged(attempted, first.peers);
+  if (first.peers === null) {
+    // A call that exited 0 left its peers whole; only the others may need it.
+    outcome.findings = attempted.filter((p) => unsettled.has(p.publicKey))
+      .map((expected) => ({ expected, problems: ["unknown"] }));
+  } else {
+    ({ findings: outcome.findings, leftAlone: outcome.leftAlone } = verifyPurged(
+      attempted,
+      first.peers,
+      unsettled,
+    ));
+  }
   let pending = outcome.findings.map((f) => f.expected);
   // What is wrong with each pending peer, as last read.
   const last = new Map(outcome.findings.map((f) => [f.expected.publicKey, f.problems]));
-  for (let attempt = 1; attempt <= REPAIR_ATTEMPTS && pending.length > 0; attempt++) {
-    if (attempt > 1) await options.sleep(options.retryDelayMs);
-    const repair = await purgePeers(wg, iface, pending, keys, {
-      ...options,
-      maxPeersPerCall: REPAIR_PEERS_PER_CALL,
-    });
-    const reread = await readPeers(wg, iface);
-    outcome.attempts.push({ failure: repair.failure?.message ?? null, readError: reread.error });
-    if (reread.peers === null) continue;
-    const now = verifyPurged(pending, reread.peers);
-    pending = now.map((f) => f.expected);
-    last.clear();
-    for (const f of now) last.set(f.expected.publicKey, f.problems);
+  let journal: PurgeJournal | null = null;
+  try {
+    for (let attempt = 1; attempt <= REPAIR_ATTEMPTS && pending.length > 0; attempt++) {
+      if (attempt > 1) await options.sleep(options.retryDelayMs);
+      let opened: string | null = null;
+      journal ??= await options.reopen().catch((error: Error) => {
+        opened = `cannot prepare the repair: ${error.message}`;
+        return null;
+      });
+      // Without a key directory, the peers without a preshared key can still go.
+      const repairable = journal !== null ? pending : pending.filter((p) => !p.presharedKey);
+      const repair = await purgePeers(wg, iface, repairable, journal, {
+        ...options,
+        maxPeersPerCall: REPAIR_PEERS_PER_CALL,
+      });
+      const reread = await readPeers(wg, iface);
+      outcome.attempts.push({
+        failure: repair.failure?.message ?? opened,
+        readError: reread.error,
+      });
+      if (reread.peers === null) continue;
+      const settled = new Set(repair.attempted.map((p) => p.publicKey));
+      for (const p of repair.unsettled) settled.delete(p.publicKey);
+      const still = new Set(pending.map((p) => p.publicKey).filter((k) => !settled.has(k)));
+      const now = verifyPurged(pending, reread.peers, still);
+      outcome.leftAlone.push(...now.leftAlone);
+      pending = now.findings.map((f) => f.expected);
+      last.clear();
+      for (const f of now.findings) last.set(f.expected.publicKey, f.problems);
+    }
+  } finally {
+    await (journal as PurgeJournal | null)?.remove().catch(() => {});
   }
+  // A peer no longer pending was restored, or is someone else's now (leftAlone).
   const still = new Set(pending.map((p) => p.publicKey));
   outcome.repaired = outcome.findings.map((f) => {
     const publicKey = f.expected.publicKey;

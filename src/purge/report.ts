@@ -12,8 +12,9 @@
 import type { Logger } from "@logtape/logtape";
 import { shortKey } from "../wg/constants.ts";
 import { countKeptByReason, type KeepReason, type PeerPlan, type PurgeReason } from "./plan.ts";
+import type { RecoveryOutcome } from "./recover.ts";
 import type { RepairedPeer, RepairOutcome } from "./repair.ts";
-import { intact } from "./verify.ts";
+import { intact, type LeftAlone } from "./verify.ts";
 
 export type { RepairedPeer } from "./repair.ts";
 
@@ -62,6 +63,10 @@ export interface InterfaceOutcome {
   failure: { message: string; unchanged: boolean } | null;
   /** The verification and repairs of the peers handed to `wg`; `null` when there were none. */
   repair: RepairOutcome | null;
+  /** Stale peers no argv can hold (public keys): left as they are. */
+  tooLarge: string[];
+  /** Peers the re-read before their call found changed by someone else: left out of it. */
+  leftAlone: LeftAlone[];
   /** Why the key directory could not be removed, or `null`. */
   cleanupError: string | null;
 }
@@ -69,6 +74,8 @@ export interface InterfaceOutcome {
 /** What a cycle did, as far as it got. */
 export interface CycleOutcome {
   dryRun: boolean;
+  /** The purges killed before this cycle, put right at its start (recover.ts). */
+  recovered: RecoveryOutcome[];
   /** Interfaces another wg-reinstate held, skipped. */
   busy: string[];
   /** Why nothing at all was purged in this cycle, or `null` (see plan.ts). */
@@ -89,6 +96,8 @@ export function emptyOutcome(name: string, plans: readonly PeerPlan[]): Interfac
     notAttempted: 0,
     failure: null,
     repair: null,
+    tooLarge: [],
+    leftAlone: [],
     cleanupError: null,
   };
 }
@@ -107,7 +116,9 @@ export function cycleReport(cycle: CycleOutcome): CycleReport {
     interfaces,
     busy: [...cycle.busy],
     durationMs: cycle.durationMs,
-    ok: interfaces.every((r) => r.error === null && r.repaired.length === 0),
+    // A killed purge put right is a success; one that could not be is not.
+    ok: interfaces.every((r) => r.error === null && r.repaired.length === 0) &&
+      cycle.recovered.every((r) => r.failure === null && unrestored(r.repair) === 0),
   };
 }
 
@@ -123,6 +134,10 @@ function interfaceReport(o: InterfaceOutcome, refusal: string | null): Interface
   };
 }
 
+function unrestored(repair: RepairOutcome | null): number {
+  return repair?.repaired.filter((p) => !p.restored).length ?? 0;
+}
+
 function missingError(name: string): string {
   return `WireGuard interface ${name} does not exist (see: wg show interfaces)`;
 }
@@ -130,6 +145,10 @@ function missingError(name: string): string {
 /** Every error on an interface, in the order they happened. */
 function interfaceErrors(o: InterfaceOutcome): string[] {
   const errors = [failureText(o.failure), o.repair?.readError ?? null];
+  if (o.tooLarge.length > 0) {
+    // Every cycle meets them again: the operator must act (fewer allowed IPs).
+    errors.push(`${o.tooLarge.length} stale peers do not fit in one wg set command line; kept`);
+  }
   for (const a of o.repair?.attempts ?? []) errors.push(a.failure, a.readError);
   errors.push(o.cleanupError);
   return errors.filter((e) => e !== null);
@@ -166,8 +185,11 @@ const error = line("error");
  *   error, which then has no summary line (the caller reports the error)
  */
 export function cycleLines(cycle: CycleOutcome, report: CycleReport | null): LogLine[] {
-  const lines = cycle.busy.map((name) =>
-    warning("{interface}: another wg-reinstate is purging it; skipped", { interface: name })
+  const lines = cycle.recovered.flatMap(recoveryLines);
+  lines.push(
+    ...cycle.busy.map((name) =>
+      warning("{interface}: another wg-reinstate is purging it; skipped", { interface: name })
+    ),
   );
   if (cycle.refusal !== null) {
     lines.push(error(
@@ -204,6 +226,14 @@ function interfaceLines(o: InterfaceOutcome, report: InterfaceReport, dryRun: bo
         }),
     );
   }
+  for (const key of o.tooLarge) {
+    lines.push(error(
+      "peer {peer} on {interface} is left as it is: its wg set arguments do not fit in one " +
+        "command line (E2BIG; one argument may hold at most 128 KiB)",
+      { interface: name, peer: shortKey(key) },
+    ));
+  }
+  lines.push(...o.leftAlone.map((l) => leftAloneLine(name, l)));
   if (o.repair !== null) lines.push(...repairLines(name, o.repair));
   for (const peer of o.purged) lines.push(purgedLine(name, peer, dryRun));
   if (o.cleanupError !== null) {
@@ -249,7 +279,58 @@ function repairLines(iface: string, repair: RepairOutcome): LogLine[] {
       lines.push(error("{interface}: {error}", { interface: iface, error: readError }));
     }
   }
-  for (const p of repair.repaired) lines.push(repairedLine(fields(p.publicKey, p.problems), p));
+  lines.push(...repair.leftAlone.map((l) => leftAloneLine(iface, l)));
+  const left = new Set(repair.leftAlone.map((l) => l.publicKey));
+  for (const p of repair.repaired) {
+    if (!left.has(p.publicKey)) lines.push(repairedLine(fields(p.publicKey, p.problems), p));
+  }
+  return lines;
+}
+
+const LEFT_ALONE: Record<LeftAlone["change"], string> = {
+  removed: "was removed by someone else during the purge; left removed",
+  changed: "was changed by someone else during the purge; left as they made it",
+  active: "handshook again before its call; kept",
+};
+
+function leftAloneLine(iface: string, left: LeftAlone): LogLine {
+  return info(`peer {peer} on {interface} ${LEFT_ALONE[left.change]}`, {
+    interface: iface,
+    peer: shortKey(left.publicKey),
+  });
+}
+
+function recoveryLines(r: RecoveryOutcome): LogLine[] {
+  const name = r.iface;
+  if (r.dropped !== null) {
+    return [info("{interface}: the journal of a killed purge was set aside: {why}", {
+      interface: name,
+      why: r.dropped,
+    })];
+  }
+  const lines: LogLine[] = [];
+  if (r.replayed > 0) {
+    lines.push(warning(
+      "{interface}: a purge was killed part-way; putting back the {count} peers it may have " +
+        "changed",
+      { interface: name, count: r.replayed },
+    ));
+  }
+  lines.push(...r.leftAlone.map((l) => leftAloneLine(name, l)));
+  if (r.repair !== null) lines.push(...repairLines(name, r.repair));
+  if (r.failure !== null) {
+    lines.push(error("{interface}: could not put back a killed purge: {error}", {
+      interface: name,
+      error: r.failure,
+    }));
+  } else if (r.replayed > 0) {
+    const restored = r.replayed - unrestored(r.repair);
+    lines.push(warning("{interface}: {restored} of {count} peers of the killed purge put back", {
+      interface: name,
+      restored,
+      count: r.replayed,
+    }));
+  }
   return lines;
 }
 

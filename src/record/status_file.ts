@@ -16,6 +16,7 @@
 import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
+import { readRegularText } from "../config/read_file.ts";
 import { labelOf } from "../config/settings_registry.ts";
 import { DirChecks } from "../common/dir_checks.ts";
 import { checkOpened, replaceFile, splitPath } from "../common/safe_path.ts";
@@ -190,14 +191,16 @@ export function parseStatus(text: string, path: string): Status {
 }
 
 /**
- * Reads the status file: null when there is none yet.
+ * Reads the status file: null when there is none yet. Anything but a regular
+ * file there (a FIFO would block the read) is refused before it is opened.
  *
- * @throws {ParseError} when it does not parse; other read errors as they are
+ * @throws {ParseError} when it does not parse; other read errors as
+ *   {@link readRegularText} throws them
  */
 export async function readStatus(path: string): Promise<Status | null> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readRegularText(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;

@@ -5,6 +5,7 @@
  * @module
  */
 import { ParseError, WgError } from "../common/errors.ts";
+import { IFACE_NAME_PATTERN } from "./constants.ts";
 import { redactText } from "./redact.ts";
 import { parseAllDump, parseInterfaceDump, type WgInterface } from "./dump.ts";
 import { replaceByArgv, type ReplaceOptions, type ReplaceResult } from "./replace.ts";
@@ -24,7 +25,8 @@ export interface WgOptions {
   /** How a timeout's message names the time limit's setting; default "time limit". */
   timeoutSetting?: string;
   /**
-   * A stop request (SIGTERM). A call still running {@link STOP_BUDGET_MS}
+   * A stop request (SIGTERM, SIGINT; SIGHUP for `run`), best aborted with a
+   * {@link StopRequest}. A call still running {@link STOP_BUDGET_MS}
    * after it counts as hung and is ended, and calls started after that get
    * at most {@link AFTER_STOP_CALL_MS}, so a supervisor's stop timeout (30 s
    * for procd and the systemd unit) holds whatever `--wg-timeout` is. Calls
@@ -46,6 +48,54 @@ export const AFTER_STOP_CALL_MS = 3_000;
 
 /** The limit of a `wg show` started once {@link STOP_BUDGET_MS} is spent. */
 export const AFTER_STOP_READ_MS = 8_000;
+
+/** How long an ended call's process group has between SIGTERM and SIGKILL. */
+export const KILL_GRACE_MS = 1_000;
+
+/**
+ * How long a call's pipes may stay open after its process has exited: a
+ * process it started may hold them, for ever if it left the call's group.
+ */
+export const PIPE_GRACE_MS = 200;
+
+/**
+ * Bytes kept of a call's stderr, and of a `wg set`'s stdout; the rest is read
+ * and dropped. The stdout of `wg show` is kept whole: a dump can be 12 MB.
+ */
+export const OUTPUT_CAP_BYTES = 64 * 1024;
+
+/** Characters of `wg`'s error output that one message quotes. */
+export const DETAIL_MAX_CHARS = 512;
+
+/**
+ * The reason a stop request's signal is aborted with: when the request came,
+ * on the monotonic clock (`performance.now()`). A `wg` call reads it to know
+ * whether {@link STOP_BUDGET_MS} is spent, so that no runner needs a
+ * listener of its own on the process-long stop signal.
+ */
+export class StopRequest extends DOMException {
+  /** @param atMs when the stop was requested, in `performance.now()` milliseconds */
+  constructor(readonly atMs: number = performance.now()) {
+    super("stop requested", "AbortError");
+  }
+}
+
+// Signals aborted with another reason carry no time: the first call to see
+// one counts from then.
+const firstSeen = new WeakMap<AbortSignal, number>();
+
+/**
+ * When `stop` fired, in `performance.now()` milliseconds, or `null` while it
+ * has not: the time its {@link StopRequest} carries, or else the first time
+ * this was asked.
+ */
+export function stopRequestedAt(stop: AbortSignal): number | null {
+  if (!stop.aborted) return null;
+  if (stop.reason instanceof StopRequest) return stop.reason.atMs;
+  let at = firstSeen.get(stop);
+  if (at === undefined) firstSeen.set(stop, at = performance.now());
+  return at;
+}
 
 /**
  * The `wg` operations the purge needs, typed: no caller builds argv.
@@ -76,50 +126,37 @@ export interface Wg {
   interfaces(): Promise<string[]>;
 }
 
+/** What a finished `wg` call left: its exit code and what was kept of its output. */
 interface WgOutput {
   code: number;
   stdout: string;
+  /** Whether stdout was read to its end (not cut off at a cap or by the pipe grace). */
+  stdoutWhole: boolean;
   stderr: string;
-}
-
-async function readText(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const decoder = new TextDecoder();
-  const parts: string[] = [];
-  for await (const chunk of stream) parts.push(decoder.decode(chunk, { stream: true }));
-  parts.push(decoder.decode());
-  return parts.join("");
 }
 
 /** {@link Wg} backed by the real `wg` binary. */
 export class WgCommand implements Wg {
-  #overdue: AbortSignal | null = null;
-
-  /** @param options the binary, the per-call time limit and the stop request */
-  constructor(private readonly options: WgOptions) {
-    const stop = options.stop;
-    if (stop === undefined) return;
-    const overdue = new AbortController();
-    this.#overdue = overdue.signal;
-    // The timer starts only on a stop request, so an unstopped run holds no timer.
-    const start = () => {
-      const timer = setTimeout(() => overdue.abort(), STOP_BUDGET_MS);
-      Deno.unrefTimer(timer);
-    };
-    if (stop.aborted) start();
-    else stop.addEventListener("abort", start, { once: true });
-  }
+  /**
+   * Installs nothing: a stop request is looked at by each call, so that a
+   * runner rebuilt on every reload leaves no listener behind.
+   *
+   * @param options the binary, the per-call time limit and the stop request
+   */
+  constructor(private readonly options: WgOptions) {}
 
   /** @inheritdoc */
   async show(interfaces: "all" | readonly string[]): Promise<WgInterface[]> {
     if (interfaces !== "all" && interfaces.length === 1) {
       const name = interfaces[0];
+      const what = `wg show ${name} dump`;
       const out = await this.exec(["show", name, "dump"]);
-      if (out.code !== 0) await this.fail(out, `wg show ${name} dump`, [name]);
-      return [parsed(`wg show ${name} dump`, () => parseInterfaceDump(name, out.stdout))];
+      if (out.code !== 0) await this.fail(out, what, [name]);
+      return [parsed(what, () => parseInterfaceDump(name, whole(out, what)))];
     }
     const out = await this.exec(["show", "all", "dump"]);
     if (out.code !== 0) await this.fail(out, "wg show all dump", []);
-    const all = parsed("wg show all dump", () => parseAllDump(out.stdout));
+    const all = parsed("wg show all dump", () => parseAllDump(whole(out, "wg show all dump")));
     if (interfaces === "all") return all;
     // Of several names, the ones that exist; the caller reports the others,
     // so that one missing interface does not stop the purge of the rest.
@@ -137,26 +174,54 @@ export class WgCommand implements Wg {
     options: ReplaceOptions = {},
   ): Promise<ReplaceResult> {
     const budget = this.options.argvBudget ?? DEFAULT_ARGV_BUDGET;
+    // Read loosely: ReplaceOptions may not declare the field (yet).
     return replaceByArgv(peers, options.keys ?? null, budget, async (args) => {
       const out = await this.exec(["set", iface, ...args], options.timeoutMs);
       if (out.code !== 0) await this.fail(out, `wg set ${iface}`, [iface]);
     });
   }
 
-  /** @inheritdoc */
+  /**
+   * Lists the WireGuard interfaces (`wg show interfaces`). A name that user
+   * input could not hold is refused as unexpected output: the names become
+   * lock file paths.
+   */
   async interfaces(): Promise<string[]> {
+    const what = "wg show interfaces";
     const out = await this.exec(["show", "interfaces"]);
-    if (out.code !== 0) await this.fail(out, "wg show interfaces", []);
-    return out.stdout.split(/\s+/).filter((name) => name !== "");
+    if (out.code !== 0) await this.fail(out, what, []);
+    const names = whole(out, what).split(/\s+/).filter((name) => name !== "");
+    const bad = names.findIndex((name) => !IFACE_NAME_PATTERN.test(name));
+    if (bad >= 0) {
+      // The name itself is not repeated: it is wg's output, and could be anything.
+      throw new WgError(
+        "unexpected-output",
+        `unexpected output from ${what}: name ${bad + 1} (${
+          names[bad].length
+        } characters) is not an interface name`,
+      );
+    }
+    return names;
   }
 
-  private async exec(args: string[], limitMs = this.options.timeoutMs): Promise<WgOutput> {
+  /**
+   * Runs `wg` in a session of its own (`detached`), so that a terminal's
+   * SIGHUP or Ctrl-C reaches this tool and never a call half-way; bounded by
+   * its time limit and, after a stop request, by {@link STOP_BUDGET_MS}: at
+   * either, its whole process group is ended (see {@link runBounded}).
+   *
+   * @throws {WgError} "timeout" when a limit fired, whatever the call's exit status
+   */
+  private async exec(
+    args: string[],
+    limitMs = this.options.timeoutMs,
+  ): Promise<WgOutput> {
     const what = `wg ${args.slice(0, 2).join(" ")}`;
-    const overdue = this.#overdue;
+    const stop = this.options.stop;
+    const stoppedAt = stop === undefined ? null : stopRequestedAt(stop);
+    const overdue = stoppedAt !== null && performance.now() - stoppedAt >= STOP_BUDGET_MS;
     const afterStop = args[0] === "set" ? AFTER_STOP_CALL_MS : AFTER_STOP_READ_MS;
-    const timeoutMs = overdue?.aborted ? Math.min(limitMs, afterStop) : limitMs;
-    const limit = AbortSignal.timeout(timeoutMs);
-    const signal = overdue === null || overdue.aborted ? limit : AbortSignal.any([limit, overdue]);
+    const timeoutMs = overdue ? Math.min(limitMs, afterStop) : limitMs;
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(this.options.wgPath, {
@@ -164,34 +229,37 @@ export class WgCommand implements Wg {
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        signal,
+        detached: true,
       }).spawn();
     } catch (error) {
       throw spawnError(error, this.options.wgPath);
     }
-    // Streams, not output(): a dump of 10,000 peers is over a megabyte, and
-    // collecting it chunk by chunk keeps the peak memory near its size.
-    const [stdout, stderr, status] = await Promise.all([
-      readText(child.stdout),
-      readText(child.stderr),
-      child.status,
-    ]);
-    // A call that finished on its own just as a limit fired did its work.
-    const finished = status.signal === null;
-    if (limit.aborted && !finished) {
+    const call = await runBounded(child, {
+      timeoutMs,
+      stop: overdue ? undefined : stop,
+      stdoutCap: args[0] === "set" ? OUTPUT_CAP_BYTES : null,
+    });
+    // A result that came after a limit fired is not trusted, exit 0 or not:
+    // the purge verifies what the call may have done and repairs it.
+    if (call.endedBy === "limit") {
       throw timeout(what, timeoutMs, this.options.timeoutSetting ?? "time limit");
     }
-    if (signal.aborted && !finished) {
+    if (call.endedBy === "stop") {
       throw new WgError(
         "timeout",
         `${what} was still running ${STOP_BUDGET_MS / 1000} s after the stop request; ended`,
       );
     }
-    return { code: status.code, stdout, stderr };
+    return {
+      code: call.code,
+      stdout: call.stdout.text,
+      stdoutWhole: call.stdout.whole,
+      stderr: call.stderr.text,
+    };
   }
 
   private async fail(out: WgOutput, what: string, named: string[]): Promise<never> {
-    const detail = redactText(out.stderr.trim().split("\n").join("; ")) || `exit code ${out.code}`;
+    const detail = errorDetail(out.stderr) || `exit code ${out.code}`;
     if (/Permission denied|Operation not permitted/.test(out.stderr)) {
       throw new WgError(
         "permission",
@@ -207,6 +275,217 @@ export class WgCommand implements Wg {
       if (missing.length > 0) throw noInterface(missing);
     }
     throw new WgError("failed", `${what} failed: ${detail}`);
+  }
+}
+
+/** The stdout of a call that must be read whole (a dump, the interface list). */
+function whole(out: WgOutput, what: string): string {
+  if (!out.stdoutWhole) {
+    throw new WgError(
+      "unexpected-output",
+      `unexpected output from ${what}: it did not end when wg exited (a process it started holds it open)`,
+    );
+  }
+  return out.stdout;
+}
+
+/**
+ * wg's error output as a message may quote it: one line, redacted, at most
+ * {@link DETAIL_MAX_CHARS} characters. Redacted before it is cut, so that a
+ * cut cannot leave part of a key that redaction would no longer recognize.
+ */
+function errorDetail(stderr: string): string {
+  const line = redactText(stderr.trim().split(/\r?\n/).join("; ").replace(/\p{Cc}+/gu, " "));
+  if (line.length <= DETAIL_MAX_CHARS) return line;
+  return `${line.slice(0, DETAIL_MAX_CHARS)}… (cut at ${DETAIL_MAX_CHARS} characters)`;
+}
+
+/** What was read of one pipe. */
+interface Captured {
+  /** The text kept: all of it, or the first `cap` bytes. */
+  text: string;
+  /** Whether the pipe was read to its end and nothing was dropped. */
+  whole: boolean;
+}
+
+/** Bytes one read of a pipe takes: into one buffer, reused for the life of the call. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * A pipe being read, keeping at most `cap` bytes (all when `null`) and
+ * draining the rest. Reads go into one reused buffer, so a flood of output
+ * costs no memory beyond what is kept.
+ */
+class PipeReader {
+  readonly done: Promise<void>;
+  readonly #reader: ReadableStreamBYOBReader;
+  readonly #decoder = new TextDecoder();
+  readonly #parts: string[] = [];
+  #kept = 0;
+  #dropped = false;
+  #ended = false;
+  #cancelled = false;
+
+  constructor(stream: ReadableStream<Uint8Array>, private readonly cap: number | null) {
+    this.#reader = stream.getReader({ mode: "byob" });
+    this.done = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    let buffer = new Uint8Array(READ_BUFFER_BYTES);
+    try {
+      while (true) {
+        const { done, value } = await this.#reader.read(buffer);
+        if (done || value === undefined) break;
+        this.#keep(value);
+        buffer = new Uint8Array(value.buffer);
+      }
+      this.#ended = !this.#cancelled;
+    } catch {
+      // A read cut short by cancel(): what came before it is kept.
+    }
+  }
+
+  // Decoded chunk by chunk: a dump of 10,000 peers is over a megabyte, and
+  // this keeps the peak memory near its size.
+  #keep(chunk: Uint8Array): void {
+    const room = this.cap === null ? chunk.length : Math.max(0, this.cap - this.#kept);
+    if (room < chunk.length) this.#dropped = true;
+    if (room === 0) return;
+    const part = room < chunk.length ? chunk.subarray(0, room) : chunk;
+    this.#kept += part.length;
+    this.#parts.push(this.#decoder.decode(part, { stream: true }));
+  }
+
+  /** Stops reading: a process outside the call's group may keep the pipe open for ever. */
+  async cancel(): Promise<void> {
+    this.#cancelled = true;
+    await this.#reader.cancel().catch(() => {});
+    await this.done;
+  }
+
+  /** What was read. */
+  result(): Captured {
+    this.#parts.push(this.#decoder.decode());
+    return { text: this.#parts.join(""), whole: this.#ended && !this.#dropped };
+  }
+}
+
+/** What became of one bounded call. */
+interface BoundedCall {
+  /** Which limit ended it, or `null` when it exited on its own. */
+  endedBy: "limit" | "stop" | null;
+  /** Its exit code; meaningless when {@link endedBy} is set. */
+  code: number;
+  stdout: Captured;
+  stderr: Captured;
+}
+
+/**
+ * Waits for `child`, ending its process group when `timeoutMs` passes or
+ * {@link STOP_BUDGET_MS} after `stop` fires: SIGTERM to the group, SIGKILL
+ * {@link KILL_GRACE_MS} later, and after another grace it is no longer
+ * waited for (a process stuck in the kernel). Once it has exited, its pipes
+ * get {@link PIPE_GRACE_MS} to close; then the group is killed and they are
+ * no longer read. Every timer and listener is gone when this returns.
+ */
+async function runBounded(
+  child: Deno.ChildProcess,
+  limits: { timeoutMs: number; stop: AbortSignal | undefined; stdoutCap: number | null },
+): Promise<BoundedCall> {
+  const stdout = new PipeReader(child.stdout, limits.stdoutCap);
+  const stderr = new PipeReader(child.stderr, OUTPUT_CAP_BYTES);
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const after = (ms: number, fn: () => void) => {
+    const id = setTimeout(() => {
+      timers.delete(id);
+      fn();
+    }, ms);
+    timers.add(id);
+  };
+  let endedBy: BoundedCall["endedBy"] = null;
+  const givenUp = Promise.withResolvers<null>();
+  const signals: Promise<void>[] = [];
+  const end = (why: "limit" | "stop") => {
+    if (endedBy !== null) return;
+    endedBy = why;
+    signals.push(signalGroup(child, "SIGTERM"));
+    after(KILL_GRACE_MS, () => {
+      signals.push(signalGroup(child, "SIGKILL"));
+      after(KILL_GRACE_MS, () => givenUp.resolve(null));
+    });
+  };
+  after(limits.timeoutMs, () => end("limit"));
+  const stop = limits.stop;
+  const onStop = () => {
+    const left = stopRequestedAt(stop!)! + STOP_BUDGET_MS - performance.now();
+    after(Math.max(0, left), () => end("stop"));
+  };
+  if (stop?.aborted) onStop();
+  else stop?.addEventListener("abort", onStop, { once: true });
+  let status: Deno.CommandStatus | null;
+  try {
+    status = await Promise.race([child.status, givenUp.promise]);
+  } finally {
+    stop?.removeEventListener("abort", onStop);
+    for (const id of timers) clearTimeout(id);
+    timers.clear();
+  }
+  if (status === null) child.unref(); // Not reaped even after SIGKILL: let the process exit without it.
+  // Whatever of the group outlived an ended call goes now, not after the grace.
+  if (endedBy !== null) signals.push(signalGroup(child, "SIGKILL"));
+  const pipes = Promise.all([stdout.done, stderr.done]);
+  if (!(await settlesWithin(pipes, PIPE_GRACE_MS))) {
+    signals.push(signalGroup(child, "SIGKILL"));
+    await Promise.all([stdout.cancel(), stderr.cancel()]);
+  }
+  await Promise.all(signals);
+  return {
+    endedBy,
+    code: status?.code ?? -1,
+    stdout: stdout.result(),
+    stderr: stderr.result(),
+  };
+}
+
+/** Whether `promise` settles within `ms`; the timer is cleared either way. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Sends `signal` to `child` and to its process group (a wrapper's children
+ * too). Deno.kill of a group needs --allow-run without a list, which the
+ * program does not have; the `kill` program, named in its permissions, does
+ * it then: procps' wants `--` before a negative pid, BusyBox's refuses it.
+ * Resolves once sent; a group already gone is fine.
+ */
+async function signalGroup(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
+  try {
+    child.kill(signal);
+  } catch { /* exited already */ }
+  try {
+    Deno.kill(-child.pid, signal);
+    return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) return; // ESRCH: the group is gone.
+  }
+  const name = signal.slice("SIG".length);
+  for (const args of [["-s", name, "--", `-${child.pid}`], ["-s", name, `-${child.pid}`]]) {
+    const out = await new Deno.Command("kill", {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    })
+      .output().catch(() => null);
+    if (out === null || out.success) return;
   }
 }
 

@@ -12,6 +12,7 @@
 import * as z from "../common/z.ts";
 import { ParseError } from "../common/errors.ts";
 import { IFACE_NAME_PATTERN, WG_KEY_PATTERN, WG_KEY_SOURCE } from "./constants.ts";
+import { redactText } from "./redact.ts";
 
 /** One peer of a WireGuard interface, as the kernel (or wireguard-go) holds it. */
 export interface WgPeer {
@@ -101,8 +102,9 @@ const endpoint = z.pipe(
 
 const allowedIps = z.pipe(
   z.string().check(z.refine((v) => v === NONE || v.split(",").every(isCidr), {
-    // A CIDR is configuration, not an address someone connected from.
-    error: (issue) => `${JSON.stringify(firstBadCidr(String(issue.input)))} is not a CIDR`,
+    // Which entry, never its text: a field that is not what it should be may
+    // hold anything, a key that slid over from its neighbour included.
+    error: (issue) => badCidr(String(issue.input)),
   })),
   z.transform((v) => (v === NONE ? [] : v.split(","))),
 );
@@ -111,8 +113,12 @@ function isCidr(cidr: string): boolean {
   return CIDR4.test(cidr) || CIDR6.test(cidr);
 }
 
-function firstBadCidr(list: string): string {
-  return list.split(",").find((c) => !isCidr(c)) ?? list;
+function badCidr(list: string): string {
+  const entries = list.split(",");
+  const bad = entries.findIndex((c) => !isCidr(c));
+  return `entry ${bad + 1} of ${entries.length} (${
+    entries[bad]?.length ?? 0
+  } characters) is not a CIDR`;
 }
 
 const ifaceName = z.string().check(
@@ -132,9 +138,13 @@ const PEER_COLUMNS = [
   "persistent-keepalive",
 ] as const;
 
-/** A parse error in `wg`'s output: the run layer names the command that printed it. */
+/**
+ * A parse error in `wg`'s output: the run layer names the command that
+ * printed it. Problems describe a value, never quote it; redacted all the
+ * same, in case a schema's message ever does.
+ */
 function dumpError(line: number, field: string, problem: string): ParseError {
-  return new ParseError({ source: "wg output", line, field }, problem);
+  return new ParseError({ source: "wg output", line, field }, redactText(problem));
 }
 
 function field<T extends z.ZodMiniType>(

@@ -43,41 +43,123 @@ async function ours(path: string, kind: "dir" | "file"): Promise<boolean> {
   }
 }
 
+/** The file in a key directory that lists what its purge touched (purge/journal.ts). */
+export const JOURNAL_FILE = "journal";
+
+/** The largest journal read back: far above 65,536 peers' worth (about 10 MB). */
+const MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
+
 /**
- * Removes key directories in `parent` whose owner is gone. Run at the start
- * of every cycle, with the parent the cycle has just checked against the
- * safe-path rule. Nothing is opened that was not checked first: an entry
- * that is not a directory of ours, or whose `owner` is not a file of ours,
- * is left alone.
+ * A key directory whose process died (SIGKILL skips `finally`), held by
+ * this process (its owner lock) until {@link remove} or {@link release}.
  */
-export async function removeOrphanedKeyDirs(safe: SafeDir): Promise<void> {
+export interface OrphanedKeyDir {
+  /** The directory's name, which the tags of its `wg` calls start with. */
+  readonly name: string;
+  /** The journal its purge wrote, or `null` when it has none. */
+  readonly journal: string | null;
+  /** When the journal was last written (its mtime, wall clock ms), or `null`. */
+  readonly journalWrittenMs: number | null;
+  /** One of its preshared-key files by name (`psk-N`), or `null` when gone or not ours. */
+  secret(file: string): Promise<string | null>;
+  /** Removes the directory and every file in it, and releases it. */
+  remove(): Promise<void>;
+  /** Releases it as it is, for a later start. */
+  release(): void;
+}
+
+/**
+ * The key directories in `parent` whose owner is gone, each locked for this
+ * process. Run at the start of every cycle, with the parent the cycle has
+ * just checked against the safe-path rule. Nothing is opened that was not
+ * checked first: an entry that is not a directory of ours, or whose `owner`
+ * is not a file of ours, is left alone. A directory without an owner file
+ * (cut short while being made) holds nothing yet and is removed here.
+ */
+export async function orphanedKeyDirs(safe: SafeDir): Promise<OrphanedKeyDir[]> {
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(safe.path));
   } catch {
-    return; // Unreadable: create() reports real problems.
+    return []; // Unreadable: create() reports real problems.
   }
+  const found: OrphanedKeyDir[] = [];
   for (const entry of entries) {
     if (!entry.name.startsWith(PREFIX)) continue;
     const dir = `${safe.path}/${entry.name}`;
     if (!(await ours(dir, "dir"))) continue;
     const ownerPath = `${dir}/owner`;
-    if (await ours(ownerPath, "file")) {
-      let owner: Deno.FsFile | null = null;
-      try {
-        owner = await Deno.open(ownerPath, { read: true, write: true });
-        await checkOpened(owner, ownerPath);
-        if (!(await owner.tryLock(true))) continue; // Its process is alive.
-      } catch {
-        continue; // Changed under us: leave it for the next cycle.
-      } finally {
-        owner?.close();
+    if (!(await ours(ownerPath, "file"))) {
+      if (!(await Deno.lstat(ownerPath).then(() => true, () => false))) {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
-    } else if (await Deno.lstat(ownerPath).then(() => true, () => false)) {
       continue; // An owner that is not a file of ours: not ours to judge.
     }
-    // No owner file (a directory cut short while being made) or a dead owner.
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    let owner: Deno.FsFile | null = null;
+    try {
+      owner = await Deno.open(ownerPath, { read: true, write: true });
+      await checkOpened(owner, ownerPath);
+      if (!(await owner.tryLock(true))) {
+        owner.close(); // Its process is alive.
+        continue;
+      }
+    } catch {
+      owner?.close();
+      continue; // Changed under us: leave it for the next cycle.
+    }
+    const journal = `${dir}/${JOURNAL_FILE}`;
+    const written = await Deno.lstat(journal).then((i) => i.mtime?.getTime() ?? null, () => null);
+    found.push(orphan(dir, entry.name, owner, await readOurs(journal), written));
+  }
+  return found;
+}
+
+function orphan(
+  dir: string,
+  name: string,
+  owner: Deno.FsFile,
+  journal: string | null,
+  journalWrittenMs: number | null,
+): OrphanedKeyDir {
+  const release = () => {
+    try {
+      owner.close();
+    } catch { /* already closed */ }
+  };
+  return {
+    name,
+    journal,
+    journalWrittenMs,
+    secret: async (file) => {
+      if (!/^psk-\d+$/.test(file)) return null;
+      return (await readOurs(`${dir}/${file}`))?.trim() ?? null;
+    },
+    remove: async () => {
+      try {
+        await Deno.remove(dir, { recursive: true });
+      } finally {
+        release();
+      }
+    },
+    release,
+  };
+}
+
+/** A regular file of ours, read whole (bounded); `null` when absent, not ours, or too large. */
+async function readOurs(path: string): Promise<string | null> {
+  if (!(await ours(path, "file"))) return null;
+  let file: Deno.FsFile | null = null;
+  try {
+    file = await Deno.open(path, { read: true });
+    await checkOpened(file, path);
+    if ((await file.stat()).size > MAX_JOURNAL_BYTES) return null;
+    return await new Response(file.readable).text();
+  } catch {
+    return null;
+  } finally {
+    try {
+      file?.close();
+    } catch { /* closed by the stream */ }
   }
 }
 
@@ -93,6 +175,11 @@ export class KeyDir {
   /** The directory's path. */
   get path(): string {
     return this.dir.path;
+  }
+
+  /** The directory's name, unique among live and dead ones: the tags of its calls start with it. */
+  get name(): string {
+    return this.dir.path.slice(this.dir.path.lastIndexOf("/") + 1);
   }
 
   /**
@@ -166,6 +253,32 @@ export class KeyDir {
     }
     this.#files.set(secret, file);
     return file;
+  }
+
+  /**
+   * Appends `text` to the directory's journal (a 0600 file), after checking
+   * that the directory is still the one created.
+   *
+   * @throws {KeyFileError} when it was replaced, or the write failed
+   */
+  async appendJournal(text: string): Promise<void> {
+    await this.check();
+    const path = `${this.dir.path}/${JOURNAL_FILE}`;
+    let file: Deno.FsFile | null = null;
+    try {
+      file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+      await checkOpened(file, path);
+      const bytes = new TextEncoder().encode(text);
+      for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+    } catch (error) {
+      if (error instanceof KeyFileError) throw error;
+      throw new KeyFileError(
+        `cannot write the purge journal in ${this.dir.path}: ${describeFsError(error)}`,
+        { cause: error },
+      );
+    } finally {
+      file?.close();
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { shortKey, WG_KEY_SOURCE } from "./constants.ts";
+import { shortKey } from "./constants.ts";
 
 /** What may be said about an endpoint: its address family, never the address. */
 export type EndpointFamily = "ipv4" | "ipv6" | "none";
@@ -20,19 +20,24 @@ export function endpointFamily(endpoint: string | null): EndpointFamily {
 // are left alone: they are configuration, not where someone connected from.
 const IPV4_ENDPOINT = /\b(?:\d{1,3}\.){3}\d{1,3}:\d{1,5}\b/g;
 const IPV6_ENDPOINT = /\[[0-9A-Fa-f:.%A-Za-z_-]*\]:\d{1,5}/g;
-// Full 32-byte keys in base64: public keys are shortened, and a preshared key
-// that somehow reached a message is not printed whole.
-const FULL_KEY = new RegExp(WG_KEY_SOURCE, "g");
+// Any run of 32 or more base64 characters, padded or not: a full key (43
+// characters and `=`), one without its `=`, one glued to other base64, or
+// most of one, which would leave too few bits to guess. Public keys are
+// shortened, and a preshared key that somehow reached a message is not
+// printed whole. A path of that many letters and slashes alone is shortened
+// too: the price of never missing a key.
+const LONG_BASE64 = /[A-Za-z0-9+/]{32,}={0,2}/g;
 
 /**
- * Removes endpoint addresses and full keys from free text (a `wg` error
- * message, an exception) before it is logged or shown.
+ * Removes endpoint addresses and keys from free text (a `wg` error message,
+ * an exception) before it is logged or shown: every run of 32 or more base64
+ * characters, with or without `=`, is cut to its first 8 and `…`.
  */
 export function redactText(text: string): string {
   return text
     .replace(IPV6_ENDPOINT, "[redacted-ipv6]:*")
     .replace(IPV4_ENDPOINT, "redacted-ipv4:*")
-    .replace(FULL_KEY, shortKey);
+    .replace(LONG_BASE64, shortKey);
 }
 
 // A key already shortened by {@link shortKey}: 8 base64 characters and an ellipsis.

@@ -8,41 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { CliProcess, runCli } from "../harness/cli.ts";
-import { type LoadPeer, WgLab } from "../harness/lab.ts";
 import { sh } from "../harness/sh.ts";
-import { configOf } from "../harness/scenario.ts";
 import { waitForFile, withWrapper } from "../support/wrappers.ts";
-import type { WgPeer } from "../../src/wg/dump.ts";
+import { lost, staleLab } from "../support/stale_lab.ts";
 
 const PEERS = 60;
 // About 14 peers per `wg set` call, so 60 peers take 5 chunks.
 const BUDGET = "4096";
-
-async function staleLab(): Promise<{ lab: WgLab; peers: LoadPeer[] }> {
-  const lab = await WgLab.start();
-  try {
-    const peers = await lab.addLoadPeers(
-      Array.from(
-        { length: PEERS },
-        (_, i) => ({ psk: i % 2 === 0, keepalive: i % 3 === 0 ? 25 : undefined }),
-      ),
-    );
-    const results = await lab.runHandshakes(peers);
-    assert.ok(results.every((r) => r.ok));
-    return { lab, peers };
-  } catch (error) {
-    await lab.close();
-    throw error;
-  }
-}
-
-/** Peers missing, or with a configuration other than before. */
-function lost(before: readonly WgPeer[], after: readonly WgPeer[]): string[] {
-  const now = new Map(after.map((p) => [p.publicKey, JSON.stringify(configOf(p))]));
-  return before.filter((p) => now.get(p.publicKey) !== JSON.stringify(configOf(p))).map((p) =>
-    p.publicKey
-  );
-}
 
 function tableRow(
   fault: string,
@@ -84,7 +56,7 @@ exec @WG@ "$@"
 
 for (const chunk of ["first", "middle", "last"] as const) {
   Deno.test(`a wg set that dies in the ${chunk} chunk loses no peer (FAKE: chunk-failing wrapper)`, async () => {
-    const { lab } = await staleLab();
+    const { lab } = await staleLab(PEERS);
     try {
       const before = (await lab.dump()).peers;
       const { r, atRisk } = await withWrapper(FAIL_CHUNK, async (wg, dir) => {
@@ -126,39 +98,8 @@ for (const chunk of ["first", "middle", "last"] as const) {
   });
 }
 
-Deno.test("a wg set that exits 0 but lost a re-add is repaired (FAKE: dropping wrapper)", async () => {
-  const { lab } = await staleLab();
-  try {
-    const before = (await lab.dump()).peers;
-    const r = await withWrapper(
-      `#!/bin/bash
-# FAKE wg for fault injection: the first 'wg set' loses the re-add of its
-# first peer (the remove still happens) and still exits 0.
-if [ "$1" = set ] && [ ! -e @DIR@/dropped ]; then
-  touch @DIR@/dropped
-  out=("$1" "$2" "$3" "$4" "$5"); shift 5; shift 2
-  while [ $# -gt 0 ] && [ "$1" != peer ]; do shift 2; done
-  exec @WG@ "\${out[@]}" "$@"
-fi
-exec @WG@ "$@"
-`,
-      (wg) => runCli(["run", "-i", lab.iface, "--wg", wg, "--json"], { clockShift: 600 }),
-    );
-    assert.strictEqual(r.code, 1);
-    assert.deepStrictEqual(
-      JSON.parse(r.stdout).interfaces[0].repaired.map((x: { problems: string[] }) => x.problems),
-      [["missing"]],
-    );
-    const after = (await lab.dump()).peers;
-    assert.deepStrictEqual(lost(before, after), []);
-    tableRow("wg set exits 0 but a re-add is lost (FAKE)", 1, 1, lost(before, after).length);
-  } finally {
-    await lab.close();
-  }
-});
-
 Deno.test("an interface deleted in the middle of a cycle ends the run with exit 1 and a clear message", async () => {
-  const { lab } = await staleLab();
+  const { lab } = await staleLab(PEERS);
   try {
     const r = await withWrapper(
       `#!/bin/bash
@@ -191,7 +132,7 @@ exec @WG@ "$@"
 });
 
 Deno.test("a hanging wg set is stopped by --wg-timeout and nothing is lost (FAKE: hanging wrapper)", async () => {
-  const { lab } = await staleLab();
+  const { lab } = await staleLab(PEERS);
   try {
     const before = (await lab.dump()).peers;
     const r = await withWrapper(
@@ -220,7 +161,7 @@ exec @WG@ "$@"
 
 for (const fault of ["full", "read-only"] as const) {
   Deno.test(`a ${fault} key directory stops the purge before any change`, async () => {
-    const { lab } = await staleLab();
+    const { lab } = await staleLab(PEERS);
     const mount = await Deno.makeTempDir({ prefix: "wr-tmpfs-" });
     try {
       // Real faults: a tmpfs that is full, or mounted read-only.
@@ -242,7 +183,7 @@ for (const fault of ["full", "read-only"] as const) {
       assert.match(
         r.log,
         new RegExp(
-          `cannot (create a private directory in|write a preshared-key file in) ${mount}.*nothing was changed`,
+          `cannot (create a private directory in|write a preshared-key file in|write the purge journal in) ${mount}.*nothing was changed`,
         ),
       );
       const after = (await lab.dump()).peers;
@@ -260,7 +201,7 @@ for (const fault of ["full", "read-only"] as const) {
 }
 
 Deno.test("a daemon killed with SIGKILL during apply loses no peer and the next start cleans up", async () => {
-  const { lab } = await staleLab();
+  const { lab } = await staleLab(PEERS);
   const keyParent = await Deno.makeTempDir({ prefix: "wr-kill-" });
   try {
     const before = (await lab.dump()).peers;
@@ -307,7 +248,7 @@ exec @WG@ "$@"
 });
 
 Deno.test("a daemon sent SIGTERM during apply lets the wg call finish, starts no other, exits 0", async () => {
-  const { lab } = await staleLab();
+  const { lab } = await staleLab(PEERS);
   try {
     const before = (await lab.dump()).peers;
     const { status, stderr } = await withWrapper(

@@ -29,7 +29,12 @@ export type Fault =
    * but the last, leaves the last peer removed and not re-added: what a `wg`
    * killed between two netlink messages does.
    */
-  | { kind: "fail-after"; blocks?: number }
+  | {
+    kind: "fail-after";
+    blocks?: number;
+    /** Also applies the next block, a re-add, without its allowed IPs and key: a cut message. */
+    damaged?: boolean;
+  }
   /** Fails before changing anything, as when `wg` cannot reach the interface. */
   | { kind: "fail" }
   /** Succeeds but skips the re-add of `key` (default: the call's first peer). */
@@ -39,8 +44,9 @@ export type Fault =
   /** Never returns on its own: ends as a timeout after `timeoutMs`, having applied `blocks`. */
   | { kind: "hang"; blocks?: number }
   /**
-   * Fails with E2BIG before changing anything: what the real runner reports
-   * when even one peer's arguments do not fit argv (it splits larger calls).
+   * Changes nothing, and reports every peer of the call as too large for
+   * argv: what the real runner reports for a peer whose arguments alone get
+   * E2BIG (it splits larger calls).
    */
   | { kind: "argv-too-long" };
 
@@ -83,6 +89,8 @@ export class FakeWg implements Wg {
   elapsedMs = 0;
   /** Every `set` call's time limit, in order (`undefined`: none given). */
   readonly limits: (number | undefined)[] = [];
+  /** Every `set` call's key directory, in order (`undefined`: none given). */
+  readonly keyDirs: (string | undefined)[] = [];
   #faults = { show: [] as (Fault | null)[], set: [] as (Fault | null)[] };
   #afterSet: (() => Promise<void>) | null = null;
 
@@ -157,31 +165,46 @@ export class FakeWg implements Wg {
   /**
    * Replaces `peers` as one call. Like the real runner it wants a key
    * directory for a peer with a preshared key, and checks that directory
-   * before anything runs: a replaced one fails the call with nothing handed over.
+   * before anything runs: a replaced one fails the call for the peers with
+   * a key, while those without one still go.
    */
   async replacePeers(
     iface: string,
     peers: readonly PeerConfig[],
     options: ReplaceOptions = {},
   ): Promise<ReplaceResult> {
+    this.keyDirs.push(options.keys?.path);
+    const indices = peers.map((_, i) => i);
+    let go = indices;
+    let keyFailure: KeyFileError | null = null;
     if (peers.some((p) => p.presharedKey !== null)) {
       if (!options.keys) throw new Error("internal: a preshared key without a key directory");
       try {
         await options.keys.check();
       } catch (error) {
         if (!(error instanceof KeyFileError)) throw error;
-        return { handed: 0, failure: error };
+        keyFailure = error;
+        go = indices.filter((i) => peers[i].presharedKey === null);
       }
     }
+    const result: ReplaceResult = { handed: [], unsettled: [], tooLarge: [], failure: keyFailure };
+    if (go.length === 0) return result;
     try {
-      this.#replace(iface, peers, options.timeoutMs);
-      return { handed: peers.length, failure: null };
+      this.#replace(iface, go.map((i) => peers[i]), options.timeoutMs);
+      result.handed = go;
     } catch (error) {
       if (!(error instanceof WgError)) throw error;
-      return { handed: peers.length, failure: error };
+      if (error.kind === "argv-too-long") {
+        result.tooLarge = go;
+      } else {
+        result.handed = go;
+        result.unsettled = go;
+        result.failure ??= error;
+      }
     } finally {
       await this.#afterSet?.();
     }
+    return result;
   }
 
   #replace(iface: string, peers: readonly PeerConfig[], limitMs: number | undefined): void {
@@ -204,7 +227,14 @@ export class FakeWg implements Wg {
     const target = fault?.kind === "lose-readd" || fault?.kind === "corrupt-readd"
       ? (fault.key ?? peers[0]?.publicKey)
       : undefined;
-    for (const block of blocks.slice(0, limit)) {
+    const cut = fault?.kind === "fail-after" && fault.damaged === true ? blocks[limit] : undefined;
+    if (cut !== undefined && !cut.remove) {
+      blocks[limit] = {
+        remove: false,
+        config: { ...cut.config, allowedIps: [], presharedKey: null },
+      };
+    }
+    for (const block of blocks.slice(0, cut === undefined ? limit : limit + 1)) {
       if (block.remove) {
         const index = state.findIndex((p) => p.publicKey === block.key);
         if (index >= 0) state.splice(index, 1);

@@ -9,8 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { CliProcess, runCli } from "../harness/cli.ts";
+import { generatePsk } from "../harness/initiator.ts";
 import { type WgImpl, WgLab } from "../harness/lab.ts";
-import { buildMixedServer, protectionFlags } from "../harness/scenario.ts";
+import { buildMixedServer, configOf, protectionFlags } from "../harness/scenario.ts";
+import { waitForFile, withWrapper } from "./wrappers.ts";
 
 /** `wg show IFACE dump` peer lines as wg printed them, by public key, columns split. */
 export async function rawPeers(lab: WgLab): Promise<Map<string, string[]>> {
@@ -144,6 +146,102 @@ export async function replayAfterPurge(impl: WgImpl): Promise<void> {
   }
 }
 
+/**
+ * An admin changes peers while a purge runs: what they removed stays
+ * removed and what they changed stays as they made it, whether they act
+ * before the call that holds the peer or after it finished. `wg` is slowed
+ * (a slow kernel) so that the purge spans several calls; the wrapper only
+ * slows and observes, it changes nothing.
+ */
+export async function adminChangesDuringPurge(impl: WgImpl): Promise<void> {
+  const lab = await WgLab.start({ impl });
+  try {
+    const peers = await lab.addLoadPeers(
+      Array.from({ length: ADMIN_PEERS }, (_, i) => ({ psk: i % 2 === 0 })),
+    );
+    const results = await lab.runHandshakes(peers);
+    assert.ok(results.every((r) => r.ok));
+    const before = (await lab.dump()).peers;
+    const pskOf = (key: string) => peers.find((p) => p.keys.publicKey === key)!.psk;
+    const withPsk = before.filter((p) => pskOf(p.publicKey) !== null).map((p) => p.publicKey);
+    const withoutPsk = before.filter((p) => pskOf(p.publicKey) === null).map((p) => p.publicKey);
+    const rotate = async (key: string) => {
+      const file = await lab.writeSecret(`rotated-${crypto.randomUUID()}`, generatePsk());
+      await lab.wg("set", lab.iface, "peer", key, "preshared-key", file);
+    };
+    const removed: string[] = [];
+    const rotated: string[] = [];
+
+    const r = await withWrapper(SLOW_OBSERVER, async (wg, dir) => {
+      const run = runCli(["run", "-i", lab.iface, "--wg", wg], {
+        clockShift: 600,
+        netns: lab.serverNs,
+      });
+      // While the first call runs: peers of the last call (in dump order).
+      await waitForFile(`${dir}/call-1`, 180_000);
+      const first = (await Deno.readTextFile(`${dir}/call-1`)).trim().split("\n");
+      const late = [...withPsk, ...withoutPsk].filter((k) => !first.includes(k));
+      const lastPsk = withPsk.filter((k) => late.includes(k)).at(-1)!;
+      const lastPlain = withoutPsk.filter((k) => late.includes(k)).at(-1)!;
+      await lab.wg("set", lab.iface, "peer", lastPlain, "remove");
+      await rotate(lastPsk);
+      removed.push(lastPlain);
+      rotated.push(lastPsk);
+      // After the first call finished: two of its own peers.
+      await waitForFile(`${dir}/done-1`, 180_000);
+      const done = first.filter((k) => withPsk.includes(k));
+      await lab.wg("set", lab.iface, "peer", done[0], "remove");
+      await rotate(done[1]);
+      removed.push(done[0]);
+      rotated.push(done[1]);
+      const result = await run;
+      const calls = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("call-")).length;
+      return { ...result, calls };
+    });
+    assert.strictEqual(r.code, 0, r.log);
+    assert.ok(r.calls >= 3, `${r.calls} calls: the purge spans several`);
+
+    const after = new Map((await lab.dump()).peers.map((p) => [p.publicKey, p]));
+    for (const key of removed) assert.ok(!after.has(key), "a peer the admin removed stays removed");
+    for (const key of rotated) {
+      const was = before.find((p) => p.publicKey === key)!;
+      assert.notStrictEqual(after.get(key)?.presharedKey, was.presharedKey, "the new key stays");
+      assert.ok(after.get(key)?.presharedKey, "it has a key");
+    }
+    for (const p of before) {
+      if (removed.includes(p.publicKey) || rotated.includes(p.publicKey)) continue;
+      assert.deepStrictEqual(configOf(after.get(p.publicKey)!), configOf(p), "no other change");
+    }
+    assert.strictEqual(r.log.match(/removed by someone else/g)?.length, 2, r.log);
+    assert.strictEqual(r.log.match(/changed by someone else/g)?.length, 2, r.log);
+    console.log(`| admin removes and rotates keys mid-purge (${impl}) | 1 | 4 | 0 reverted |`);
+  } finally {
+    await lab.close();
+  }
+}
+
+const ADMIN_PEERS = 120;
+
+const SLOW_OBSERVER = `#!/bin/bash
+# Not a fake: each 'wg set' first writes the public keys it holds to
+# @DIR@/call-N, then waits 50 ms a peer (a slow kernel's cost), then runs the
+# real wg unchanged and marks @DIR@/done-N.
+if [ "$1" = set ]; then
+  keys=(); prev=""
+  for a in "$@"; do
+    if [ "$prev" = peer ] && [ "$a" != "\${keys[\${#keys[@]}-1]:-}" ]; then keys+=("$a"); fi
+    prev=$a
+  done
+  n=$(( $(ls @DIR@ | grep -c '^call-') + 1 ))
+  printf '%s\\n' "\${keys[@]}" > @DIR@/tmp-$n && mv @DIR@/tmp-$n @DIR@/call-$n
+  sleep "$(awk "BEGIN { print \${#keys[@]} * 0.05 }")"
+  @WG@ "$@"; code=$?
+  touch @DIR@/done-$n
+  exit $code
+fi
+exec @WG@ "$@"
+`;
+
 /** Registers every scenario above as a test on `impl`: one call per tier. */
 export function testOnImplementation(impl: WgImpl): void {
   Deno.test(
@@ -153,5 +251,12 @@ export function testOnImplementation(impl: WgImpl): void {
   Deno.test(
     scenarioName("an initiation replayed after a purge is answered; the daemon forgets it", impl),
     () => replayAfterPurge(impl),
+  );
+  Deno.test(
+    scenarioName(
+      "a purge leaves every peer the admin removed or changed meanwhile as they left it",
+      impl,
+    ),
+    () => adminChangesDuringPurge(impl),
   );
 }

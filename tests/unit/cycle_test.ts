@@ -14,6 +14,7 @@ import { FakeWg } from "../support/fake_wg.ts";
 import { withLogs } from "../support/log_capture.ts";
 import { configsByKey, key, keyN, manyPeers, peer, policy } from "../support/peers.ts";
 import { FIRST_CALL_PEERS, TARGET_CALL_MS } from "../../src/purge/pace.ts";
+import { REPAIR_PEERS_PER_CALL } from "../../src/purge/repair.ts";
 
 const NOW = 100_000;
 
@@ -182,7 +183,7 @@ Deno.test("runCycle runs no wg set once the key directory was replaced, and lose
   }
 });
 
-Deno.test("runCycle says nothing was changed when no peer reached wg (FAKE)", async () => {
+Deno.test("runCycle still purges the peers without a key when the key directory is replaced (FAKE)", async () => {
   const peers = manyPeers(4);
   const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
   try {
@@ -196,15 +197,21 @@ Deno.test("runCycle says nothing was changed when no peer reached wg (FAKE)", as
       return await replace(...args);
     };
     const { result, lines } = await cycle(wg, { keyDir: dir });
-    assert.deepStrictEqual(wg.sets, []);
-    assert.match(result.interfaces[0].error ?? "", /not running wg with it; nothing was changed$/);
+    // Only the peers without a preshared key went: they need no key file.
+    const keyless = peers.filter((p) => p.presharedKey === null).map((p) => p.publicKey);
+    assert.ok(keyless.length > 0 && keyless.length < peers.length);
+    assert.deepStrictEqual(wg.sets.flatMap((c) => c.peers.map((p) => p.publicKey)), keyless);
+    assert.match(result.interfaces[0].error ?? "", /not running wg with it/);
     assert.deepStrictEqual(result.interfaces[0].repaired, []);
     assert.ok(
-      lines.some((l) => /\[ERR\].* wg0: .*; nothing was changed$/.test(l)),
+      lines.some((l) => /\[ERR\].* wg0: .*not running wg with it/.test(l)),
       lines.join("\n"),
     );
-    assert.ok(!lines.some((l) => /verifying every peer/.test(l)));
-    assert.deepStrictEqual(wg.peers("wg0"), peers);
+    assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers), "0 lost");
+    const after = new Map(wg.peers("wg0").map((p) => [p.publicKey, p]));
+    for (const p of peers.filter((p) => p.presharedKey !== null)) {
+      assert.strictEqual(after.get(p.publicKey)?.endpoint, p.endpoint, "left as it was");
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -221,9 +228,14 @@ Deno.test("runCycle loses no peer whatever call of wg set fails (FAKE)", async (
         .script("set", ...faults);
       const { result } = await cycle(wg);
       assert.strictEqual(result.ok, false);
-      assert.strictEqual(wg.sets.length, failing + 2, "the failing call, then the repair");
+      // Every peer of the failing call is re-added, 16 a call (REPAIR_PEERS_PER_CALL).
+      const size = [32, 60, 8][failing];
+      const repairs = Math.ceil(size / REPAIR_PEERS_PER_CALL);
+      assert.strictEqual(wg.sets.length, failing + 1 + repairs, "the failing call, then repairs");
       assert.deepStrictEqual(configsByKey(wg.peers("wg0")), configsByKey(peers), "0 peers lost");
-      assert.deepStrictEqual(result.interfaces[0].repaired.map((r) => r.restored), [true]);
+      const repaired = result.interfaces[0].repaired;
+      assert.strictEqual(repaired.length, size);
+      assert.ok(repaired.every((r) => r.restored));
     });
   }
 });

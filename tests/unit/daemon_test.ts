@@ -3,6 +3,7 @@ import { resolveSettings, type Settings } from "../../src/config/schema.ts";
 import { runDaemon } from "../../src/commands/daemon_command.ts";
 import { type SignalSource, StopSignals } from "../../src/cli/signals.ts";
 import { logger } from "../../src/cli/log.ts";
+import { StopRequest, stopRequestedAt } from "../../src/wg/command.ts";
 
 /** Signals delivered by the test instead of the kernel. */
 class TestSignals implements SignalSource {
@@ -118,4 +119,60 @@ Deno.test("runDaemon runs the cycle a full settle after the last of two SIGHUPs"
   stops.dispose();
   assert.strictEqual(cycles.length, 2);
   assert.ok(waited >= settleMs - 5, `the cycle ran ${waited.toFixed(0)} ms after the last HUP`);
+});
+
+Deno.test("StopSignals makes SIGHUP a stop request for run and a reload for the daemon", async (t) => {
+  const cases: [string, boolean, Deno.Signal, { stop: boolean; reload: boolean }][] = [
+    ["run: SIGTERM stops", false, "SIGTERM", { stop: true, reload: false }],
+    ["run: SIGINT (Ctrl-C) stops", false, "SIGINT", { stop: true, reload: false }],
+    ["run: SIGHUP (the terminal closed) stops", false, "SIGHUP", { stop: true, reload: false }],
+    ["daemon: SIGTERM stops", true, "SIGTERM", { stop: true, reload: false }],
+    ["daemon: SIGINT stops", true, "SIGINT", { stop: true, reload: false }],
+    ["daemon: SIGHUP reloads", true, "SIGHUP", { stop: false, reload: true }],
+  ];
+  for (const [name, reload, signal, expected] of cases) {
+    await t.step(name, () => {
+      const signals = new TestSignals();
+      const stops = new StopSignals(signals, reload);
+      const installed = (s: Deno.Signal) => signals.handlers.get(s)?.size ?? 0;
+      assert.deepStrictEqual(
+        ["SIGTERM", "SIGINT", "SIGHUP"].map((s) => installed(s as Deno.Signal)),
+        [1, 1, 1],
+      );
+      const before = performance.now();
+      signals.send(signal);
+      assert.deepStrictEqual({ stop: stops.stop.aborted, reload: stops.reloadWanted }, expected);
+      if (expected.stop) {
+        assert.ok(stops.stop.reason instanceof StopRequest, String(stops.stop.reason));
+        const at = stopRequestedAt(stops.stop)!;
+        assert.ok(at >= before && at <= performance.now(), "when the stop came");
+      }
+      stops.dispose();
+      assert.deepStrictEqual(
+        ["SIGTERM", "SIGINT", "SIGHUP"].map((s) => installed(s as Deno.Signal)),
+        [0, 0, 0],
+      );
+    });
+  }
+});
+
+Deno.test("StopSignals' stop request wakes a sleep, in run as in the daemon", async (t) => {
+  for (
+    const [name, reload, signal] of [
+      ["run, SIGHUP", false, "SIGHUP"],
+      ["daemon, SIGTERM", true, "SIGTERM"],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const signals = new TestSignals();
+      const stops = new StopSignals(signals, reload);
+      const started = performance.now();
+      const slept = stops.sleep(60_000);
+      signals.send(signal);
+      await slept;
+      stops.dispose();
+      assert.ok(performance.now() - started < 1000);
+      assert.ok(stops.stop.aborted);
+    });
+  }
 });

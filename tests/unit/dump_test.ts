@@ -121,6 +121,68 @@ Deno.test("parseInterfaceDump never repeats a secret or an address in its error"
   assert.ok(!e3.message.includes(PRIV.slice(0, 20)), e3.message);
 });
 
+/** Whether `text` holds any 9 characters of `secret` in a row. */
+function holdsPartOf(text: string, secret: string): boolean {
+  for (let i = 0; i + 9 <= secret.length; i++) {
+    if (text.includes(secret.slice(i, i + 9))) return true;
+  }
+  return false;
+}
+
+Deno.test("dump parse errors never echo a key that slid into another field", async (t) => {
+  const [head, peerLine] = SINGLE.split("\n");
+  const bare = PSK.slice(0, 43);
+  const cols = peerLine.split("\t");
+  const withField = (index: number, value: string) =>
+    [head, cols.map((c, i) => (i === index ? value : c)).join("\t")].join("\n");
+  const cases: [string, string, string][] = [
+    ["an unpadded PSK in allowed-ips", withField(3, bare), "allowed-ips"],
+    ["a padded PSK in allowed-ips", withField(3, PSK), "allowed-ips"],
+    ["a PSK after a good CIDR in allowed-ips", withField(3, `10.99.0.2/32,${bare}`), "allowed-ips"],
+    ["an unpadded PSK as the preshared key", withField(1, bare), "preshared-key"],
+    ["a PSK in the endpoint", withField(2, PSK), "endpoint"],
+    ["a PSK in latest-handshake", withField(4, bare), "latest-handshake"],
+    ["a PSK in persistent-keepalive", withField(7, bare), "persistent-keepalive"],
+    [
+      "an unpadded private key",
+      [head.replace(PRIV, PRIV.slice(0, 43)), peerLine].join("\n"),
+      "private-key",
+    ],
+  ];
+  for (const [name, text, field] of cases) {
+    await t.step(name, () => {
+      const error = parseError(text);
+      assert.strictEqual(error.position.field, field, error.message);
+      assert.ok(!holdsPartOf(error.message, PSK), error.message);
+      assert.ok(!holdsPartOf(error.message, PRIV), error.message);
+      assert.ok(!/[A-Za-z0-9+/]{32}/.test(error.message), error.message);
+    });
+  }
+});
+
+Deno.test("parseInterfaceDump says which allowed-ips entry is not a CIDR, not what it holds", () => {
+  const [head, peerLine] = SINGLE.split("\n");
+  const bad = peerLine.replace("10.99.0.2/32,fd00::2/128", `10.99.0.2/32,${PSK.slice(0, 43)}`);
+  assert.strictEqual(
+    parseError([head, bad].join("\n")).message,
+    "wg output:2: allowed-ips: entry 2 of 2 (43 characters) is not a CIDR",
+  );
+});
+
+Deno.test("parseAllDump refuses an interface name user input could not hold, without echoing it", async (t) => {
+  const cases = ["../victim/data", "-wg0", "a".repeat(16), "wg 0", PSK.slice(0, 43)];
+  for (const name of cases) {
+    await t.step(JSON.stringify(name), () => {
+      const text = `${name}\t${PRIV}\t${PUB}\t51820\toff\n`;
+      assert.throws(() => parseAllDump(text), (e: unknown) => {
+        assert.ok(e instanceof ParseError);
+        assert.strictEqual(e.message, "wg output:1: interface: expected an interface name");
+        return true;
+      });
+    });
+  }
+});
+
 Deno.test("parseInterfaceDump refuses a peer listed twice, naming the second line", () => {
   const lines = SINGLE.split("\n");
   const error = parseError([lines[0], lines[1], lines[1], lines[2]].join("\n"));

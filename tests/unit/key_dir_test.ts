@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { safeDir } from "../../src/common/safe_path.ts";
-import { KeyDir, removeOrphanedKeyDirs } from "../../src/wg/key_dir.ts";
+import { KeyDir, orphanedKeyDirs } from "../../src/wg/key_dir.ts";
 
 Deno.test("KeyDir writes 0600 files in a 0700 directory and removes them", async () => {
   const parent = await Deno.makeTempDir({ prefix: "wr-secret-" });
@@ -23,19 +23,29 @@ Deno.test("KeyDir writes 0600 files in a 0700 directory and removes them", async
   }
 });
 
-Deno.test("removeOrphanedKeyDirs removes dead owners' directories and keeps live ones", async () => {
+Deno.test("orphanedKeyDirs hands over dead owners' directories, journal and keys, and keeps live ones", async () => {
   const parent = await Deno.makeTempDir({ prefix: "wr-secret-" });
   try {
     const live = await KeyDir.create(parent);
     await live.write("bGl2ZQ==");
+    await live.appendJournal("live\n");
     // A directory whose process died: its owner file is there but unlocked.
-    await Deno.mkdir(`${parent}/keys-dead`);
+    await Deno.mkdir(`${parent}/keys-dead`, { mode: 0o700 });
     await Deno.writeTextFile(`${parent}/keys-dead/owner`, "");
     await Deno.writeTextFile(`${parent}/keys-dead/psk-0`, "ZGVhZA==\n");
+    await Deno.writeTextFile(`${parent}/keys-dead/journal`, "dead\n");
+    // One cut short before its owner file was made: removed at once.
+    await Deno.mkdir(`${parent}/keys-cut`, { mode: 0o700 });
     await Deno.mkdir(`${parent}/unrelated`);
-    await removeOrphanedKeyDirs(await safeDir(parent, "key-dir"));
+    const found = await orphanedKeyDirs(await safeDir(parent, "key-dir"));
+    assert.deepStrictEqual(found.map((d) => [d.name, d.journal]), [["keys-dead", "dead\n"]]);
+    assert.strictEqual(await found[0].secret("psk-0"), "ZGVhZA==");
+    assert.strictEqual(await found[0].secret("../owner"), null, "only psk-N names");
+    // Held while in hand: a second look does not hand it over again.
+    assert.deepStrictEqual(await orphanedKeyDirs(await safeDir(parent, "key-dir")), []);
+    await found[0].remove();
     const left = [...Deno.readDirSync(parent)].map((e) => e.name).sort();
-    assert.deepStrictEqual(left, [live.path.split("/").at(-1)!, "unrelated"].sort());
+    assert.deepStrictEqual(left, [live.name, "unrelated"].sort());
     await live.remove();
   } finally {
     await Deno.remove(parent, { recursive: true });

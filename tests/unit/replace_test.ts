@@ -13,6 +13,9 @@ import { withKeyDir } from "../support/key_dir.ts";
 import { manyPeers } from "../support/peers.ts";
 import { withWrapper } from "../support/wrappers.ts";
 
+const upTo = (n: number) => [...Array(n).keys()];
+const done = (n: number) => ({ handed: upTo(n), unsettled: [], tooLarge: [], failure: null });
+
 /** Bytes of argv as the kernel counts them: text, NUL and a pointer per argument. */
 const argvBytes = (args: readonly string[]) =>
   args.reduce((n, a) => n + new TextEncoder().encode(a).length + 9, 0);
@@ -36,7 +39,7 @@ Deno.test("replaceByArgv removes and re-adds every peer, one wg set per chunk of
   const peers = manyPeers(30);
   const r = recorder();
   const result = await withKeyDir((keys) => replaceByArgv(peers, keys, 4096, r.run));
-  assert.deepStrictEqual(result, { handed: 30, failure: null });
+  assert.deepStrictEqual(result, done(30));
   assert.ok(r.calls.length >= 2 && r.calls.length < 30, `${r.calls.length} calls`);
   for (const args of r.calls) assert.ok(argvBytes(args) <= 4096, `${argvBytes(args)} bytes`);
   // In order, each peer's removal and re-add side by side.
@@ -70,18 +73,22 @@ Deno.test("replaceByArgv halves a chunk that the kernel refuses with E2BIG until
   const attempts: number[] = [];
   const run = (args: string[]) => (attempts.push(r.removes(args)), r.run(args));
   const result = await withKeyDir((keys) => replaceByArgv(peers, keys, 512 * 1024, run));
-  assert.deepStrictEqual(result, { handed: 16, failure: null });
+  assert.deepStrictEqual(result, done(16));
   assert.strictEqual(attempts[0], 16, "the first attempt carried all 16");
   assert.ok(r.calls.length > 2);
   assert.strictEqual(r.calls.reduce((n, args) => n + r.removes(args), 0), 16, "each peer once");
 });
 
-Deno.test("replaceByArgv reports E2BIG for a single peer too large to split", async () => {
-  const r = recorder(50);
-  const result = await withKeyDir((keys) => replaceByArgv(manyPeers(1), keys, 512 * 1024, r.run));
-  assert.strictEqual(result.handed, 1);
-  assert.strictEqual((result.failure as WgError).kind, "argv-too-long");
-  assert.deepStrictEqual(r.calls, []);
+Deno.test("replaceByArgv skips a single peer too large for any argv and replaces the rest", async () => {
+  const peers = manyPeers(3);
+  // The second peer's allowed IPs alone are over the limit.
+  const huge = { ...peers[1], allowedIps: upTo(200).map((i) => `10.1.${i}.0/24`) };
+  const r = recorder(2000);
+  const result = await withKeyDir((keys) =>
+    replaceByArgv([peers[0], huge, peers[2]], keys, 512 * 1024, r.run)
+  );
+  assert.deepStrictEqual(result, { handed: [0, 2], unsettled: [], tooLarge: [1], failure: null });
+  assert.strictEqual(r.calls.reduce((n, args) => n + r.removes(args), 0), 2);
 });
 
 Deno.test("replaceByArgv stops at the first failing process and says how far it got", async () => {
@@ -89,10 +96,12 @@ Deno.test("replaceByArgv stops at the first failing process and says how far it 
   const result = await withKeyDir((keys) => replaceByArgv(manyPeers(30), keys, 2048, r.run));
   assert.strictEqual((result.failure as WgError).kind, "failed");
   assert.strictEqual(r.calls.length, 2, "no process after the failing one");
-  assert.strictEqual(result.handed, r.removes(r.calls[0]) + r.removes(r.calls[1]));
+  const first = r.removes(r.calls[0]);
+  assert.deepStrictEqual(result.handed, upTo(first + r.removes(r.calls[1])));
+  assert.deepStrictEqual(result.unsettled, result.handed.slice(first), "the failed one's peers");
 });
 
-Deno.test("replaceByArgv runs no process once the key directory was replaced", async () => {
+Deno.test("replaceByArgv runs only peers without a key once the key directory was replaced", async () => {
   const peers = manyPeers(30);
   const r = recorder();
   const result = await withKeyDir(async (keys) => {
@@ -112,8 +121,12 @@ Deno.test("replaceByArgv runs no process once the key directory was replaced", a
       await Deno.rename(`${keys.path}.moved`, keys.path);
     }
   });
-  assert.strictEqual(r.calls.length, 1);
-  assert.strictEqual(result.handed, r.removes(r.calls[0]));
+  assert.strictEqual(r.calls.length, 2, "one chunk, then the next chunk's peers without a key");
+  assert.ok(r.calls[1].every((a) => a !== "preshared-key"));
+  const first = r.removes(r.calls[0]);
+  const keyless = upTo(peers.length).slice(first).filter((i) => peers[i].presharedKey === null);
+  const nextChunk = keyless.slice(0, r.removes(r.calls[1]));
+  assert.deepStrictEqual(result.handed, [...upTo(first), ...nextChunk]);
   assert.ok(result.failure instanceof KeyFileError);
   assert.match(result.failure.message, /is no longer the one created; not running wg with it/);
 });
@@ -124,7 +137,7 @@ Deno.test("replaceByArgv runs nothing when a preshared key cannot be written", a
     await Deno.remove(keys.path, { recursive: true });
     return await replaceByArgv(manyPeers(4), keys, 512 * 1024, r.run);
   });
-  assert.strictEqual(result.handed, 0);
+  assert.deepStrictEqual(result.handed, []);
   assert.ok(result.failure instanceof KeyFileError);
   assert.match(result.failure.message, /cannot write a preshared-key file in/);
   assert.deepStrictEqual(r.calls, []);
@@ -146,7 +159,7 @@ Deno.test("WgCommand replacePeers runs wg set with key files the stand-in can re
   await withWrapper(STAND_IN, async (path, dir) => {
     const wg = new WgCommand({ wgPath: path, timeoutMs: 5000 });
     const result = await withKeyDir((keys) => wg.replacePeers("wg0", peers, { keys }));
-    assert.deepStrictEqual(result, { handed: 6, failure: null });
+    assert.deepStrictEqual(result, done(6));
     const argv = await Deno.readTextFile(`${dir}/argv`);
     assert.match(argv, /^set wg0 peer \S+ remove peer /);
     for (const p of peers) {
@@ -165,7 +178,7 @@ Deno.test("WgCommand replacePeers returns a failing wg set as its result", async
     await Deno.writeTextFile(`${dir}/fail`, "");
     const wg = new WgCommand({ wgPath: path, timeoutMs: 5000 });
     const result = await wg.replacePeers("wg0", peers);
-    assert.strictEqual(result.handed, 3);
+    assert.deepStrictEqual(result.handed, upTo(3));
     assert.strictEqual((result.failure as WgError).kind, "permission");
     assert.match(result.failure!.message, /^wg set wg0: permission denied/);
   });

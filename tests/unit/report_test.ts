@@ -16,11 +16,19 @@ import { renderLines } from "../support/log_capture.ts";
 import { key, peer } from "../support/peers.ts";
 
 function cycleOf(...interfaces: InterfaceOutcome[]): CycleOutcome {
-  return { dryRun: false, busy: [], refusal: null, missing: [], interfaces, durationMs: 7 };
+  return {
+    dryRun: false,
+    recovered: [],
+    busy: [],
+    refusal: null,
+    missing: [],
+    interfaces,
+    durationMs: 7,
+  };
 }
 
 function repairOf(over: Partial<RepairOutcome>): RepairOutcome {
-  return { readError: null, findings: [], attempts: [], repaired: [], ...over };
+  return { readError: null, findings: [], leftAlone: [], attempts: [], repaired: [], ...over };
 }
 
 const wg0 = (over: Partial<InterfaceOutcome>) => ({ ...emptyOutcome("wg0", []), ...over });

@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { UnsafePathError } from "../../src/common/errors.ts";
-import { replaceFile, safeDir, stillSafe, unsafeReason } from "../../src/common/safe_path.ts";
+import {
+  kernelFileSystem,
+  replaceFile,
+  resolvePath,
+  safeDir,
+  stillSafe,
+  unsafeReason,
+} from "../../src/common/safe_path.ts";
 
 const dirInfo = (uid: number, mode: number) => ({
   isDirectory: true,
@@ -66,6 +73,40 @@ Deno.test("replaceFile replaces a planted symlink instead of writing through it"
     assert.strictEqual(await Deno.readTextFile(`${base}/victim`), "keep");
     assert.ok((await Deno.lstat(`${dir.path}/status.json`)).isFile);
     assert.strictEqual(await Deno.readTextFile(`${dir.path}/status.json`), "new\n");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("kernelFileSystem names /proc and /sys and nothing that only starts like them", () => {
+  const cases: [string, string | null][] = [
+    ["/proc", "/proc"],
+    ["/proc/sys/net/x.json", "/proc"],
+    ["/sys/kernel/x.prom", "/sys"],
+    ["/procfs/x", null],
+    ["/system/x", null],
+    ["/var/run/wg-reinstate/status.json", null],
+  ];
+  for (const [path, expected] of cases) assert.strictEqual(kernelFileSystem(path), expected, path);
+});
+
+Deno.test("resolvePath gives two names of one place one path, however much of it exists", async (t) => {
+  const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "wr-safe-" }));
+  try {
+    await Deno.mkdir(`${base}/real/sub`, { recursive: true });
+    await Deno.symlink(`${base}/real`, `${base}/link`);
+    await Deno.writeTextFile(`${base}/real/file`, "");
+    await Deno.symlink(`${base}/real/file`, `${base}/file-link`);
+    const cases: [string, string, string][] = [
+      ["a linked parent directory", `${base}/link/sub/new.json`, `${base}/real/sub/new.json`],
+      ["a missing tail under a link", `${base}/link/a/b/c.json`, `${base}/real/a/b/c.json`],
+      ["..", `${base}/real/sub/../file`, `${base}/real/file`],
+      ["a link to a file", `${base}/file-link`, `${base}/real/file`],
+      ["nothing of it but /", "/wr-safe-none/x/y", "/wr-safe-none/x/y"],
+    ];
+    for (const [name, path, expected] of cases) {
+      await t.step(name, async () => assert.strictEqual(await resolvePath(path), expected));
+    }
   } finally {
     await Deno.remove(base, { recursive: true });
   }

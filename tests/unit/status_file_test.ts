@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { renderMetrics } from "../../src/record/metrics.ts";
+import { NotRegularFileError } from "../../src/config/read_file.ts";
 import {
   nextStatus,
   parseStatus,
+  readStatus,
   recordCycle,
   type Status,
   summarizeCycle,
@@ -201,4 +203,30 @@ Deno.test("parseStatus reads back the counts of an interface named constructor",
   assert.deepStrictEqual(again.totals.purged, { constructor: 2 });
   const next = nextStatus(again, summarizeCycle({ report: named }, 160, 1, false), 100);
   assert.deepStrictEqual(JSON.parse(JSON.stringify(next.totals.purged)), { constructor: 4 });
+});
+
+Deno.test("readStatus refuses a FIFO at the status file's path without waiting for a writer", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wr-status-" });
+  const fifo = `${dir}/status.json`;
+  try {
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.strictEqual(made.code, 0);
+    const reading = readStatus(fifo).then((status) => ({ status }), (error) => ({ error }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<"hung">((resolve) => {
+      timer = setTimeout(() => resolve("hung"), 5_000);
+    });
+    const first = await Promise.race([reading, hung]);
+    clearTimeout(timer);
+    if (first === "hung") {
+      // A writer ends the wait of a reader that opened the FIFO.
+      (await Deno.open(fifo, { write: true })).close();
+      await reading;
+      assert.fail("readStatus waited for a writer");
+    }
+    assert.ok("error" in first && first.error instanceof NotRegularFileError, String(first));
+    assert.strictEqual(first.error.message, "is a FIFO, not a regular file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -156,7 +156,8 @@ Deno.test("config command prints effective settings and why each peer is protect
   );
   const bad = await runCli(["config", "--uci", `${FIXTURES}network`]);
   assert.strictEqual(bad.code, 2);
-  assert.match(bad.log, /network:\d+: config interface 'loopback': unknown option device/);
+  // The path is not matched: redaction shortens a long run of path characters like a key.
+  assert.match(bad.log, /:2: config interface 'loopback': unknown option device\n$/);
 });
 
 Deno.test("uciSettingsLayer reads a section named after an Object property as any other", async (t) => {

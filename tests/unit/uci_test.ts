@@ -132,6 +132,53 @@ Deno.test("parseUci rejects invalid names, naming file:line and what was expecte
   }
 });
 
+Deno.test("parseUci reads values of thousands of pieces and lines, as short ones", async (t) => {
+  // More pieces than the scanner joins at once (4096), and line numbers counted past them.
+  const after = "\nconfig t s2\n\toption 'bad.name' 1\n";
+  const cases: [string, string, string, number][] = [
+    ["10,000 escapes, unquoted", "\\x".repeat(10_000), "x".repeat(10_000), 4],
+    ["10,000 quoted pieces side by side", `'a'"b"`.repeat(5_000), "ab".repeat(5_000), 4],
+    ["9,000 escaped quotes inside double quotes", `"${'\\"'.repeat(9_000)}"`, '"'.repeat(9_000), 4],
+    [
+      "a single-quoted value of 5,000 lines",
+      `'${"x\n".repeat(5_000)}'`,
+      "x\n".repeat(5_000),
+      5_004,
+    ],
+    [
+      "a double-quoted value of 5,000 lines",
+      `"${"y\n".repeat(5_000)}"`,
+      "y\n".repeat(5_000),
+      5_004,
+    ],
+    [
+      "6,000 continuations inside double quotes",
+      `"${"a\\\n".repeat(6_000)}"`,
+      "a".repeat(6_000),
+      6_004,
+    ],
+    ["6,000 continuations, unquoted", "b\\\n".repeat(6_000) + "b", "b".repeat(6_001), 6_004],
+  ];
+  for (const [name, written, value, badLine] of cases) {
+    await t.step(name, () => {
+      const text = `config t s\n\toption a ${written}\n`;
+      assert.deepStrictEqual(shape(parseUci(text, "test.conf")), [["t", "s", false, {
+        a: opt(value),
+      }]]);
+      assert.strictEqual(syntaxError(text + after.slice(1)).position.line, badLine);
+    });
+  }
+});
+
+Deno.test("parseUci quotes at most 32 characters of a word it does not know", () => {
+  const error = syntaxError(`config t s\n${"x".repeat(100_000)} y\n`);
+  assert.strictEqual(
+    error.message,
+    `test.conf:2: invalid command "${"x".repeat(32)}"… (100000 characters) ` +
+      "(expected package, config, option or list)",
+  );
+});
+
 Deno.test("anonymousName follows libuci's cfg + count + djb2 hash", () => {
   assert.strictEqual(anonymousName(1, "foo"), "cfg017389");
   assert.strictEqual(anonymousName(3, "foo"), "cfg037389");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { verifyPurged } from "../../src/purge/verify.ts";
+import { matchConfig, verifyPurged } from "../../src/purge/verify.ts";
 import { key, peer } from "../support/peers.ts";
 
 const before = peer({
@@ -10,40 +10,83 @@ const before = peer({
   latestHandshake: 500,
 });
 const fresh = { ...before, endpoint: null, latestHandshake: 0, rxBytes: 0, txBytes: 0 };
+const cut = new Set([before.publicKey]);
 
 Deno.test("verifyPurged accepts a peer re-added as it was", () => {
-  assert.deepStrictEqual(verifyPurged([before], [fresh]), []);
+  assert.deepStrictEqual(verifyPurged([before], [fresh]), { findings: [], leftAlone: [] });
 });
 
 Deno.test("verifyPurged accepts a peer that handshaked again since", () => {
+  const again = verifyPurged([before], [{
+    ...fresh,
+    endpoint: "192.0.2.9:1",
+    latestHandshake: 900,
+  }]);
+  assert.deepStrictEqual(again.findings, []);
+  // An answered initiation without confirmation: endpoint set, handshake 0.
   assert.deepStrictEqual(
-    verifyPurged([before], [{ ...fresh, endpoint: "192.0.2.9:1", latestHandshake: 900 }]),
+    verifyPurged([before], [{ ...fresh, endpoint: "192.0.2.9:1" }]).findings,
     [],
   );
-  // An answered initiation without confirmation: endpoint set, handshake 0.
-  assert.deepStrictEqual(verifyPurged([before], [{ ...fresh, endpoint: "192.0.2.9:1" }]), []);
 });
 
-Deno.test("verifyPurged reports every difference", () => {
-  const cases: [object, string[]][] = [
-    [{ allowedIps: ["fd00::2/128", "10.0.0.2/32"] }, ["allowed-ips"]],
-    [{ presharedKey: null }, ["preshared-key"]],
-    [{ persistentKeepalive: null }, ["persistent-keepalive"]],
-    [{ endpoint: before.endpoint, latestHandshake: 500 }, ["endpoint-kept"]],
-    [{ presharedKey: key("q"), allowedIps: [] }, ["allowed-ips", "preshared-key"]],
+Deno.test("verifyPurged repairs what a call that did not finish may have done", async (t) => {
+  const cases: [string, object | null, string[]][] = [
+    ["missing", null, ["missing"]],
+    ["allowed IPs dropped", { allowedIps: ["10.0.0.2/32"] }, ["allowed-ips"]],
+    ["no allowed IPs", { allowedIps: [] }, ["allowed-ips"]],
+    ["no key", { presharedKey: null }, ["preshared-key"]],
+    ["no keepalive", { persistentKeepalive: null }, ["persistent-keepalive"]],
+    ["all of it", { allowedIps: [], presharedKey: null }, ["allowed-ips", "preshared-key"]],
+    ["whole, never started", {}, ["unsettled"]],
+    ["never reached", { endpoint: before.endpoint, latestHandshake: 500 }, ["endpoint-kept"]],
   ];
-  for (const [change, problems] of cases) {
-    const found = verifyPurged([before], [{ ...fresh, ...change }]);
-    assert.deepStrictEqual(found.map((f) => f.problems), [problems], JSON.stringify(change));
-    assert.strictEqual(found[0].expected, before);
+  for (const [name, change, problems] of cases) {
+    await t.step(name, () => {
+      const found = verifyPurged([before], change === null ? [] : [{ ...fresh, ...change }], cut);
+      assert.deepStrictEqual(found.findings.map((f) => f.problems), [problems]);
+      assert.strictEqual(found.findings[0].expected, before);
+      assert.deepStrictEqual(found.leftAlone, []);
+    });
   }
-  assert.deepStrictEqual(verifyPurged([before], []).map((f) => f.problems), [["missing"]]);
+});
+
+Deno.test("verifyPurged leaves alone what someone else did", async (t) => {
+  const cases: [string, object | null, boolean, "removed" | "changed"][] = [
+    ["removed after a call that exited 0", null, false, "removed"],
+    ["allowed IPs dropped after a call that exited 0", { allowedIps: [] }, false, "changed"],
+    ["a new key", { presharedKey: key("q") }, true, "changed"],
+    ["new allowed IPs", { allowedIps: ["10.9.9.9/32"] }, true, "changed"],
+    [
+      "reordered plus one more",
+      { allowedIps: [...before.allowedIps, "10.1.1.1/32"] },
+      true,
+      "changed",
+    ],
+    ["a new keepalive", { persistentKeepalive: 5 }, true, "changed"],
+  ];
+  for (const [name, change, unsettled, kind] of cases) {
+    await t.step(name, () => {
+      const found = verifyPurged(
+        [before],
+        change === null ? [] : [{ ...fresh, ...change }],
+        unsettled ? cut : new Set(),
+      );
+      assert.deepStrictEqual(found.findings, []);
+      assert.deepStrictEqual(found.leftAlone, [{ publicKey: before.publicKey, change: kind }]);
+    });
+  }
 });
 
 Deno.test("verifyPurged accepts an unconfirmed peer whose client sent a new initiation", () => {
   const unconfirmed = { ...before, latestHandshake: 0 };
   assert.deepStrictEqual(
-    verifyPurged([unconfirmed], [{ ...fresh, endpoint: "192.0.2.9:1" }]),
+    verifyPurged([unconfirmed], [{ ...fresh, endpoint: "192.0.2.9:1" }]).findings,
     [],
   );
+});
+
+Deno.test("matchConfig compares allowed IPs as sets", () => {
+  const reordered = { ...before, allowedIps: [...before.allowedIps].reverse() };
+  assert.deepStrictEqual(matchConfig(before, reordered), { kind: "same" });
 });

@@ -23,7 +23,7 @@ import { PurgeJournal } from "./journal.ts";
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import { SetPace } from "./pace.ts";
 import { recoverInterrupted } from "./recover.ts";
-import { type LeftAlone, matchConfig } from "./verify.ts";
+import { stillAsRead } from "./verify.ts";
 import type { PeerObservations } from "./observations.ts";
 import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
 import { verifyAndRepair } from "./repair.ts";
@@ -221,19 +221,7 @@ function rechecker(
   return async (batch) => {
     if (clock() - lastRead < MAX_READ_AGE_MS) return { keep: batch, leftAlone: [] };
     lastRead = clock();
-    const now = new Map((await wg.show([name]))[0].peers.map((p) => [p.publicKey, p]));
-    const keep: WgPeer[] = [];
-    const leftAlone: LeftAlone[] = [];
-    for (const before of batch) {
-      const peer = now.get(before.publicKey);
-      const leave = (change: LeftAlone["change"]) =>
-        leftAlone.push({ publicKey: before.publicKey, change });
-      if (peer === undefined) leave("removed");
-      else if (matchConfig(before, peer).kind !== "same") leave("changed");
-      else if (peer.latestHandshake !== before.latestHandshake) leave("active");
-      else keep.push(before);
-    }
-    return { keep, leftAlone };
+    return stillAsRead(batch, (await wg.show([name]))[0].peers);
   };
 }
 

@@ -201,10 +201,9 @@ async function recoverOne(
     } catch (error) {
       if (!(error instanceof KeyFileError || error instanceof UnsafePathError)) throw error;
       outcome.failure = error.message;
+    } finally {
       await replay?.remove().catch(() => {});
-      replay = null;
     }
-    await replay?.remove().catch(() => {});
     return outcome;
   } finally {
     if (removeDir) await dir.remove().catch(() => {});

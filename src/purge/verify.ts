@@ -84,6 +84,33 @@ export function matchConfig(before: PeerConfig, now: PeerConfig): ConfigMatch {
 }
 
 /**
+ * Splits the peers of a coming call, as read before, by a fresh read: those
+ * still as they were go into the call; one someone else removed or changed
+ * since, or that handshook again, is left out of it. Pure.
+ *
+ * @param batch the peers of the call, as read before
+ * @param now the interface's peers as read right before the call
+ */
+export function stillAsRead(
+  batch: readonly WgPeer[],
+  now: readonly WgPeer[],
+): { keep: WgPeer[]; leftAlone: LeftAlone[] } {
+  const byKey = new Map(now.map((p) => [p.publicKey, p]));
+  const keep: WgPeer[] = [];
+  const leftAlone: LeftAlone[] = [];
+  for (const before of batch) {
+    const peer = byKey.get(before.publicKey);
+    const leave = (change: LeftAlone["change"]) =>
+      leftAlone.push({ publicKey: before.publicKey, change });
+    if (peer === undefined) leave("removed");
+    else if (matchConfig(before, peer).kind !== "same") leave("changed");
+    else if (peer.latestHandshake !== before.latestHandshake) leave("active");
+    else keep.push(before);
+  }
+  return { keep, leftAlone };
+}
+
+/**
  * Compares each purged peer's state before the purge with the state read
  * afterwards.
  *

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { matchConfig, verifyPurged } from "../../src/purge/verify.ts";
+import { matchConfig, stillAsRead, verifyPurged } from "../../src/purge/verify.ts";
 import { key, peer } from "../support/peers.ts";
 
 const before = peer({
@@ -89,4 +89,20 @@ Deno.test("verifyPurged accepts an unconfirmed peer whose client sent a new init
 Deno.test("matchConfig compares allowed IPs as sets", () => {
   const reordered = { ...before, allowedIps: [...before.allowedIps].reverse() };
   assert.deepStrictEqual(matchConfig(before, reordered), { kind: "same" });
+});
+
+Deno.test("stillAsRead keeps a peer as read and leaves out one someone else touched", async (t) => {
+  const cases: [string, object | null, "keep" | "removed" | "changed" | "active"][] = [
+    ["as read", {}, "keep"],
+    ["removed", null, "removed"],
+    ["a new key", { presharedKey: key("q") }, "changed"],
+    ["handshook again", { latestHandshake: 900 }, "active"],
+  ];
+  for (const [name, change, expected] of cases) {
+    await t.step(name, () => {
+      const split = stillAsRead([before], change === null ? [] : [{ ...before, ...change }]);
+      const got = split.keep.length === 1 ? "keep" : split.leftAlone[0]?.change;
+      assert.strictEqual(got, expected);
+    });
+  }
 });

@@ -82,11 +82,13 @@ export interface ReadJournal {
 
 /**
  * Parses a journal. A last line that does not parse was cut by the kill:
- * its call never started, so it is left out.
+ * its call never started, so it is left out. A journal cut before its
+ * interface record was whole records no call: its purge changed nothing,
+ * and it is read as `null`, like no journal at all.
  *
  * @throws {ParseError} when any other line is not a journal record
  */
-export function parseJournal(text: string): ReadJournal {
+export function parseJournal(text: string): ReadJournal | null {
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   const parse = <T>(schema: z.ZodMiniType<T>, index: number): T | null => {
@@ -102,9 +104,7 @@ export function parseJournal(text: string): ReadJournal {
     throw new ParseError({ source: "purge journal", line: index + 1 }, "not a journal record");
   };
   const head = lines.length > 0 ? parse(identityLine, 0) : null;
-  if (head === null) {
-    throw new ParseError({ source: "purge journal", line: 1 }, "no interface record");
-  }
+  if (head === null) return null;
   const latest = new Map<string, { n: number; peer: JournalPeer }>();
   const done = new Set<number>();
   let lastExpectedMs = 0;

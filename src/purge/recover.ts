@@ -18,7 +18,13 @@ import type { Wg } from "../wg/command.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import { type OrphanedKeyDir, orphanedKeyDirs } from "../wg/key_dir.ts";
 import { purgePeers } from "./apply.ts";
-import { type InterfaceIdentity, type JournalPeer, parseJournal, PurgeJournal } from "./journal.ts";
+import {
+  type InterfaceIdentity,
+  type JournalPeer,
+  parseJournal,
+  PurgeJournal,
+  type ReadJournal,
+} from "./journal.ts";
 import { lockInterfaces } from "./lock.ts";
 import { type RepairOptions, type RepairOutcome, verifyAndRepair } from "./repair.ts";
 import { type LeftAlone, matchConfig } from "./verify.ts";
@@ -97,11 +103,23 @@ export async function recoverInterrupted(
 ): Promise<RecoveryOutcome[]> {
   const outcomes: RecoveryOutcome[] = [];
   for (const dir of await orphanedKeyDirs(options.keyDir)) {
-    if (dir.journal === null) {
+    let journal;
+    try {
+      journal = dir.journal === null ? null : parseJournal(dir.journal);
+    } catch (error) {
+      dir.release(); // Kept, for someone to look at: it is not ours to guess.
+      if (!(error instanceof ParseError)) throw error;
+      outcomes.push(
+        failed("(unknown)", `the journal of ${dir.name} is unreadable (${error.message})`),
+      );
+      continue;
+    }
+    // No call recorded: its purge was killed before it changed anything.
+    if (journal === null) {
       await dir.remove().catch(() => {});
       continue;
     }
-    const outcome = await recoverOne(wg, dir, dir.journal, options);
+    const outcome = await recoverOne(wg, dir, journal, options);
     if (outcome !== null) outcomes.push(outcome);
   }
   return outcomes;
@@ -110,17 +128,9 @@ export async function recoverInterrupted(
 async function recoverOne(
   wg: Wg,
   dir: OrphanedKeyDir,
-  text: string,
+  journal: ReadJournal,
   options: RecoveryOptions,
 ): Promise<RecoveryOutcome | null> {
-  let journal;
-  try {
-    journal = parseJournal(text);
-  } catch (error) {
-    dir.release(); // Kept, for someone to look at: it is not ours to guess.
-    if (!(error instanceof ParseError)) throw error;
-    return failed("(unknown)", `the journal of ${dir.name} is unreadable (${error.message})`);
-  }
   const name = journal.iface.name;
   const locks = options.lockDir === null
     ? null

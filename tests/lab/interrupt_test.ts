@@ -30,6 +30,19 @@ function stat(pid: number): string[] | null {
   }
 }
 
+function comm(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+  } catch {
+    return "";
+  }
+}
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(check(), "timed out");
+}
+
 /** The two pids a shell wrote to `path`, once both are there. */
 async function pidsIn(path: string): Promise<number[]> {
   await waitForFile(path);
@@ -57,6 +70,8 @@ for (const mechanism of ["cgroup2", "freezer"] as const satisfies KillMechanism[
       const [top, sleeper] = await pidsIn(`${dir}/top`);
       const [leader, inner] = await pidsIn(`${dir}/setsid`);
       const all = [top, sleeper, leader, inner];
+      // Until they exec, the forked children are still called sh.
+      await waitUntil(() => [sleeper, inner].every((pid) => comm(pid) === "sleep"));
       assert.strictEqual(top, child.pid);
       assert.deepStrictEqual((await group.pids()).sort(), [...all].sort());
       // The setsid child leads its own session and group: `kill -- -PGID` of the top misses it.

@@ -46,11 +46,6 @@ export interface InterruptOptions {
   fault: string;
   /** How the handshakes are run. */
   handshakes?: HandshakeOptions;
-  /**
-   * How many peers the purge that measures the window may purge, the others
-   * excluded; the window is scaled up to all the peers. Default all of them.
-   */
-  measuredPeers?: number;
   /** Seed of the instants; default a random one (printed, and read from WR_INTERRUPT_SEED). */
   seed?: number;
 }
@@ -69,6 +64,8 @@ interface Instant {
   atMs: number;
   /** The kill found the run still going. */
   hit: boolean;
+  /** The exit status of the next start. */
+  nextCode: number;
   /** The processes the kill ended. */
   killed: string[];
   purgedAtKill: number;
@@ -96,24 +93,41 @@ async function stateDir(): Promise<string> {
   return await Deno.makeTempDir({ dir: shm ? "/dev/shm" : undefined, prefix: "wr-interrupt-" });
 }
 
-/** Configurations by public key, as strings to compare. */
-function configs(peers: readonly WgPeer[]): Map<string, string> {
-  return new Map(peers.map((p) => [p.publicKey, JSON.stringify(configOf(p))]));
+type Config = ReturnType<typeof configOf>;
+
+/** Configurations by public key. */
+function configs(peers: readonly WgPeer[]): Map<string, Config> {
+  return new Map(peers.map((p) => [p.publicKey, configOf(p)]));
+}
+
+/** What differs between two configurations of a peer, its preshared key named but never shown. */
+function difference(was: Config, now: Config): string {
+  const out: string[] = [];
+  if (now.presharedKey !== was.presharedKey) {
+    out.push(now.presharedKey === null ? "preshared key gone" : "another preshared key");
+  }
+  if (JSON.stringify(now.allowedIps) !== JSON.stringify(was.allowedIps)) {
+    out.push(
+      `allowed-ips ${was.allowedIps.join(",") || "none"} -> ${now.allowedIps.join(",") || "none"}`,
+    );
+  }
+  if (now.persistentKeepalive !== was.persistentKeepalive) {
+    out.push(`keepalive ${was.persistentKeepalive} -> ${now.persistentKeepalive}`);
+  }
+  return out.join(", ");
 }
 
 /**
- * Runs one purge through an observing wrapper (the real wg, timed), with all
- * but the first `measured` peers excluded: when its first `wg set` call
- * started and its last ended, that span scaled up to all the peers.
+ * Runs one whole purge through an observing wrapper (the real wg, timed):
+ * when its first `wg set` call started and its last ended. Every peer is
+ * then purged, and must handshake again.
  */
 async function measurePurge(
   lab: WgLab,
   args: string[],
   options: CliOptions,
   peers: readonly LoadPeer[],
-  measured: number,
 ): Promise<PurgeWindow> {
-  const excluded = peers.slice(measured).flatMap((p) => ["--exclude", p.keys.publicKey]);
   return await withWrapper(
     `#!/bin/bash
 # Not a fake: the real wg, with the start and end of each 'wg set' written down.
@@ -128,18 +142,16 @@ exec @WG@ "$@"
 `,
     async (wg, dir) => {
       const started = Date.now();
-      const r = await runCli([...args, "--wg", wg, ...excluded], options);
+      const r = await runCli([...args, "--wg", wg], options);
       assert.strictEqual(r.code, 0, r.log.slice(-2000));
       const purged = (await lab.dump()).peers.filter((p) => p.endpoint === null).length;
-      assert.strictEqual(purged, measured, "the purge that measures purged the peers it may");
+      assert.strictEqual(purged, peers.length, "the purge that measures purged every peer");
       const times = async (name: string) =>
         (await Deno.readTextFile(`${dir}/${name}`)).trim().split("\n").map((t) =>
           Number(t) - started
         );
-      const startMs = (await times("starts"))[0];
       const ends = await times("ends");
-      const callsMs = (Math.max(...ends) - startMs) * (peers.length / measured);
-      return { startMs, endMs: Math.round(startMs + callsMs), calls: ends.length };
+      return { startMs: (await times("starts"))[0], endMs: Math.max(...ends), calls: ends.length };
     },
   );
 }
@@ -209,7 +221,6 @@ export async function killAtRandomInstants(
   options: InterruptOptions,
 ): Promise<void> {
   const handshakes = options.handshakes ?? {};
-  const measured = Math.min(options.measuredPeers ?? peers.length, peers.length);
   const given = options.seed ?? Number(Deno.env.get("WR_INTERRUPT_SEED") ?? "0");
   const seed = given || crypto.getRandomValues(new Uint32Array(1))[0];
   const draw = random(seed);
@@ -231,13 +242,14 @@ export async function killAtRandomInstants(
   const cli: CliOptions = { clockShift: CLOCK_SHIFT, netns: lab.serverNs };
   const instants: Instant[] = [];
   try {
-    const window = await measurePurge(lab, args, cli, peers, measured);
+    const window = await measurePurge(lab, args, cli, peers);
     console.log(
-      `a purge of ${measured} of the ${peers.length} peers: ${window.calls} wg set calls, the ` +
-        `first started ${window.startMs} ms after the start, the last ended (scaled to all ` +
-        `peers) at ${window.endMs} ms; instants drawn in that span, seed ${seed}`,
+      `a purge of the ${peers.length} peers: ${window.calls} wg set calls, the first started ` +
+        `${window.startMs} ms after the start, the last ended at ${window.endMs} ms; instants ` +
+        `drawn in that span (ended earlier by an instant that finds every peer purged), ` +
+        `seed ${seed}`,
     );
-    assert.deepStrictEqual(await handshakeFailures(lab, peers.slice(0, measured), handshakes), []);
+    assert.deepStrictEqual(await handshakeFailures(lab, peers, handshakes), []);
     const most = options.instants + 10;
     while (instants.filter((i) => i.hit).length < options.instants) {
       assert.ok(
@@ -256,14 +268,15 @@ export async function killAtRandomInstants(
       assert.doesNotMatch(next.log, /internal error/, next.log.slice(-2000));
       const now = configs((await lab.dump()).peers);
       const lost = [...original.keys()].filter((k) => !now.has(k));
-      const changed = [...original].filter(([k, c]) => now.has(k) && now.get(k) !== c).map(([k]) =>
-        k
+      const changed = [...original.keys()].filter((k) =>
+        now.has(k) && difference(original.get(k)!, now.get(k)!) !== ""
       );
       const failed = await handshakeFailures(lab, peers, handshakes);
       const noHandshake = failed.filter((k) => !lost.includes(k) && !changed.includes(k));
       const instant: Instant = {
         atMs,
         hit: status.signal === "SIGKILL",
+        nextCode: next.code,
         killed,
         purgedAtKill,
         lost,
@@ -271,6 +284,10 @@ export async function killAtRandomInstants(
         noHandshake,
       };
       instants.push(instant);
+      // Purges vary: an instant that found every call made ends the span.
+      if (!instant.hit || purgedAtKill === peers.length) {
+        window.endMs = Math.max(window.startMs, Math.min(window.endMs, atMs));
+      }
       const n = instants.filter((i) => i.hit).length;
       console.log(
         `instant ${instant.hit ? `${n}/${options.instants}` : "(missed: the run had ended)"} at ` +
@@ -280,7 +297,10 @@ export async function killAtRandomInstants(
           (damage(instant) > 0 ? ` (${short([...lost, ...changed, ...noHandshake])})` : "") +
           `; ${((performance.now() - instantStarted) / 1000).toFixed(0)} s in all`,
       );
-      if (next.code !== 0) console.log(next.log.trim().split("\n").slice(-5).join("\n"));
+      for (const k of changed) {
+        console.log(`  ${k.slice(0, 8)}: ${difference(original.get(k)!, now.get(k)!)}`);
+      }
+      if (next.code !== 0) console.log(next.stderr.trim().split("\n").slice(-3).join("\n"));
       const bad = [...new Set([...lost, ...changed, ...failed])].map((k) => byKey.get(k)!);
       if (bad.length > 0) {
         // Put back by the test, so that the next instant starts whole.
@@ -297,16 +317,18 @@ export async function killAtRandomInstants(
     lost: sum((i) => i.lost.length),
     changed: sum((i) => i.changed.length),
     noHandshake: sum((i) => i.noHandshake.length),
+    failedNextStarts: instants.filter((i) => i.nextCode !== 0).length,
   };
   const inCall = hits.filter((i) => i.killed.length > 1).length;
   console.log(
     `instants (ms after the start): ${instants.map((i) => i.atMs).join(" ")}; ` +
       `${inCall} of ${hits.length} killed a wg call under way; ` +
-      `${instants.filter((i) => damage(i) > 0).length} instants lost, changed or stopped peers`,
+      `${instants.filter((i) => damage(i) > 0).length} instants lost, changed or stopped peers; ` +
+      `${totals.failedNextStarts} next starts exited non-zero`,
   );
   console.log(
     `| ${options.fault} | ${hits.length} | ${peers.length} | ${totals.lost} | ${totals.changed} | ${totals.noHandshake} |`,
   );
   assert.ok(inCall > 0, "no instant fell inside a wg call");
-  assert.deepStrictEqual(totals, { lost: 0, changed: 0, noHandshake: 0 });
+  assert.deepStrictEqual(totals, { lost: 0, changed: 0, noHandshake: 0, failedNextStarts: 0 });
 }

@@ -119,7 +119,7 @@ Deno.test("purgePeers starts no call once a stop is requested, and counts what i
 
 Deno.test("purgePeers records each call in the journal before it starts, and marks it done after", async (t) => {
   const journalOf = (journal: PurgeJournal) =>
-    parseJournal(Deno.readTextFileSync(`${journal.keys.path}/journal`));
+    parseJournal(Deno.readTextFileSync(`${journal.keys.path}/journal`))!;
   await t.step("every call done: nothing unsettled", async () => {
     const peers = manyPeers(50);
     const wg = new FakeWg({ msPerBlock: 5 }).addInterface("wg0", peers);

@@ -17,6 +17,7 @@ import { configsByKey, key, manyPeers, peer, policy } from "../support/peers.ts"
 const NOW = 100_000;
 const ROOT = new URL("../..", import.meta.url).pathname;
 const JOURNAL = new URL("../../src/purge/journal.ts", import.meta.url).href;
+const KEY_DIR = new URL("../../src/wg/key_dir.ts", import.meta.url).href;
 
 Deno.test("planReplay puts back what a cut call may have broken, and nothing else", async (t) => {
   const was = peer({
@@ -55,23 +56,15 @@ Deno.test("planReplay puts back what a cut call may have broken, and nothing els
 });
 
 /**
- * Writes a journal of one call holding `peers` in a key directory under
- * `parent`, from a child process that then exits without removing it: what
- * a purge killed in that call leaves behind.
+ * Runs `body` in a child process that then exits without cleaning up: what
+ * a purge killed at that point leaves behind. `body` sees `parent`.
  */
-async function dieMidCall(parent: string, iface: InterfaceIdentity, peers: WgPeer[]) {
-  const configs = peers.map(({ publicKey, allowedIps, presharedKey, persistentKeepalive }) => ({
-    publicKey,
-    allowedIps,
-    presharedKey,
-    persistentKeepalive,
-  }));
+async function dieAfter(parent: string, body: string): Promise<void> {
   const script = `
     import { PurgeJournal } from ${JSON.stringify(JOURNAL)};
-    const journal = await PurgeJournal.open(${JSON.stringify(parent)}, undefined, ${
-    JSON.stringify(iface)
-  });
-    await journal.begin(${JSON.stringify(configs)}, 5000);
+    import { KeyDir } from ${JSON.stringify(KEY_DIR)};
+    const parent = ${JSON.stringify(parent)};
+    ${body}
     Deno.exit(0);`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", script],
@@ -80,6 +73,21 @@ async function dieMidCall(parent: string, iface: InterfaceIdentity, peers: WgPee
     stderr: "piped",
   }).output();
   assert.strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+/** Leaves the journal of a purge killed in its first call, which holds `peers`. */
+async function dieMidCall(parent: string, iface: InterfaceIdentity, peers: WgPeer[]) {
+  const configs = peers.map(({ publicKey, allowedIps, presharedKey, persistentKeepalive }) => ({
+    publicKey,
+    allowedIps,
+    presharedKey,
+    persistentKeepalive,
+  }));
+  await dieAfter(
+    parent,
+    `const journal = await PurgeJournal.open(parent, undefined, ${JSON.stringify(iface)});
+    await journal.begin(${JSON.stringify(configs)}, 5000);`,
+  );
 }
 
 async function cycleIn(dir: string, wg: FakeWg, over: Partial<CycleOptions> = {}) {
@@ -182,6 +190,29 @@ Deno.test("runCycle replays nothing in a dry run", async () => {
     assert.strictEqual(wg.sets.length, 0);
     assert.strictEqual(keyDirs(dir).length, 1, "kept for a real start");
   });
+});
+
+Deno.test("runCycle removes the key directory of a purge killed before its journal recorded the interface", async (t) => {
+  for (
+    const [name, body] of [
+      ["no journal", ""],
+      ["an empty journal", `await keys.appendJournal("");`],
+      ["the interface record cut", `await keys.appendJournal('{"t":"interface","na');`],
+    ]
+  ) {
+    await t.step(name, async () => {
+      await withDir(async (dir) => {
+        const peers = manyPeers(2, NOW - 600);
+        const wg = new FakeWg().addInterface("wg0", peers);
+        await dieAfter(dir, `const keys = await KeyDir.create(parent); ${body}`);
+        assert.strictEqual(keyDirs(dir).length, 1);
+        const { result, lines } = await cycleIn(dir, wg);
+        assert.strictEqual(result.ok, true, lines.join("\n"));
+        assert.deepStrictEqual(keyDirs(dir), [], "removed");
+        assert.ok(wg.peers("wg0").every((p) => p.endpoint === null), "its own purge ran");
+      });
+    });
+  }
 });
 
 Deno.test("leftoverWaitMs gives a call a killed purge left running twice its expected time", async (t) => {

@@ -87,7 +87,16 @@ async function dispatch(argv: readonly string[], io: MainIo, started: Started): 
   };
   const settings = await load();
   const { now, print } = io;
-  return await cmd.spec.run({ settings, json: cmd.json, sources, reload: load, wgFor, now, print });
+  return await cmd.spec.run({
+    settings,
+    json: cmd.json,
+    peerTimes: cmd.peerTimes,
+    sources,
+    reload: load,
+    wgFor,
+    now,
+    print,
+  });
 }
 
 /** Writes `error` as one line, through the logger once it has started; returns the exit code. */

@@ -49,6 +49,8 @@ export type CommandLine<S extends CommandSpec = CommandSpec> =
     flags: CheckedSettingsLayer;
     /** `--json`: machine-readable output on stdout. */
     json: boolean;
+    /** `--peer-times`: per-peer times in what is printed. */
+    peerTimes: boolean;
   };
 
 /** The exit codes, as `--help` states them. */
@@ -149,6 +151,7 @@ export async function parseCommandLine<S extends CommandSpec>(
     uciPath: (given.get("uci") as string | undefined) ?? null,
     flags,
     json: given.get("json") === true,
+    peerTimes: given.get("peer-times") === true,
   };
 }
 

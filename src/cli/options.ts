@@ -59,6 +59,12 @@ const OTHER_OPTIONS = {
     before: "logLevel",
     help: "print the result as JSON on stdout; log lines all go to stderr",
   },
+  "peer-times": {
+    group: null,
+    before: "logLevel",
+    help: "print each peer's idle or handshake time too (never logged\n" +
+      "or written to a file)",
+  },
   help: { short: "h", group: null, help: "this help" },
 } as const satisfies Record<string, OtherOption>;
 

@@ -16,6 +16,12 @@ export interface Invocation {
   settings: Settings;
   /** `--json`: machine-readable output on stdout. */
   json: boolean;
+  /**
+   * `--peer-times`: per-peer times (idle, latest handshake) in what is
+   * printed on stdout. Without it nothing printed holds one; nothing
+   * logged or written to a file ever does.
+   */
+  peerTimes: boolean;
   /** The files the settings came from. */
   sources: SettingsSources;
   /** Loads the settings again from the same sources and flags (the daemon's SIGHUP). */

@@ -8,6 +8,7 @@ import { PURGE_OPTIONS, SETTINGS_OPTIONS, WG_OPTIONS } from "../cli/options.ts";
 import type { Subcommand } from "../cli/subcommand.ts";
 import { ExitCode } from "../common/errors.ts";
 import { flagOf } from "../config/settings_registry.ts";
+import { printedReport } from "../purge/mod.ts";
 
 /** The `run` subcommand. */
 export const runCommand: Subcommand = {
@@ -18,10 +19,11 @@ export const runCommand: Subcommand = {
 the peer is removed and re-added in one wg call with the same allowed-ips,
 preshared key and keepalive, so the interface forgets its endpoint. SIGTERM,
 SIGINT or SIGHUP stops it between two wg calls; what it did is verified, and
-it exits 1. --json prints the cycle report.`,
-  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "json"],
+it exits 1. --json prints the cycle report; its peers' idle times only with
+--peer-times.`,
+  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "json", "peer-times"],
   purges: true,
-  async run({ settings, json, wgFor, now, print }) {
+  async run({ settings, json, peerTimes, wgFor, now, print }) {
     // SIGTERM, SIGINT (Ctrl-C) or SIGHUP (the terminal closed) stops between
     // two wg calls, never inside one: each call runs in a session of its own.
     const runner = new CycleRunner(settings, { wgFor, now, daemon: false });
@@ -31,7 +33,7 @@ it exits 1. --json prints the cycle report.`,
     } finally {
       runner.dispose();
     }
-    if (json) print(JSON.stringify(report, null, 2) + "\n");
+    if (json) print(JSON.stringify(printedReport(report, peerTimes), null, 2) + "\n");
     const stopped = report.interfaces.some((r) => r.stoppedEarly > 0);
     if (!report.ok || stopped) return ExitCode.runtime;
     return report.busy.length > 0 ? ExitCode.busy : ExitCode.ok;

@@ -1,8 +1,8 @@
 /**
  * `wg-reinstate status`: the last cycle and the totals since boot from the
  * status file, then every peer with its interface, short key, endpoint
- * family, handshake age and decision. It never shows an endpoint address,
- * and changes nothing.
+ * family and decision (its handshake age with `--peer-times`). It never
+ * shows an endpoint address, and changes nothing.
  *
  * @module
  */
@@ -24,15 +24,16 @@ export const statusCommand: Subcommand = {
   description: `Shows the last cycle and the totals since boot from ${
     flagOf("statusFile")
   }, then lists
-every peer: interface, short key, endpoint family (never the address),
-handshake age, and what a cycle would decide, with the reason. It changes
-nothing. --json prints it all as {statusFile, status, peers}.`,
+every peer: interface, short key, endpoint family (never the address), and
+what a cycle would decide, with the reason; its handshake age only with
+--peer-times. It changes nothing. --json prints it all as {statusFile,
+status, peers}.`,
   // It plans as a cycle would but writes nothing: no key, lock or metrics file.
-  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, SETTINGS.statusFile.flag, "json"],
+  options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, SETTINGS.statusFile.flag, "json", "peer-times"],
   purges: false,
-  async run({ settings, json, wgFor, now, print }) {
+  async run({ settings, json, peerTimes, wgFor, now, print }) {
     const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now));
-    const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)));
+    const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)), peerTimes);
     // The status file is a report, not an input to any change: a bad one is
     // shown as such, and the peers are still listed.
     let last: Status | null | string;
@@ -146,10 +147,13 @@ export interface StatusRow {
   publicKey: string;
   /** The endpoint's address family only. */
   endpoint: EndpointFamily;
-  /** Unix seconds; 0 = never. */
-  latestHandshake: number;
-  /** Seconds since the latest handshake; null when never; negative when in the future. */
-  handshakeAgeSeconds: number | null;
+  /** Unix seconds; 0 = never. Only with `--peer-times`. */
+  latestHandshake?: number;
+  /**
+   * Seconds since the latest handshake; null when never; negative when in
+   * the future. Only with `--peer-times`.
+   */
+  handshakeAgeSeconds?: number | null;
   decision: "purge" | "keep";
   reason: string;
   /** The peer's description from the network config, or null. */
@@ -159,10 +163,11 @@ export interface StatusRow {
 /** Descriptions by interface, then public key. */
 export type Descriptions = ReadonlyMap<string, ReadonlyMap<string, string>>;
 
-/** Flattens planned interfaces into status rows. */
+/** Flattens planned interfaces into status rows; with `peerTimes`, with each peer's times. */
 export function statusRows(
   planned: readonly PlannedInterface[],
   descriptions: Descriptions = new Map(),
+  peerTimes = false,
 ): StatusRow[] {
   // By key: the kernel moves a re-added peer to the end of its list, and
   // wireguard-go lists peers in no fixed order; a table to compare needs one.
@@ -173,8 +178,12 @@ export function statusRows(
       interface: iface.name,
       publicKey: peer.publicKey,
       endpoint: endpointFamily(peer.endpoint),
-      latestHandshake: peer.latestHandshake,
-      handshakeAgeSeconds: peer.latestHandshake > 0 ? now - peer.latestHandshake : null,
+      ...(peerTimes
+        ? {
+          latestHandshake: peer.latestHandshake,
+          handshakeAgeSeconds: peer.latestHandshake > 0 ? now - peer.latestHandshake : null,
+        }
+        : {}),
       decision: decision.action,
       reason: decision.reason,
       description: descriptions.get(iface.name)?.get(peer.publicKey) ?? null,
@@ -195,16 +204,19 @@ export function formatAge(seconds: number | null): string {
   return `${Math.floor(seconds / 86400)}d${pad(Math.floor(seconds / 3600) % 24)}h`;
 }
 
-/** Renders rows as an aligned text table. */
+/** Renders rows as an aligned text table; a HANDSHAKE column when they hold times. */
 export function formatStatusTable(rows: readonly StatusRow[]): string {
   const described = rows.some((r) => r.description !== null);
-  const header = ["INTERFACE", "PEER", "ENDPOINT", "HANDSHAKE", "DECISION", "REASON"];
-  if (described) header.push("DESCRIPTION");
+  const timed = rows.some((r) => r.handshakeAgeSeconds !== undefined);
+  const header = [
+    ...["INTERFACE", "PEER", "ENDPOINT", ...(timed ? ["HANDSHAKE"] : []), "DECISION", "REASON"],
+    ...(described ? ["DESCRIPTION"] : []),
+  ];
   const body = rows.map((r) => [
     r.interface,
     shortKey(r.publicKey),
     r.endpoint,
-    formatAge(r.handshakeAgeSeconds),
+    ...(timed ? [formatAge(r.handshakeAgeSeconds ?? null)] : []),
     r.decision,
     r.reason,
     ...(described ? [r.description ?? ""] : []),

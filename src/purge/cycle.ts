@@ -20,6 +20,7 @@ import type { WgInterface, WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/command.ts";
 import { purgePeers, type Recheck } from "./apply.ts";
 import { PurgeJournal } from "./journal.ts";
+import { shuffled } from "./order.ts";
 import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import { SetPace } from "./pace.ts";
 import { recoverInterrupted } from "./recover.ts";
@@ -255,7 +256,7 @@ async function purgeInterface(
     const applied = await purgePeers(
       wg,
       name,
-      stale,
+      shuffled(stale),
       journal,
       { pace: repair.pace, clockMs: options.clockMs, stop: options.stop },
       rechecker(wg, name, readAtMs, clockOf(options)),
@@ -277,7 +278,11 @@ async function purgeInterface(
     }
     const bad = new Set(outcome.repair?.findings.map((f) => f.expected.publicKey));
     for (const l of outcome.repair?.leftAlone ?? []) bad.add(l.publicKey);
-    outcome.purged = purged(applied.attempted.filter((p) => !bad.has(p.publicKey)));
+    const attempted = new Set(applied.attempted.map((p) => p.publicKey));
+    // Reported in the order read: the order handed to wg is not to be kept.
+    outcome.purged = purged(
+      stale.filter((p) => attempted.has(p.publicKey) && !bad.has(p.publicKey)),
+    );
   } catch (error) {
     if (!(error instanceof KeyFileError)) throw error;
     outcome.failure = { message: error.message, unchanged: true };

@@ -16,5 +16,6 @@ export {
   PURGE_REASONS,
   type PurgeReason,
 } from "./plan.ts";
+export { printedReport } from "./report.ts";
 export type { CycleReport, InterfaceReport, PurgedPeer, RepairedPeer } from "./report.ts";
 export type { PurgeProblem } from "./verify.ts";

@@ -41,7 +41,13 @@ export const PURGE_REASONS: readonly PurgeReason[] = ["stale", "unconfirmed"];
 
 /** The decision for one peer. */
 export type Decision =
-  | { action: "purge"; reason: PurgeReason; idleSeconds: number }
+  | {
+    action: "purge";
+    reason: PurgeReason;
+    idleSeconds: number;
+    /** Seconds past the moment it could first have been purged (its deadline). */
+    lingerSeconds: number;
+  }
   | { action: "keep"; reason: KeepReason; idleSeconds: number | null };
 
 /** A peer with its decision. */
@@ -109,14 +115,24 @@ function decide(
       policy.configuredWithoutEndpoint.has(peer.publicKey);
     if (!unconfirmed) return keep("never-handshaked");
     if (watched < policy.staleAfter) return keep("observing");
-    return { action: "purge", reason: "unconfirmed", idleSeconds: Math.floor(watched) };
+    return {
+      action: "purge",
+      reason: "unconfirmed",
+      idleSeconds: Math.floor(watched),
+      lingerSeconds: watched - policy.staleAfter,
+    };
   }
   // A handshake "in the future" means the wall clock stepped back; the age is
   // unknowable, so the peer is left alone.
   if (idleSeconds < 0) return keep("handshake-in-future");
   if (idleSeconds <= policy.staleAfter) return keep("active");
   if (observed !== undefined && watched < policy.staleAfter) return keep("observing");
-  return { action: "purge", reason: "stale", idleSeconds };
+  return {
+    action: "purge",
+    reason: "stale",
+    idleSeconds,
+    lingerSeconds: idleSeconds - policy.staleAfter,
+  };
 }
 
 /** One interface as read, with a decision for each of its peers. */

@@ -5,7 +5,10 @@
  * and the log lines that say it ({@link cycleLines}), which
  * {@link writeLog} writes. A report names peers
  * by public key (for `--json`); log lines name them by {@link shortKey}
- * only, and never an endpoint.
+ * only, and never an endpoint. No log line carries a peer's time: the log's
+ * own time stamp minus an idle time would be the moment that user was last
+ * active, the very record this tool erases. At info level a cycle logs
+ * counts; the purged peers are named at debug level only.
  *
  * @module
  */
@@ -22,8 +25,17 @@ export type { RepairedPeer } from "./repair.ts";
 export interface PurgedPeer {
   publicKey: string;
   reason: PurgeReason;
-  /** Seconds since the handshake; for `unconfirmed`, seconds the daemon watched it. */
+  /**
+   * Seconds since the handshake; for `unconfirmed`, seconds the daemon
+   * watched it. Printed only on request (see {@link printedReport}).
+   */
   idleSeconds: number;
+  /**
+   * Seconds past its deadline (the moment it could first have been purged)
+   * at which it was purged: for the linger histogram, which aggregates it.
+   * Printed only on request, like {@link idleSeconds}.
+   */
+  lingerSeconds: number;
 }
 
 /** What one cycle did to one interface. */
@@ -122,6 +134,21 @@ export function cycleReport(cycle: CycleOutcome): CycleReport {
   };
 }
 
+/**
+ * The report as `--json` prints it: each purged peer's idle time only when
+ * `peerTimes` asks for it (`--peer-times`). It never goes to a file. Pure.
+ */
+export function printedReport(report: CycleReport, peerTimes: boolean): unknown {
+  if (peerTimes) return report;
+  return {
+    ...report,
+    interfaces: report.interfaces.map((r) => ({
+      ...r,
+      purged: r.purged.map(({ publicKey, reason }) => ({ publicKey, reason })),
+    })),
+  };
+}
+
 function interfaceReport(o: InterfaceOutcome, refusal: string | null): InterfaceReport {
   return {
     name: o.name,
@@ -161,7 +188,7 @@ function failureText(failure: InterfaceOutcome["failure"]): string | null {
 
 /** One log line: a LogTape message template and the properties that fill it. */
 export interface LogLine {
-  level: "info" | "warning" | "error";
+  level: "debug" | "info" | "warning" | "error";
   /** `{name}` placeholders are filled from {@link properties}. */
   message: string;
   properties: Record<string, unknown>;
@@ -174,6 +201,7 @@ function line(level: LogLine["level"]) {
     properties,
   });
 }
+const debug = line("debug");
 const info = line("info");
 const warning = line("warning");
 const error = line("error");
@@ -239,13 +267,20 @@ function interfaceLines(o: InterfaceOutcome, report: InterfaceReport, dryRun: bo
   if (o.cleanupError !== null) {
     lines.push(error("{interface}: {error}", { interface: name, error: o.cleanupError }));
   }
-  lines.push(info("{interface}: {checked} peers checked, {purged} {verb}, kept {kept}", {
-    interface: name,
-    checked: report.checked,
-    purged: report.purged.length,
-    verb: dryRun ? "would be purged" : "purged",
-    kept: formatCounts(report.kept),
-  }));
+  const byReason: Record<string, number> = {};
+  for (const p of report.purged) byReason[p.reason] = (byReason[p.reason] ?? 0) + 1;
+  const reasons = report.purged.length > 0 ? " ({reasons})" : "";
+  lines.push(info(
+    `{interface}: {checked} peers checked, {purged} {verb}${reasons}, kept {kept}`,
+    {
+      interface: name,
+      checked: report.checked,
+      purged: report.purged.length,
+      verb: dryRun ? "would be purged" : "purged",
+      reasons: formatCounts(byReason),
+      kept: formatCounts(report.kept),
+    },
+  ));
   return lines;
 }
 
@@ -347,13 +382,10 @@ function repairedLine(fields: Record<string, unknown>, peer: RepairedPeer): LogL
 }
 
 function purgedLine(iface: string, peer: PurgedPeer, dryRun: boolean): LogLine {
-  const why = peer.reason === "unconfirmed"
-    ? "endpoint from an unconfirmed initiation, seen {idleSeconds} s"
-    : "idle {idleSeconds} s";
-  return info(`${dryRun ? "would purge" : "purged"} peer {peer} on {interface}, ${why}`, {
+  const why = peer.reason === "unconfirmed" ? "endpoint from an unconfirmed initiation" : "stale";
+  return debug(`${dryRun ? "would purge" : "purged"} peer {peer} on {interface}: ${why}`, {
     interface: iface,
     peer: shortKey(peer.publicKey),
-    idleSeconds: peer.idleSeconds,
   });
 }
 

@@ -37,7 +37,7 @@ Deno.test("the daemon purges nothing when the wall clock jumps forward over live
     await daemon.waitFor(/(cycle done[\s\S]*){3}/);
     const status = await daemon.stop();
     assert.strictEqual(status.code, 0);
-    assert.strictEqual(count(daemon.log, / purged peer /), 0, daemon.log);
+    assert.strictEqual(count(daemon.log, / [1-9]\d* purged/), 0, daemon.log);
     assert.match(daemon.log, /4 peers checked, 0 purged, kept observing=4/);
     assert.ok((await lab.dump()).peers.every((p) => p.endpoint !== null));
   } finally {
@@ -49,10 +49,10 @@ Deno.test("the daemon purges once it has watched a stale handshake for stale-aft
   const lab = await labWithClients(4);
   try {
     // The monotonic clock runs 200 times faster: one real second is 200 s watched.
-    const daemon = new CliProcess(["daemon", "-i", lab.iface, "--interval", "1"], {
-      clockShift: 600,
-      monotonicSpeed: 200,
-    });
+    const daemon = new CliProcess(
+      ["daemon", "-i", lab.iface, "--interval", "1", "--log-level", "debug"],
+      { clockShift: 600, monotonicSpeed: 200 },
+    );
     await daemon.waitFor(/(purged peer[\s\S]*){4}/);
     await daemon.stop();
     const cycles = daemon.log.split(/cycle (?:done|FAILED)/);
@@ -106,10 +106,12 @@ Deno.test("the daemon forgets an unconfirmed endpoint of a peer configured witho
       "1",
       "--wg-quick-config",
       conf,
+      "--log-level",
+      "debug",
     ], {
       monotonicSpeed: 200,
     });
-    await daemon.waitFor(/purged peer .* endpoint from an unconfirmed initiation, seen \d+ s/);
+    await daemon.waitFor(/purged peer .*: endpoint from an unconfirmed initiation$/m);
     await daemon.stop();
     const after = (await lab.dump()).peers;
     assert.strictEqual(peerByKey(after, known.keys.publicKey).endpoint, null);

@@ -32,7 +32,7 @@ Deno.test("daemon process purges, reloads its config on SIGHUP and exits 0 on SI
 
     await Deno.writeTextFile(config, settings([]));
     daemon.child.kill("SIGHUP");
-    await daemon.waitFor(/settings reloaded[\s\S]*purged peer/);
+    await daemon.waitFor(/settings reloaded[\s\S]* 1 purged \(stale=1\)/);
     peers = (await lab.dump()).peers;
     assert.strictEqual(peerByKey(peers, withPsk.keys.publicKey).endpoint, null);
     assert.strictEqual(peerByKey(peers, withPsk.keys.publicKey).presharedKey, withPsk.psk);

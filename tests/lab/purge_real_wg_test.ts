@@ -119,14 +119,16 @@ Deno.test("purge cycle forgets exactly the stale endpoints and keeps every confi
     // The preshared-key directory is gone.
     assert.deepStrictEqual([...Deno.readDirSync(keyParent)], []);
 
-    // Logs: one line per purge, a summary, and never an address or a PSK.
+    // Logs: one debug line per purge, a summary, and never an address, a PSK or a peer's time.
     const text = logs.join("");
+    assert.ok(logs.filter((l) => /purge peer/.test(l)).every((l) => /\[DBG\]/.test(l)), text);
+    assert.doesNotMatch(text, /idle|handshake \d|\d+ s\b/);
     assert.strictEqual(logs.filter((l) => / purged peer /.test(l)).length, 3, text);
     assert.strictEqual(logs.filter((l) => /would purge peer/.test(l)).length, 3, text);
     assert.match(
       text,
       new RegExp(
-        `${lab.iface}: 8 peers checked, 3 purged, kept active=1 no-endpoint=1 never-handshaked=1 excluded=1 configured-endpoint=1`,
+        `${lab.iface}: 8 peers checked, 3 purged \\(stale=3\\), kept active=1 no-endpoint=1 never-handshaked=1 excluded=1 configured-endpoint=1`,
       ),
     );
     assert.match(text, /cycle done in \d+ ms: 8 peers checked, 3 purged/);

@@ -53,7 +53,7 @@ export async function purgeKeepsConfigurations(impl: WgImpl): Promise<void> {
       netns: lab.serverNs,
     });
     assert.strictEqual(r.code, 0, r.log);
-    assert.match(r.log, /7 peers checked, 3 purged/);
+    assert.match(r.log, /7 peers checked, 3 purged \(stale=3\)/);
     const after = await rawPeers(lab);
     assert.deepStrictEqual([...after.keys()].sort(), orderBefore.slice().sort(), "no peer lost");
     for (const [key, was] of before) {
@@ -132,7 +132,17 @@ export async function replayAfterPurge(impl: WgImpl): Promise<void> {
       `[Peer]\nPublicKey = ${key}\nAllowedIPs = ${victim.allowedIps}\n`,
     );
     const daemon = new CliProcess(
-      ["daemon", "-i", lab.iface, "--interval", "1", "--wg-quick-config", conf],
+      [
+        "daemon",
+        "-i",
+        lab.iface,
+        "--interval",
+        "1",
+        "--wg-quick-config",
+        conf,
+        "--log-level",
+        "debug",
+      ],
       { monotonicSpeed: 200, netns: lab.serverNs },
     );
     try {

@@ -105,7 +105,8 @@ Deno.test("the systemd unit purges, reloads, stops cleanly and logs at the right
 
     const all = await journal();
     const ours = all.filter((r) => r._PID === pid);
-    assert.ok(ours.some((r) => /purged peer/.test(r.MESSAGE)));
+    assert.ok(ours.some((r) => /\[INF\] .* [1-9]\d* purged \(stale=/.test(r.MESSAGE)));
+    assert.ok(!ours.some((r) => /purged peer|idle/.test(r.MESSAGE)), "no peer named at info");
     assert.ok(ours.some((r) => /daemon stopping on signal/.test(r.MESSAGE)));
     const level = (m: string) => m.match(/^\[(DBG|INF|WRN|ERR)\] /)?.[1];
     for (const r of ours) {

@@ -81,10 +81,11 @@ async function accepts(command: string, name: OptionName): Promise<boolean> {
 /** The options each subcommand uses, in --help order: the README's table follows this. */
 const EXPECTED: Record<string, string> = {
   run: "interface stale-after force-short-threshold exclude wg-quick-config config uci network " +
-    "dry-run json log-level log-format log-timestamps wg wg-timeout key-dir lock-dir status-file " +
+    "dry-run json peer-times log-level log-format log-timestamps wg wg-timeout key-dir lock-dir " +
+    "status-file " +
     "metrics-file argv-budget help",
   status: "interface stale-after force-short-threshold exclude wg-quick-config config uci " +
-    "network json log-level log-format log-timestamps wg wg-timeout status-file help",
+    "network json peer-times log-level log-format log-timestamps wg wg-timeout status-file help",
   daemon: "interface stale-after force-short-threshold exclude wg-quick-config config uci " +
     "network interval dry-run log-level log-format log-timestamps wg wg-timeout key-dir " +
     "lock-dir status-file metrics-file argv-budget help",

@@ -366,6 +366,7 @@ function statusAfter(cycles: (Record<string, number> | "failed")[]): string {
             publicKey: key(String.fromCharCode(65 + i)),
             reason: "stale" as const,
             idleSeconds: 900,
+            lingerSeconds: 720,
           })),
           kept,
           repaired: [],

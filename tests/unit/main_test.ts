@@ -69,7 +69,7 @@ Deno.test("main runs status and run through the table against a fake wg", async 
     peer({ publicKey: key("a"), latestHandshake: NOW - 600 }),
     peer({ publicKey: key("b"), latestHandshake: NOW - 10 }),
   ]);
-  const status = await runMain(["status", "-i", "wg0"], wg);
+  const status = await runMain(["status", "-i", "wg0", "--peer-times"], wg);
   assert.strictEqual(status.code, 0);
   assert.match(status.out, /^INTERFACE +PEER +ENDPOINT +HANDSHAKE +DECISION +REASON$/m);
   assert.match(status.out, /^wg0 +aaaaaaaa… +ipv4 +10m00s +purge +stale$/m);
@@ -79,13 +79,33 @@ Deno.test("main runs status and run through the table against a fake wg", async 
   const run = await runMain(["run", "-i", "wg0", "--json"], wg);
   assert.strictEqual(run.code, 0);
   const report = JSON.parse(run.out);
-  assert.deepStrictEqual(
-    report.interfaces[0].purged.map((p: { publicKey: string }) => p.publicKey),
-    [
-      key("a"),
-    ],
-  );
+  assert.deepStrictEqual(report.interfaces[0].purged, [{ publicKey: key("a"), reason: "stale" }]);
   assert.strictEqual(wg.peers("wg0")[1].endpoint, null);
+});
+
+Deno.test("main prints per-peer times only with --peer-times", async (t) => {
+  const cases: [string, string[], (out: string) => unknown][] = [
+    ["run --json", ["run", "--json"], (out) => JSON.parse(out).interfaces[0].purged[0]],
+    ["status --json", ["status", "--json"], (out) => JSON.parse(out).peers[0]],
+  ];
+  for (const [name, args, peerOf] of cases) {
+    await t.step(name, async () => {
+      for (const peerTimes of [false, true]) {
+        const wg = new FakeWg().addInterface("wg0", [
+          peer({ publicKey: key("a"), latestHandshake: NOW - 600 }),
+        ]);
+        const r = await runMain([...args, "-i", "wg0", ...(peerTimes ? ["--peer-times"] : [])], wg);
+        assert.strictEqual(r.code, 0, r.err);
+        const printed = JSON.stringify(peerOf(r.out));
+        assert.strictEqual(
+          /"(idleSeconds|latestHandshake|handshakeAgeSeconds)"/.test(printed),
+          peerTimes,
+          printed,
+        );
+        assert.strictEqual(printed.includes("600"), peerTimes, printed);
+      }
+    });
+  }
 });
 
 Deno.test("main exits with the code the error carries", async (t) => {

@@ -26,7 +26,7 @@ Deno.test("planPurge gives each kind of peer its decision and reason", () => {
     policy({ exclude: new Set([key("e")]), configuredEndpoints: new Set([key("f")]) }),
   );
   assert.deepStrictEqual(plans.map((p) => p.decision), [
-    { action: "purge", reason: "stale", idleSeconds: 181 },
+    { action: "purge", reason: "stale", idleSeconds: 181, lingerSeconds: 1 },
     { action: "keep", reason: "active", idleSeconds: 180 },
     { action: "keep", reason: "no-endpoint", idleSeconds: 5000 },
     { action: "keep", reason: "never-handshaked", idleSeconds: null },
@@ -156,7 +156,12 @@ Deno.test("planPurge in daemon mode waits until it has watched a handshake for s
     planPurge(p, NOW, policy(), new Map([[key("a"), watched]]))[0].decision;
   // The wall clock says 5000 s, but the daemon has only watched it for 60 s (a clock step at boot).
   assert.deepStrictEqual(plan(60), { action: "keep", reason: "observing", idleSeconds: 5000 });
-  assert.deepStrictEqual(plan(180), { action: "purge", reason: "stale", idleSeconds: 5000 });
+  assert.deepStrictEqual(plan(180), {
+    action: "purge",
+    reason: "stale",
+    idleSeconds: 5000,
+    lingerSeconds: 4820,
+  });
 });
 
 Deno.test("planPurge purges an unconfirmed endpoint only in daemon mode and only for a known peer", () => {
@@ -175,6 +180,7 @@ Deno.test("planPurge purges an unconfirmed endpoint only in daemon mode and only
     action: "purge",
     reason: "unconfirmed",
     idleSeconds: 200,
+    lingerSeconds: 20,
   });
 });
 

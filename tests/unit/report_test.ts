@@ -89,7 +89,7 @@ Deno.test("cycleLines says what a cycle did, in the order it did it", async () =
     ...cycleOf(wg0({
       plans: [lost, whole].map((p) => ({
         peer: p,
-        decision: { action: "purge", reason: "stale", idleSeconds: 900 },
+        decision: { action: "purge", reason: "stale", idleSeconds: 900, lingerSeconds: 720 },
       })),
       notAttempted: 3,
       failure: { message: "wg set failed", unchanged: false },
@@ -130,24 +130,31 @@ Deno.test("cycleLines says what a cycle did, in the order it did it", async () =
   lines.forEach((line, i) => assert.match(line, expected[i]));
 });
 
-Deno.test("cycleLines says which peers were purged, or would be, and why", async (t) => {
+Deno.test("cycleLines names purged peers at debug level, never with a time, and counts them at info", async (t) => {
   const purged = [
-    { publicKey: key("a"), reason: "stale" as const, idleSeconds: 600 },
-    { publicKey: key("u"), reason: "unconfirmed" as const, idleSeconds: 200 },
+    { publicKey: key("a"), reason: "stale" as const, idleSeconds: 600, lingerSeconds: 420 },
+    { publicKey: key("u"), reason: "unconfirmed" as const, idleSeconds: 200, lingerSeconds: 20 },
   ];
   for (const dryRun of [false, true]) {
     await t.step(dryRun ? "dry run" : "real", async () => {
       const cycle = { ...cycleOf(wg0({ purged })), dryRun };
       const lines = await renderLines(cycleLines(cycle, cycleReport(cycle)));
       const verb = dryRun ? "would purge" : "purged";
-      assert.match(lines[0], new RegExp(`${verb} peer aaaaaaaa… on wg0, idle 600 s$`));
+      assert.match(lines[0], new RegExp(`\\[DBG\\] .*${verb} peer aaaaaaaa… on wg0: stale$`));
       assert.match(
         lines[1],
         new RegExp(
-          `${verb} peer uuuuuuuu… on wg0, endpoint from an unconfirmed initiation, seen 200 s$`,
+          `\\[DBG\\] .*${verb} peer uuuuuuuu… on wg0: endpoint from an unconfirmed initiation$`,
         ),
       );
-      assert.match(lines[3], new RegExp(`2 ${dryRun ? "would be purged" : "purged"}$`));
+      const counted = dryRun ? "would be purged" : "purged";
+      assert.match(
+        lines[2],
+        new RegExp(`\\[INF\\] .*2 ${counted} \\(stale=1 unconfirmed=1\\), kept`),
+      );
+      assert.match(lines[3], new RegExp(`\\[INF\\] .*2 ${counted}$`));
+      // No line holds a peer's time, nor any number but the counts.
+      assert.ok(lines.every((l) => !/600|200/.test(l)), lines.join("\n"));
     });
   }
 });

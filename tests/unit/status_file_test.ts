@@ -34,8 +34,8 @@ function report(over: Partial<CycleReport> = {}): CycleReport {
       name: "wg0",
       checked: 6,
       purged: [
-        { publicKey: KEY_A, reason: "stale", idleSeconds: 4000 },
-        { publicKey: KEY_B, reason: "unconfirmed", idleSeconds: 200 },
+        { publicKey: KEY_A, reason: "stale", idleSeconds: 4000, lingerSeconds: 3820 },
+        { publicKey: KEY_B, reason: "unconfirmed", idleSeconds: 200, lingerSeconds: 20 },
       ],
       kept,
       repaired: [

@@ -24,23 +24,37 @@ Deno.test("formatAge reads like a duration", () => {
   ]);
 });
 
-Deno.test("formatStatusTable shows short keys and families, never addresses", () => {
+Deno.test("formatStatusTable shows short keys and families, never addresses, and times only when asked", async (t) => {
   const peers = [
     peer({ publicKey: key("a"), endpoint: "203.0.113.9:51820", latestHandshake: 1000 }),
     peer({ publicKey: key("b"), endpoint: "[2001:db8::1]:4500", latestHandshake: 1900 }),
   ];
   const now = 2000;
-  const rows = statusRows([{
+  const planned = [{
     iface: { name: "wg0", publicKey: null, listenPort: 0, fwmark: null, peers },
     now,
     plans: planPurge(peers, now, policy()),
-  }]);
-  const table = formatStatusTable(rows);
-  assert.deepStrictEqual(table.trimEnd().split("\n").map((l) => l.split(/\s+/)), [
-    ["INTERFACE", "PEER", "ENDPOINT", "HANDSHAKE", "DECISION", "REASON"],
-    ["wg0", "aaaaaaaa…", "ipv4", "16m40s", "purge", "stale"],
-    ["wg0", "bbbbbbbb…", "ipv6", "1m40s", "keep", "active"],
-  ]);
+  }];
+  const cases: [string, boolean, string[][]][] = [
+    ["by default", false, [
+      ["INTERFACE", "PEER", "ENDPOINT", "DECISION", "REASON"],
+      ["wg0", "aaaaaaaa…", "ipv4", "purge", "stale"],
+      ["wg0", "bbbbbbbb…", "ipv6", "keep", "active"],
+    ]],
+    ["with --peer-times", true, [
+      ["INTERFACE", "PEER", "ENDPOINT", "HANDSHAKE", "DECISION", "REASON"],
+      ["wg0", "aaaaaaaa…", "ipv4", "16m40s", "purge", "stale"],
+      ["wg0", "bbbbbbbb…", "ipv6", "1m40s", "keep", "active"],
+    ]],
+  ];
+  for (const [name, peerTimes, expected] of cases) {
+    await t.step(name, () => {
+      const rows = statusRows(planned, new Map(), peerTimes);
+      assert.strictEqual(rows.some((r) => "latestHandshake" in r), peerTimes);
+      const table = formatStatusTable(rows);
+      assert.deepStrictEqual(table.trimEnd().split("\n").map((l) => l.split(/\s+/)), expected);
+    });
+  }
 });
 
 Deno.test("byReason says counts in words, and any other reason as it is", async (t) => {

@@ -87,6 +87,8 @@ async function dispatch(argv: readonly string[], io: MainIo, started: Started): 
   };
   const settings = await load();
   const { now, print } = io;
+  // The real table goes with the real wg: a test's FAKE wg touches neither.
+  const flows = io.wgFor === undefined ? (await import("./wg/conntrack.ts")).HOST_FLOWS : null;
   return await cmd.spec.run({
     settings,
     json: cmd.json,
@@ -94,6 +96,7 @@ async function dispatch(argv: readonly string[], io: MainIo, started: Started): 
     sources,
     reload: load,
     wgFor,
+    flows,
     now,
     print,
   });

@@ -24,9 +24,13 @@
  * (p) all stale, --psk-peers peers all with a preshared key: `run` against
  *     the floor and against the predecessor's method
  *     (scripts/bench/predecessor.sh: two `wg` processes per peer), same run
+ * (w) the deadline daemon with --deadline-peers peers handshaked once while
+ *     it watches: how late it forgets each endpoint, and its CPU share
+ *     (scripts/bench/deadline.ts; wireguard-go only; one run per N)
  *
  * Options: --impl go|kernel --peers 1000,10000 --psk-peers 2000 --runs 5
- * --parts s,a,b,d,p
+ * --deadline-peers 1000,10000,65536 --deadline-stale-after auto|S
+ * --parts s,a,b,d,p,w
  *
  * @module
  */
@@ -36,6 +40,7 @@ import { labAvailable, type LoadPeer, type WgImpl, WgLab } from "../../tests/har
 import { sh } from "../../tests/harness/sh.ts";
 import { bundleBytes, bundleTo } from "../release/bundle.ts";
 import { V8_FLAGS } from "../release/runtime_flags.ts";
+import { benchDeadline, type DeadlineResult, deadlineTable } from "./deadline.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -44,8 +49,12 @@ const { values } = parseArgs({
     peers: { type: "string", default: "1000,10000" },
     "psk-peers": { type: "string", default: "2000" },
     runs: { type: "string", default: "5" },
-    // Which measurements: s, a (with c and e), b, d, p.
-    parts: { type: "string", default: "s,a,b,d,p" },
+    // 65,536 is wireguard-go's MaxPeers.
+    "deadline-peers": { type: "string", default: "1000,10000,65536" },
+    // auto: long enough to handshake all N first (scripts/bench/deadline.ts).
+    "deadline-stale-after": { type: "string", default: "auto" },
+    // Which measurements: s, a (with c and e), b, d, p, w.
+    parts: { type: "string", default: "s,a,b,d,p,w" },
   },
 });
 const IMPL = values.impl as WgImpl;
@@ -283,6 +292,27 @@ async function benchStartup(): Promise<string[]> {
   return rows;
 }
 
+/** (w): the deadline daemon, one fresh lab per N, its files on the key tmpfs. */
+async function benchDeadlines(): Promise<DeadlineResult[]> {
+  const staleAfter = values["deadline-stale-after"] === "auto"
+    ? "auto"
+    : Number(values["deadline-stale-after"]);
+  const results: DeadlineResult[] = [];
+  for (const peers of values["deadline-peers"].split(",").map(Number)) {
+    const lab = await WgLab.start({ impl: IMPL });
+    const runDir = await Deno.makeTempDir({ dir: KEY_TMPFS, prefix: "wr-deadline-" });
+    try {
+      results.push(
+        await benchDeadline(lab, { peers, staleAfter, ...SHIPPED, runDir }),
+      );
+    } finally {
+      await lab.close();
+      await Deno.remove(runDir, { recursive: true });
+    }
+  }
+  return results;
+}
+
 /** (p): all stale, every peer with a PSK: run against the floor and the predecessor's method. */
 async function benchPredecessor(n: number): Promise<string[]> {
   const lab = await WgLab.start({ impl: IMPL });
@@ -380,6 +410,7 @@ if (!(await labAvailable(IMPL))) {
 }
 const BUNDLE_DIR = await Deno.makeTempDir({ prefix: "wr-bench-bundle-" });
 const rows: string[] = [];
+let deadlines: DeadlineResult[] = [];
 try {
   SHIPPED.entry = await bundleTo(BUNDLE_DIR);
   if (PARTS.has("s")) rows.push(...await benchStartup());
@@ -387,10 +418,24 @@ try {
   if (["a", "b", "d"].some((p) => PARTS.has(p))) {
     for (const n of SIZES) rows.push(...await benchSize(n));
   }
+  if (PARTS.has("w")) {
+    // The kernel runs in the emulated VM, where the daemon's CPU share means nothing.
+    if (IMPL === "go") deadlines = await benchDeadlines();
+    else console.error("bench: part w is for wireguard-go only; skipped");
+  }
 } finally {
   await Deno.remove(BUNDLE_DIR, { recursive: true });
 }
-console.log(`runs per figure: ${RUNS}; median (min–max)`);
-console.log("| impl | peers | measure | value |");
-console.log("| --- | --- | --- | --- |");
-for (const row of rows) console.log(row);
+if (rows.length > 0) {
+  console.log(`runs per figure: ${RUNS}; median (min–max)`);
+  console.log("| impl | peers | measure | value |");
+  console.log("| --- | --- | --- | --- |");
+  for (const row of rows) console.log(row);
+}
+if (deadlines.length > 0) {
+  console.log(
+    "\n(w) the deadline daemon, wireguard-go, one run per N; CPU: % of one core, " +
+      "the daemon alone (with its wg processes)",
+  );
+  for (const row of deadlineTable(deadlines)) console.log(row);
+}

@@ -6,6 +6,7 @@
  * @module
  */
 import { RUN_DIR } from "../../src/common/paths.ts";
+import { CONNTRACK_PATHS } from "../../src/wg/conntrack.ts";
 
 /** One permission flag and the reason for it. */
 export interface Permission {
@@ -30,10 +31,14 @@ const RUN_DIRS = `${RUN_DIR},/run/wg-reinstate,/tmp/run/wg-reinstate`;
 /** The minimum set. Anything else (network, other files, env) is denied. */
 export const PERMISSIONS: readonly Permission[] = [
   {
-    flag: "--allow-run=wg,/usr/bin/wg,/usr/sbin/wg,/usr/local/bin/wg,kill,/bin/kill,/usr/bin/kill",
-    why: "the wg tool, by name (PATH) or at its usual absolute paths; and `kill`, which ends " +
+    flag:
+      "--allow-run=wg,/usr/bin/wg,/usr/sbin/wg,/usr/local/bin/wg,kill,/bin/kill,/usr/bin/kill," +
+      CONNTRACK_PATHS.join(","),
+    why: "the wg tool, by name (PATH) or at its usual absolute paths; `kill`, which ends " +
       "the process group of a `wg` call that passed its time limit (Deno.kill of a group " +
-      "would need --allow-run for every program)",
+      "would need --allow-run for every program); and `conntrack`, which deletes the tracked " +
+      "flows of a purged interface's port where conntrack-tools is installed, at its usual " +
+      "paths only (for a name that is not in PATH, Deno prints a notice at every start)",
   },
   {
     flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIRS},${METRICS_DIRS}`,

@@ -17,6 +17,7 @@ import type { Settings } from "../config/schema.ts";
 import { type CycleOptions, type CycleReport, PeerObservations, runCycle } from "../purge/mod.ts";
 import { checkOutputs, runRecordedCycle } from "../record/recorded_cycle.ts";
 import type { Wg } from "../wg/command.ts";
+import type { Flows } from "../wg/conntrack.ts";
 import { logger } from "./log.ts";
 import { processSignals, type SignalSource, StopSignals } from "./signals.ts";
 import type { Invocation } from "./subcommand.ts";
@@ -30,6 +31,8 @@ export interface RunnerOptions {
   wgFor: Invocation["wgFor"];
   /** The wall clock, unix seconds. */
   now: () => number;
+  /** Where a purge's connection-tracking flows are deleted; absent or `null`: nowhere. */
+  flows?: Flows | null;
   /**
    * The daemon: keep a memory of peer states across cycles and reloads, and
    * take SIGHUP as a reload. A `run` has no memory, and takes SIGHUP as a stop.
@@ -102,7 +105,11 @@ export class CycleRunner {
     const settings = this.#settings;
     const { now } = this.#options;
     const log = logger("purge");
-    const options = { ...cycleOptions(settings, now, this.#observe), stop: this.signals.stop };
+    const options = {
+      ...cycleOptions(settings, now, this.#observe),
+      stop: this.signals.stop,
+      forgetFlows: this.#options.flows?.forget,
+    };
     this.#dirs = new DirChecks(labelOf);
     return runRecordedCycle(
       settings,
@@ -110,6 +117,8 @@ export class CycleRunner {
       now,
       log,
       this.#dirs,
+      // A `run`'s schedule is cron's, which the settings do not know.
+      this.#options.daemon ? settings.interval : null,
     );
   }
 

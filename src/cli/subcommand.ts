@@ -8,6 +8,7 @@ import type { SettingsSources } from "../config/load.ts";
 import { flagOf } from "../config/settings_registry.ts";
 import type { Settings } from "../config/schema.ts";
 import { type Wg, WgCommand } from "../wg/command.ts";
+import type { Flows } from "../wg/conntrack.ts";
 import type { CommandSpec } from "./args.ts";
 
 /** One run of a subcommand: its settings and its ways to the outside world. */
@@ -31,6 +32,11 @@ export interface Invocation {
    * stop request that bounds how long its calls may still take.
    */
   wgFor: (settings: Settings, stop?: AbortSignal) => Wg;
+  /**
+   * The host's connection-tracking table; `null` with a FAKE `wg`, so that
+   * tests of one never touch the host's table.
+   */
+  flows: Flows | null;
   /** The wall clock, unix seconds. */
   now: () => number;
   /** Writes to standard output. */

@@ -10,6 +10,7 @@ import { loadNetwork, loadProtection } from "../config/protection.ts";
 import { readUci, uciEnabled } from "../config/uci_settings.ts";
 import type { Subcommand } from "../cli/subcommand.ts";
 import { SETTINGS_OPTIONS } from "../cli/options.ts";
+import { saveConfigText } from "../purge/mod.ts";
 
 /** The `config` subcommand. */
 export const configCommand: Subcommand = {
@@ -30,7 +31,12 @@ interfaces of the network config.`,
     const interfaces = [];
     for (const name of names) {
       const { policy, protectedPeers } = await loadProtection(settings, name, network);
-      interfaces.push({ name, staleAfter: policy.staleAfter, protected: protectedPeers });
+      interfaces.push({
+        name,
+        staleAfter: policy.staleAfter,
+        protected: protectedPeers,
+        ...(policy.saveConfig === null ? {} : { warning: saveConfigText(policy.saveConfig) }),
+      });
     }
     const out = {
       ...(enabled === null ? {} : { enabled }),

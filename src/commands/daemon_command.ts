@@ -1,5 +1,8 @@
 /**
- * `wg-reinstate daemon`: a purge cycle at start and every `interval` seconds.
+ * `wg-reinstate daemon`: a purge cycle at start, then one at each peer's
+ * deadline (purge/schedule.ts): the moment its session is certainly dead,
+ * or a replayed endpoint has stood long enough. It sleeps at most
+ * `interval` seconds, and an idle daemon reads once per stale-after.
  * SIGTERM and SIGINT stop the running cycle between two `wg` calls (what it
  * did is verified and repaired), then the loop returns;
  * SIGHUP reloads the settings from all their sources (files; flags still
@@ -17,19 +20,28 @@ import { ExitCode } from "../common/errors.ts";
 import { flagOf, SETTINGS } from "../config/settings_registry.ts";
 import type { Settings } from "../config/schema.ts";
 import { redactText } from "../wg/redact.ts";
+import { CycleBudget, type CycleReport, sleepSeconds } from "../purge/mod.ts";
+
+/** What the sleep after a cycle is made from. */
+export type CycleTiming = Pick<CycleReport, "nextDeadline" | "durationMs">;
 
 /** The `daemon` subcommand. */
 export const daemonCommand: Subcommand = {
-  summary: `a purge cycle every ${flagOf("interval")} seconds`,
-  description: `Runs a purge cycle at start and then every ${flagOf("interval")} seconds. SIGTERM or
-SIGINT stops the running cycle between two wg calls (what it did is verified
-and repaired), then exits 0. SIGHUP reloads the settings from all their
-sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
+  summary: "a purge cycle at each peer's deadline",
+  description: `Runs a purge cycle at start, then one at each peer's deadline: about a second
+after its session is certainly dead (${flagOf("staleAfter")} after its latest handshake), or
+once an endpoint without a handshake has stood 15 s on a peer it purged. It
+sleeps at most ${flagOf("interval")} seconds (an idle daemon reads once per ${
+    flagOf("staleAfter")
+  }).
+SIGTERM or SIGINT stops the running cycle between two wg calls (what it did is
+verified and repaired), then exits 0. SIGHUP reloads the settings from all
+their sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
   options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, SETTINGS.interval.flag],
   purges: true,
-  async run({ settings, reload, wgFor, now }) {
+  async run({ settings, reload, wgFor, flows, now }) {
     // The runner keeps the daemon's memory of peer states across cycles and reloads.
-    const runner = new CycleRunner(settings, { wgFor, now, daemon: true });
+    const runner = new CycleRunner(settings, { wgFor, flows, now, daemon: true });
     try {
       // A status or metrics path that cannot be written ends the daemon at
       // start (exit 2), and makes a reload keep the settings it had.
@@ -46,6 +58,7 @@ sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
           await runner.check(next);
           return next;
         },
+        now,
       });
     } finally {
       runner.dispose();
@@ -57,11 +70,17 @@ sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
 /** What the loop needs; injected so tests can drive it without signals or real time. */
 export interface DaemonHooks {
   /**
-   * Runs one cycle with the given settings. Errors are logged and the loop
-   * goes on. `stop` fires on SIGTERM or SIGINT: the cycle then starts no new
-   * `wg` call, and verifies and repairs what it did.
+   * Runs one cycle with the given settings and returns its report, whose
+   * `nextDeadline` and `durationMs` set the sleep after it. Errors are
+   * logged and the loop goes on, after the longest sleep. `stop` fires on
+   * SIGTERM or SIGINT: the cycle then starts no new `wg` call, and verifies
+   * and repairs what it did.
    */
-  cycle: (settings: Settings, stop: AbortSignal) => Promise<unknown>;
+  cycle: (settings: Settings, stop: AbortSignal) => Promise<CycleTiming | void>;
+  /** The wall clock, unix seconds; default `Date.now`. */
+  now?: () => number;
+  /** A monotonic clock in seconds, for the cycles' budget; default `performance.now`. */
+  monotonic?: () => number;
   /** Loads settings again (SIGHUP). A failure keeps the previous settings. */
   reload: () => Promise<Settings>;
   log: Logger;
@@ -83,21 +102,36 @@ export interface DaemonHooks {
 export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<void> {
   const { signals } = hooks;
   let settings = initial;
-  hooks.log.info("daemon started: a cycle every {interval} s", { interval: settings.interval });
+  const now = hooks.now ?? (() => Date.now() / 1000);
+  const monotonic = hooks.monotonic ?? (() => performance.now() / 1000);
+  const budget = new CycleBudget();
+  hooks.log.info("daemon started: a cycle at each peer's deadline, at least every {interval} s", {
+    interval: settings.interval,
+  });
   while (!signals.stop.aborted) {
     if (signals.reloadWanted) {
       if (!(await signals.settle(hooks.settleMs ?? 3000))) break;
       settings = await reload(hooks, settings);
     }
+    let timing: CycleTiming = { nextDeadline: null, durationMs: 0 };
     try {
-      await hooks.cycle(settings, signals.stop);
+      timing = (await hooks.cycle(settings, signals.stop)) ?? timing;
     } catch (error) {
       hooks.log.error("cycle failed: {error}", { error: errorText(error) });
     }
     releaseMemory();
     logMemory(hooks.log);
     if (signals.stop.aborted || signals.reloadWanted) continue;
-    await signals.sleep(settings.interval * 1000);
+    const cost = timing.durationMs / 1000;
+    budget.spend(cost, monotonic());
+    // Not logged: the next deadline follows from one peer's handshake time.
+    const sleep = sleepSeconds(
+      timing.nextDeadline,
+      now(),
+      budget.waitFor(cost, monotonic()),
+      settings.interval,
+    );
+    await signals.sleep(sleep * 1000);
   }
   hooks.log.info("daemon stopping on signal");
 }

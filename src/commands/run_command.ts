@@ -23,10 +23,10 @@ it exits 1. --json prints the cycle report; its peers' idle times only with
 --peer-times.`,
   options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, ...PURGE_OPTIONS, "json", "peer-times"],
   purges: true,
-  async run({ settings, json, peerTimes, wgFor, now, print }) {
+  async run({ settings, json, peerTimes, wgFor, flows, now, print }) {
     // SIGTERM, SIGINT (Ctrl-C) or SIGHUP (the terminal closed) stops between
     // two wg calls, never inside one: each call runs in a session of its own.
-    const runner = new CycleRunner(settings, { wgFor, now, daemon: false });
+    const runner = new CycleRunner(settings, { wgFor, flows, now, daemon: false });
     let report;
     try {
       report = await runner.cycle();

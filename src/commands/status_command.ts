@@ -1,8 +1,9 @@
 /**
  * `wg-reinstate status`: the last cycle and the totals since boot from the
  * status file, then every peer with its interface, short key, endpoint
- * family and decision (its handshake age with `--peer-times`). It never
- * shows an endpoint address, and changes nothing.
+ * family and decision (its handshake age with `--peer-times`), and how many
+ * flows the host's connection-tracking table holds on the interfaces' ports
+ * (wg/conntrack.ts). It never shows an endpoint address, and changes nothing.
  *
  * @module
  */
@@ -11,7 +12,8 @@ import { flagOf, SETTINGS } from "../config/settings_registry.ts";
 import { cycleOptions } from "../config/cycle_options.ts";
 import { loadNetwork } from "../config/protection.ts";
 import type { WireguardNetwork } from "../config/uci_network.ts";
-import { type PlannedInterface, readAndPlan } from "../purge/mod.ts";
+import { type PlannedInterface, readAndPlan, saveConfigText } from "../purge/mod.ts";
+import { flowStatusLine } from "../wg/conntrack.ts";
 import { shortKey } from "../wg/constants.ts";
 import { type EndpointFamily, endpointFamily } from "../wg/redact.ts";
 import type { Subcommand } from "../cli/subcommand.ts";
@@ -26,14 +28,16 @@ export const statusCommand: Subcommand = {
   }, then lists
 every peer: interface, short key, endpoint family (never the address), and
 what a cycle would decide, with the reason; its handshake age only with
---peer-times. It changes nothing. --json prints it all as {statusFile,
-status, peers}.`,
+--peer-times; and the connection-tracking flows of the interfaces' ports.
+It changes nothing. --json prints it all as {statusFile, status, warnings,
+peers, connectionTracking}.`,
   // It plans as a cycle would but writes nothing: no key, lock or metrics file.
   options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, SETTINGS.statusFile.flag, "json", "peer-times"],
   purges: false,
-  async run({ settings, json, peerTimes, wgFor, now, print }) {
+  async run({ settings, json, peerTimes, wgFor, flows: table, now, print }) {
     const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now));
     const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)), peerTimes);
+    const flows = await table?.count(planned.map((p) => p.iface.listenPort)) ?? null;
     // The status file is a report, not an input to any change: a bad one is
     // shown as such, and the peers are still listed.
     let last: Status | null | string;
@@ -42,13 +46,24 @@ status, peers}.`,
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
+    const warnings = planned.flatMap(({ iface, saveConfig }) =>
+      saveConfig === null ? [] : [`${iface.name}: ${saveConfigText(saveConfig)}`]
+    );
     if (json) {
       const status = typeof last === "string" ? { error: last } : last;
-      print(
-        JSON.stringify({ statusFile: settings.statusFile, status, peers: rows }, null, 2) + "\n",
-      );
+      const document = {
+        statusFile: settings.statusFile,
+        status,
+        warnings,
+        peers: rows,
+        connectionTracking: flows,
+      };
+      print(JSON.stringify(document, null, 2) + "\n");
     } else {
-      print(formatLastCycle(last, settings.statusFile, now()) + "\n" + formatStatusTable(rows));
+      const header = formatLastCycle(last, settings.statusFile, now()) +
+        (flows === null ? "" : flowStatusLine(flows)) +
+        warnings.map((w) => `Warning: ${w}\n`).join("");
+      print(header + "\n" + formatStatusTable(rows));
     }
     return ExitCode.ok;
   },

@@ -13,7 +13,7 @@ import { parseConfig, readRegularText } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
 import { SETTINGS } from "./settings_registry.ts";
 import type { WireguardNetwork } from "./uci_network.ts";
-import { parseWgQuickPeers } from "./wg_quick.ts";
+import { parseWgQuick } from "./wg_quick.ts";
 
 /** Where wg-quick keeps its configs; used when no path is configured. */
 export const DEFAULT_WG_QUICK_CONFIG = "/etc/wireguard/%i.conf";
@@ -77,6 +77,7 @@ export async function loadProtection(
       configuredWithoutEndpoint: new Set(
         [...found.withoutEndpoint].filter((k) => !found.endpoints.has(k)),
       ),
+      saveConfig: found.saveConfig,
     },
     protectedPeers: [...found.reasons].map(([publicKey, why]) => ({
       publicKey,
@@ -94,6 +95,8 @@ class Protection {
   readonly endpoints = new Set<string>();
   /** Peers a config lists without an endpoint. */
   readonly withoutEndpoint = new Set<string>();
+  /** The wg-quick file with `SaveConfig = true`, or `null`. */
+  saveConfig: string | null = null;
 
   because(key: string, reason: string): void {
     // Appended in place: a file that repeats one key 65,536 times stays linear.
@@ -117,8 +120,13 @@ async function addWgQuickPeers(found: Protection, settings: Settings, iface: str
     SETTINGS.wgQuickConfig.flag,
   );
   if (text === null) return;
-  for (const peer of parseConfig(() => parseWgQuickPeers(text, path))) {
-    if (peer.hasEndpoint) found.dialed(peer.publicKey, `Endpoint in ${path}`);
+  const file = parseConfig(() => parseWgQuick(text, path));
+  // With SaveConfig, wg-quick wrote the Endpoint lines itself, at its last
+  // `down`: on a server they are where roaming clients last were, not peers
+  // this side dials. Protecting them would keep every such client's address.
+  if (file.saveConfig) found.saveConfig = path;
+  for (const peer of file.peers) {
+    if (peer.hasEndpoint && !file.saveConfig) found.dialed(peer.publicKey, `Endpoint in ${path}`);
     else found.withoutEndpoint.add(peer.publicKey);
   }
 }

@@ -174,9 +174,12 @@ export const SETTINGS = {
     value: "S",
     uci: "interval",
     type: { kind: "number", bounds: { min: 1, max: 86_400, whole: true } },
-    default: 30,
+    // As stale-after's: an idle daemon then reads once per stale-after.
+    default: REJECT_AFTER_TIME,
     group: null,
-    help: (h): string => `seconds between cycles, ${h.range} (default ${h.default})`,
+    help: (h): string =>
+      `the longest sleep between two cycles, ${h.range} (default ${h.default});\n` +
+      "the daemon wakes sooner, at each peer's deadline",
   },
   dryRun: {
     flag: "dry-run",

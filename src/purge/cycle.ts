@@ -18,6 +18,7 @@ import { RUN_DIR } from "../common/paths.ts";
 import { DirChecks } from "../common/dir_checks.ts";
 import type { WgInterface, WgPeer } from "../wg/dump.ts";
 import type { Wg } from "../wg/command.ts";
+import type { FlowOutcome } from "../wg/conntrack.ts";
 import { purgePeers, type Recheck } from "./apply.ts";
 import { PurgeJournal } from "./journal.ts";
 import { shuffled } from "./order.ts";
@@ -28,6 +29,7 @@ import { stillAsRead } from "./verify.ts";
 import type { PeerObservations } from "./observations.ts";
 import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
 import { verifyAndRepair } from "./repair.ts";
+import { nextDeadline } from "./schedule.ts";
 import {
   cycleLines,
   type CycleOutcome,
@@ -75,6 +77,11 @@ export interface CycleOptions {
    * finishes, and what was attempted is verified and repaired.
    */
   stop?: AbortSignal;
+  /**
+   * Deletes the connection-tracking flows of UDP ports after a purge
+   * (wg/conntrack.ts); absent: none are deleted (tests of a FAKE `wg`).
+   */
+  forgetFlows?: (ports: readonly number[]) => Promise<FlowOutcome>;
 }
 
 /** Milliseconds between two repair attempts. */
@@ -109,6 +116,7 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
     missing: [],
     interfaces: [],
     durationMs: 0,
+    nextDeadline: null,
   };
   let report: CycleReport | null = null;
   try {
@@ -160,12 +168,19 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
     );
     cycle.refusal = plan.refusal;
     cycle.missing = plan.missing;
-    for (const { iface, plans } of plan.interfaces) {
-      cycle.interfaces.push(
-        plan.refusal === null
-          ? await purgeInterface(wg, iface, plans, readAtMs, options)
-          : emptyOutcome(iface.name, plans),
-      );
+    for (const { iface, plans, nextDeadline, saveConfig } of plan.interfaces) {
+      const outcome = plan.refusal === null
+        ? await purgeInterface(wg, iface, plans, readAtMs, options)
+        : emptyOutcome(iface.name, plans);
+      outcome.saveConfig = saveConfig;
+      cycle.interfaces.push(outcome);
+      if (nextDeadline !== null) {
+        cycle.nextDeadline = Math.min(cycle.nextDeadline ?? Infinity, nextDeadline);
+      }
+      if (options.observe !== undefined && !options.dryRun) {
+        const keys = outcome.purged.map((p) => p.publicKey);
+        options.observe.observations.purged(iface.name, keys, options.observe.monotonic());
+      }
     }
   } finally {
     locks?.release();
@@ -179,16 +194,24 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
  */
 export async function readAndPlan(
   wg: Wg,
-  options: Pick<CycleOptions, "interfaces" | "now" | "policyFor" | "observe">,
+  options: Pick<CycleOptions, "interfaces" | "now" | "policyFor" | "observe" | "dryRun">,
 ): Promise<PlannedInterface[]> {
   const snapshot = await wg.show(options.interfaces);
-  const now = Math.floor(options.now());
-  const monotonic = options.observe?.monotonic();
+  const wallNow = options.now();
+  // Whole seconds, as WireGuard gives a latest handshake (see planPurge).
+  const now = Math.floor(wallNow);
+  const observe = options.observe;
+  const monotonic = observe?.monotonic() ?? 0;
+  observe?.observations.clocks(wallNow, monotonic);
   const planned: PlannedInterface[] = [];
   for (const iface of snapshot) {
     const policy = await options.policyFor(iface.name);
-    const observed = options.observe?.observations.update(iface.name, iface.peers, monotonic!);
-    planned.push({ iface, now, plans: planPurge(iface.peers, now, policy, observed) });
+    const watch = observe?.observations.update(iface.name, iface.peers, monotonic);
+    const plans = planPurge(iface.peers, now, policy, watch);
+    const next = watch === undefined
+      ? null
+      : nextDeadline(plans, now, policy, watch, !options.dryRun);
+    planned.push({ iface, now, plans, nextDeadline: next, saveConfig: policy.saveConfig });
   }
   return planned;
 }
@@ -288,6 +311,12 @@ async function purgeInterface(
     outcome.failure = { message: error.message, unchanged: true };
   } finally {
     await journal?.remove().catch((error: Error) => (outcome.cleanupError = error.message));
+  }
+  // The flows name the purged clients' addresses: the host's table forgets
+  // them with WireGuard, not when they expire. By port, so that no address
+  // is ever in an argv.
+  if (outcome.purged.length > 0 && options.forgetFlows !== undefined && iface.listenPort > 0) {
+    outcome.flows = await options.forgetFlows([iface.listenPort]);
   }
   return outcome;
 }

@@ -16,6 +16,7 @@ export {
   PURGE_REASONS,
   type PurgeReason,
 } from "./plan.ts";
-export { printedReport } from "./report.ts";
+export { printedReport, saveConfigText } from "./report.ts";
+export { CycleBudget, sleepSeconds } from "./schedule.ts";
 export type { CycleReport, InterfaceReport, PurgedPeer, RepairedPeer } from "./report.ts";
 export type { PurgeProblem } from "./verify.ts";

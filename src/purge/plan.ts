@@ -8,6 +8,15 @@
  * @module
  */
 import type { WgInterface, WgPeer } from "../wg/dump.ts";
+import type { Watch } from "./observations.ts";
+
+/**
+ * Seconds an endpoint may stand without a completed handshake before the
+ * daemon takes it for a replayed initiation and forgets it. A real client
+ * completes a handshake within one round trip, and retries a lost one every
+ * 5 s (REKEY_TIMEOUT): 15 s leaves it three tries.
+ */
+export const REPLAY_WINDOW_S = 15;
 
 /** Why a peer is kept. */
 export type KeepReason =
@@ -70,69 +79,93 @@ export interface Policy {
    * initiation, and may be forgotten too.
    */
   configuredWithoutEndpoint: ReadonlySet<string>;
+  /**
+   * The interface's wg-quick file when it has `SaveConfig = true`: wg-quick
+   * wrote its Endpoint lines itself, so they protect no peer. Not used in
+   * planning; each cycle warns of it. `null` when none.
+   */
+  saveConfig: string | null;
 }
 
 /**
  * Decides for every peer, in input order, whether to purge or keep it.
  *
- * With `observed` (the daemon), a peer is purged only once its handshake
- * state has also been watched unchanged for stale-after seconds on the
- * monotonic clock, so a wall clock that steps forward never purges a live
- * session; and a peer known to have no configured endpoint that holds an
- * endpoint without a completed handshake (an unconfirmed initiation) is
- * purged after the same wait. Without it (one-shot `run`), the wall clock
- * alone decides and unconfirmed endpoints are left alone.
+ * `now` is whole seconds, like a latest handshake, which WireGuard rounds
+ * down: a peer is stale once `now - latestHandshake > staleAfter`, the first
+ * whole second at which its session is certainly dead. That second is its
+ * deadline ({@link deadlineOf}).
+ *
+ * With `watch` (the daemon), a handshake's wall-clock age counts only when
+ * the handshake was made while the daemon watched with no forward step of
+ * the wall clock; any other peer is purged only once its handshake state
+ * has also been watched unchanged for stale-after seconds on the monotonic
+ * clock, so a wall clock that steps forward never purges a live session.
+ * And an endpoint without a completed handshake, on a peer that a config
+ * lists without an endpoint or that the daemon purged itself, is taken for
+ * a replayed initiation and purged once it has stood {@link REPLAY_WINDOW_S}.
+ * Without it (one-shot `run`), the wall clock alone decides and unconfirmed
+ * endpoints are left alone.
  *
  * @param peers the interface's peers as read from `wg`
- * @param now the current time in unix seconds
+ * @param now the current time in whole unix seconds
  * @param policy the threshold and the protected keys
- * @param observed seconds each peer's state has been seen unchanged (daemon only)
+ * @param watch what the daemon has watched (daemon only)
  */
 export function planPurge(
   peers: readonly WgPeer[],
   now: number,
   policy: Policy,
-  observed?: ReadonlyMap<string, number>,
+  watch?: Watch,
 ): PeerPlan[] {
-  return peers.map((peer) => ({ peer, decision: decide(peer, now, policy, observed) }));
+  return peers.map((peer) => ({ peer, decision: decide(peer, now, policy, watch) }));
 }
 
-function decide(
-  peer: WgPeer,
-  now: number,
-  policy: Policy,
-  observed: ReadonlyMap<string, number> | undefined,
-): Decision {
+function decide(peer: WgPeer, now: number, policy: Policy, watch: Watch | undefined): Decision {
   const idleSeconds = peer.latestHandshake > 0 ? now - peer.latestHandshake : null;
   const keep = (reason: KeepReason): Decision => ({ action: "keep", reason, idleSeconds });
-  const watched = observed?.get(peer.publicKey) ?? 0;
   // Protection comes first: an operator's explicit choice wins over any timing.
   if (policy.exclude.has(peer.publicKey)) return keep("excluded");
   if (policy.configuredEndpoints.has(peer.publicKey)) return keep("configured-endpoint");
   if (peer.endpoint === null) return keep("no-endpoint");
-  if (idleSeconds === null) {
-    const unconfirmed = observed !== undefined &&
-      policy.configuredWithoutEndpoint.has(peer.publicKey);
-    if (!unconfirmed) return keep("never-handshaked");
-    if (watched < policy.staleAfter) return keep("observing");
-    return {
-      action: "purge",
-      reason: "unconfirmed",
-      idleSeconds: Math.floor(watched),
-      lingerSeconds: watched - policy.staleAfter,
-    };
-  }
+  const deadline = deadlineOf(peer, now, policy, watch);
+  if (deadline === null) return keep("never-handshaked");
   // A handshake "in the future" means the wall clock stepped back; the age is
   // unknowable, so the peer is left alone.
-  if (idleSeconds < 0) return keep("handshake-in-future");
-  if (idleSeconds <= policy.staleAfter) return keep("active");
-  if (observed !== undefined && watched < policy.staleAfter) return keep("observing");
+  if (idleSeconds !== null && idleSeconds < 0) return keep("handshake-in-future");
+  if (idleSeconds !== null && idleSeconds <= policy.staleAfter) return keep("active");
+  if (now < deadline) return keep("observing");
   return {
     action: "purge",
-    reason: "stale",
-    idleSeconds,
-    lingerSeconds: idleSeconds - policy.staleAfter,
+    reason: idleSeconds === null ? "unconfirmed" : "stale",
+    idleSeconds: idleSeconds ?? Math.floor(watch!.watched.get(peer.publicKey) ?? 0),
+    lingerSeconds: now - deadline,
   };
+}
+
+/**
+ * The moment (unix seconds) from which a peer with an endpoint may be
+ * purged, by the rules of {@link planPurge}: a whole second for an age
+ * the wall clock tells, else when a watch on the monotonic clock will have
+ * lasted long enough; `null` when no rule applies (no completed handshake,
+ * and not watched for a replay).
+ *
+ * @param now the current time in whole unix seconds
+ */
+export function deadlineOf(
+  peer: WgPeer,
+  now: number,
+  policy: Policy,
+  watch: Watch | undefined,
+): number | null {
+  const watched = watch?.watched.get(peer.publicKey) ?? 0;
+  if (peer.latestHandshake === 0) {
+    const replayable = watch !== undefined &&
+      (policy.configuredWithoutEndpoint.has(peer.publicKey) || watch.purgedAgo.has(peer.publicKey));
+    return replayable ? now + REPLAY_WINDOW_S - watched : null;
+  }
+  const byWallClock = peer.latestHandshake + policy.staleAfter + 1;
+  if (watch === undefined || peer.latestHandshake > watch.trustedAfter) return byWallClock;
+  return Math.max(byWallClock, now + policy.staleAfter - watched);
 }
 
 /** One interface as read, with a decision for each of its peers. */
@@ -141,6 +174,13 @@ export interface PlannedInterface {
   /** The wall-clock time the plan was made for, in unix seconds. */
   now: number;
   plans: PeerPlan[];
+  /**
+   * Daemon only: the earliest moment (unix seconds) at which a decision
+   * about these peers may change (see schedule.ts); `null` for `run`.
+   */
+  nextDeadline: number | null;
+  /** The wg-quick file with `SaveConfig = true` (see {@link Policy.saveConfig}), or `null`. */
+  saveConfig: string | null;
 }
 
 /** The decisions of a whole cycle that go beyond single peers. */

@@ -13,6 +13,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import { type FlowOutcome, portsText } from "../wg/conntrack.ts";
 import { shortKey } from "../wg/constants.ts";
 import { countKeptByReason, type KeepReason, type PeerPlan, type PurgeReason } from "./plan.ts";
 import type { RecoveryOutcome } from "./recover.ts";
@@ -49,6 +50,8 @@ export interface InterfaceReport {
   error: string | null;
   /** Stale peers not purged because a stop was requested (0: none). */
   stoppedEarly: number;
+  /** Its wg-quick file has `SaveConfig = true` (see the warning in the log). */
+  saveConfig: boolean;
 }
 
 /** What one cycle did. */
@@ -60,6 +63,12 @@ export interface CycleReport {
   durationMs: number;
   /** False when any `wg` call failed, any peer needed repair, or the purge was refused. */
   ok: boolean;
+  /**
+   * Daemon only: when its next read is due, unix seconds; else `null`. It
+   * follows from one peer's handshake time, so it is printed only on
+   * request, and never logged or written to a file.
+   */
+  nextDeadline: number | null;
 }
 
 /** What purging one interface did: the values its report and its log lines are made from. */
@@ -81,6 +90,10 @@ export interface InterfaceOutcome {
   leftAlone: LeftAlone[];
   /** Why the key directory could not be removed, or `null`. */
   cleanupError: string | null;
+  /** What deleting the purged clients' connection-tracking flows came to; `null`: not tried. */
+  flows: FlowOutcome | null;
+  /** The interface's wg-quick file with `SaveConfig = true`, or `null`. */
+  saveConfig: string | null;
 }
 
 /** What a cycle did, as far as it got. */
@@ -97,6 +110,8 @@ export interface CycleOutcome {
   /** The interfaces read, in order. */
   interfaces: InterfaceOutcome[];
   durationMs: number;
+  /** Daemon only: when the next read is due (schedule.ts), unix seconds; else `null`. */
+  nextDeadline: number | null;
 }
 
 /** An interface's outcome before anything was done to it. */
@@ -111,6 +126,8 @@ export function emptyOutcome(name: string, plans: readonly PeerPlan[]): Interfac
     tooLarge: [],
     leftAlone: [],
     cleanupError: null,
+    flows: null,
+    saveConfig: null,
   };
 }
 
@@ -128,6 +145,7 @@ export function cycleReport(cycle: CycleOutcome): CycleReport {
     interfaces,
     busy: [...cycle.busy],
     durationMs: cycle.durationMs,
+    nextDeadline: cycle.nextDeadline,
     // A killed purge put right is a success; one that could not be is not.
     ok: interfaces.every((r) => r.error === null && r.repaired.length === 0) &&
       cycle.recovered.every((r) => r.failure === null && unrestored(r.repair) === 0),
@@ -140,8 +158,9 @@ export function cycleReport(cycle: CycleOutcome): CycleReport {
  */
 export function printedReport(report: CycleReport, peerTimes: boolean): unknown {
   if (peerTimes) return report;
+  const { nextDeadline: _, ...rest } = report;
   return {
-    ...report,
+    ...rest,
     interfaces: report.interfaces.map((r) => ({
       ...r,
       purged: r.purged.map(({ publicKey, reason }) => ({ publicKey, reason })),
@@ -158,6 +177,7 @@ function interfaceReport(o: InterfaceOutcome, refusal: string | null): Interface
     repaired: o.repair?.repaired ?? [],
     error: refusal !== null ? `refused: ${refusal}` : interfaceErrors(o)[0] ?? null,
     stoppedEarly: o.notAttempted,
+    saveConfig: o.saveConfig !== null,
   };
 }
 
@@ -238,6 +258,7 @@ export function cycleLines(cycle: CycleOutcome, report: CycleReport | null): Log
 function interfaceLines(o: InterfaceOutcome, report: InterfaceReport, dryRun: boolean): LogLine[] {
   const name = o.name;
   const lines: LogLine[] = [];
+  if (o.saveConfig !== null) lines.push(saveConfigLine(name, o.saveConfig));
   if (o.notAttempted > 0) {
     lines.push(warning(
       "{interface}: stopping on request; {left} stale peers left for the next cycle",
@@ -264,6 +285,7 @@ function interfaceLines(o: InterfaceOutcome, report: InterfaceReport, dryRun: bo
   lines.push(...o.leftAlone.map((l) => leftAloneLine(name, l)));
   if (o.repair !== null) lines.push(...repairLines(name, o.repair));
   for (const peer of o.purged) lines.push(purgedLine(name, peer, dryRun));
+  if (o.flows !== null) lines.push(...flowLines(name, o.flows));
   if (o.cleanupError !== null) {
     lines.push(error("{interface}: {error}", { interface: name, error: o.cleanupError }));
   }
@@ -387,6 +409,55 @@ function purgedLine(iface: string, peer: PurgedPeer, dryRun: boolean): LogLine {
     interface: iface,
     peer: shortKey(peer.publicKey),
   });
+}
+
+/**
+ * The log lines that say what deleting the connection-tracking flows
+ * (wg/conntrack.ts) did after a purge of
+ * `iface`, for the one place a cycle logs: a count at info level, a missing
+ * `conntrack` at debug (most hosts have none; `status` says it), a failure
+ * as a warning (the purge itself succeeded: the flows expire on their own).
+ * Pure.
+ */
+export function flowLines(iface: string, outcome: FlowOutcome): LogLine[] {
+  if (outcome.ports.length === 0) return [];
+  const properties = { interface: iface, ports: portsText(outcome.ports) };
+  switch (outcome.result) {
+    case "done":
+      return [{
+        level: outcome.deleted > 0 ? "info" : "debug",
+        message: "{interface}: connection-tracking flows of {ports} deleted: {deleted}",
+        properties: { ...properties, deleted: outcome.deleted },
+      }];
+    case "missing":
+      return [{
+        level: "debug",
+        message: "{interface}: conntrack is not installed: the connection-tracking flows of " +
+          "{ports} stay until they expire",
+        properties,
+      }];
+    case "failed":
+      return [{
+        level: "warning",
+        message: "{interface}: could not delete the connection-tracking flows of {ports} " +
+          "({deleted} deleted): {error}; the rest expire on their own",
+        properties: { ...properties, deleted: outcome.deleted, error: outcome.error },
+      }];
+  }
+}
+
+/**
+ * What a wg-quick file with `SaveConfig = true` means, in words: said by
+ * every cycle's log, `status` and `config`.
+ */
+export function saveConfigText(file: string): string {
+  return `${file} has SaveConfig = true: wg-quick writes every peer's endpoint into it at ` +
+    "each down and shutdown, on disk, so its Endpoint lines protect no peer; set SaveConfig = " +
+    "false and remove the saved Endpoint lines (--exclude a peer this side dials)";
+}
+
+function saveConfigLine(iface: string, file: string): LogLine {
+  return warning("{interface}: {warning}", { interface: iface, warning: saveConfigText(file) });
 }
 
 function summaryLine(report: CycleReport): LogLine {

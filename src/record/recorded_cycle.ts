@@ -23,7 +23,7 @@ import {
 import type { Settings } from "../config/schema.ts";
 import type { CycleReport } from "../purge/mod.ts";
 import { renderMetrics } from "./metrics.ts";
-import { recordCycle, summarizeCycle, uptime } from "./status_file.ts";
+import { lingerOf, recordCycle, summarizeCycle, uptime } from "./status_file.ts";
 
 /** A metrics directory made here is readable by the exporter, which may run as its own user. */
 const METRICS_DIR_MODE = 0o755;
@@ -103,6 +103,9 @@ export async function checkOutputs(settings: OutputSettings, dirs: DirChecks): P
  * @param now the wall clock, unix seconds (the cycle's end time)
  * @param dirs the cycle's checked directories: each is walked once, and
  *   checked again just before a write
+ * @param maxSleep the daemon's longest sleep between two cycles (its
+ *   `interval`: it wakes sooner at each peer's deadline, never later), for
+ *   the metrics file; null for `run`, whose schedule is cron's
  * @throws {UnsafePathError} when the status or metrics file could not be written (see
  *   {@link checkOutputs}; no cycle ran)
  * @throws {RuntimeError} when the cycle ran but the status or metrics file could not be written
@@ -114,6 +117,7 @@ export async function runRecordedCycle(
   now: () => number,
   log: Logger,
   dirs: DirChecks = new DirChecks(labelOf),
+  maxSleep: number | null = null,
 ): Promise<CycleReport> {
   await checkOutputs(settings, dirs);
   const started = performance.now();
@@ -124,19 +128,26 @@ export async function runRecordedCycle(
   } catch (error) {
     failure = { error };
   }
+  const outcome = report === null ? failure! : { report };
   const last = summarizeCycle(
-    report === null ? failure! : { report },
+    outcome,
     now(),
     (performance.now() - started) / 1000,
     settings.dryRun,
   );
   try {
-    const { status, warning } = await recordCycle(settings.statusFile, last, uptime(), dirs);
+    const { status, warning } = await recordCycle(
+      settings.statusFile,
+      last,
+      uptime(),
+      dirs,
+      lingerOf(outcome),
+    );
     if (warning !== null) log.warning("{warning}", { warning });
     if (settings.metricsFile !== null) {
       const { dir, name } = splitPath(settings.metricsFile);
       const safe = await dirs.check(dir, "metricsFile", METRICS_DIR_MODE);
-      await replaceFile(safe, name, renderMetrics(status), 0o644);
+      await replaceFile(safe, name, renderMetrics(status, maxSleep), 0o644);
     }
   } catch (error) {
     const problem = new RuntimeError(

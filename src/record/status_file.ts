@@ -1,7 +1,8 @@
 /**
  * The status file: what the last cycle did and counters since boot, replaced
  * after every cycle (`run` and the daemon), for `wg-reinstate status`, the
- * metrics file and LuCI. It holds counts per interface and per reason only:
+ * metrics file and LuCI. It holds counts per interface and per reason, and
+ * per interface a histogram of lingers (counts per bucket and their sum) only:
  * never a key (not even a short one), a preshared key, an endpoint address
  * or any per-peer time, since per-peer records with times would be the very
  * activity log this tool exists to prevent.
@@ -9,7 +10,9 @@
  * The counters live in the file so that cron `run`s add up like a daemon's
  * cycles. They restart after a reboot (the system's uptime went down; the
  * file sits on a RAM file system by default, which a reboot empties anyway)
- * or when the file cannot be read back.
+ * or when the file cannot be read back. A file of the previous format (1,
+ * before the linger histograms and the unrestored counts) is read as one
+ * whose new counters are still 0: they count from the first cycle after it.
  *
  * @module
  */
@@ -26,6 +29,32 @@ import { redactPeers } from "../wg/redact.ts";
 const count = z.int().check(z.minimum(0));
 const counts = z.record(z.string(), count);
 
+/**
+ * The upper bounds of the linger histogram's buckets, in seconds (a last
+ * bucket, +Inf, takes the rest). The target is a purge at most 1 s past the
+ * deadline plus one cycle: 0.25 to 2 resolve it, and the p99 alert's 2 s
+ * (docs/prometheus/) sits on a bound, so the quantile estimated from the
+ * buckets falls on the same side of it as the true one; 5 to 60 cover
+ * sleeps of seconds to a minute (a late daemon, a cron `run` a minute), 300
+ * a cron `run` every five minutes. The file holds counts per bucket: a
+ * change here is a format change.
+ */
+export const LINGER_BUCKETS: readonly number[] = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
+
+/**
+ * How long past their deadlines the peers of an interface were purged:
+ * counts per bucket and one sum, never a list of times.
+ */
+const lingerSchema = z.strictObject({
+  /** Peers per bucket (not cumulative), one count per bound and a last for +Inf. */
+  buckets: z.array(count).check(z.length(LINGER_BUCKETS.length + 1)),
+  /** Their lingers added up, in seconds (to the millisecond). */
+  sumSeconds: z.number().check(z.minimum(0)),
+});
+
+/** The linger histogram of one interface, as the status file holds it. */
+export type Linger = z.infer<typeof lingerSchema>;
+
 /** One interface in the last cycle. */
 const interfaceSchema = z.strictObject({
   name: z.string(),
@@ -40,6 +69,8 @@ const interfaceSchema = z.strictObject({
   /** Stale peers left for the next cycle because of a stop request. */
   stoppedEarly: count,
   error: z.nullable(z.string()),
+  /** Its wg-quick file has `SaveConfig = true`; absent in a file of format 1. */
+  saveConfig: z.optional(z.boolean()),
 });
 
 const lastCycleSchema = z.strictObject({
@@ -55,26 +86,53 @@ const lastCycleSchema = z.strictObject({
   interfaces: z.array(interfaceSchema),
 });
 
-const totalsSchema = z.strictObject({
+/** The totals of format 1, which format 2 extends. */
+const totalsV1 = {
   /** Unix seconds of the first cycle counted. */
   since: z.number(),
   cycles: z.strictObject({ ok: count, failed: count }),
   /** Peers purged, by interface (dry runs purge none). */
   purged: counts,
   repaired: counts,
+};
+
+const totalsSchema = z.strictObject({
+  ...totalsV1,
+  /** Repaired peers that could not be restored, by interface. */
+  notRestored: counts,
+  /** The linger of every peer purged, by interface (dry runs purge none). */
+  linger: z.record(z.string(), lingerSchema),
 });
 
-/** The status file's schema; its own output is checked when read back, like any input. */
-export const statusSchema = z.strictObject({
-  format: z.literal(1),
+/** The format {@link nextStatus} writes. */
+const FORMAT = 2;
+
+/** What both formats hold besides `format` and `totals`. */
+const statusFields = {
   /**
    * Seconds since the system booted when the file was written: a smaller one
    * next time means a reboot, which restarts the counters.
    */
   uptime: z.number().check(z.minimum(0)),
   lastCycle: lastCycleSchema,
+};
+
+/** The status file's schema; its own output is checked when read back, like any input. */
+export const statusSchema = z.strictObject({
+  format: z.literal(FORMAT),
+  ...statusFields,
   totals: totalsSchema,
 });
+
+/** The previous format, read as the current one with the counters it lacks at 0. */
+const statusV1Schema = z.pipe(
+  z.strictObject({ format: z.literal(1), ...statusFields, totals: z.strictObject(totalsV1) }),
+  z.transform((v1): z.infer<typeof statusSchema> => ({
+    ...v1,
+    format: FORMAT,
+    totals: { ...v1.totals, notRestored: {}, linger: {} },
+  })),
+);
 
 /** The status file's contents. */
 export type Status = z.infer<typeof statusSchema>;
@@ -146,33 +204,99 @@ export function summarizeCycle(
         notRestored: r.repaired.filter((x) => !x.restored && !x.intact).length,
         stoppedEarly: r.stoppedEarly,
         error: r.error === null ? null : redactPeers(r.error),
+        saveConfig: r.saveConfig,
       };
     }),
   };
 }
 
-/** Adds the last cycle to the counters of `previous` (same boot) or starts them. Pure. */
-export function nextStatus(previous: Status | null, last: LastCycle, uptime: number): Status {
+/** The lingers of one cycle's purged peers, binned by interface (see {@link lingerOf}). */
+export type CycleLinger = ReadonlyMap<string, Linger>;
+
+/** Milliseconds, as the file keeps sums: no float noise such as 0.30000000000000004. */
+function toMs(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+/** A linger histogram with no peer in it. */
+export function emptyLinger(): Linger {
+  return { buckets: new Array(LINGER_BUCKETS.length + 1).fill(0), sumSeconds: 0 };
+}
+
+function addLinger(a: Linger, b: Linger): Linger {
+  return {
+    buckets: a.buckets.map((n, i) => n + b.buckets[i]),
+    sumSeconds: toMs(a.sumSeconds + b.sumSeconds),
+  };
+}
+
+/**
+ * The lingers of the peers a cycle purged, by interface, each binned at
+ * once: what leaves here is an aggregate. Empty when the cycle stopped on
+ * an error. Pure.
+ */
+export function lingerOf(outcome: CycleEnd): Map<string, Linger> {
+  const out = new Map<string, Linger>();
+  if ("error" in outcome) return out;
+  for (const r of outcome.report.interfaces) {
+    const linger = out.get(r.name) ?? emptyLinger();
+    for (const { lingerSeconds } of r.purged) {
+      const bucket = LINGER_BUCKETS.findIndex((bound) => lingerSeconds <= bound);
+      linger.buckets[bucket < 0 ? LINGER_BUCKETS.length : bucket]++;
+      linger.sumSeconds = toMs(linger.sumSeconds + lingerSeconds);
+    }
+    out.set(r.name, linger);
+  }
+  return out;
+}
+
+/**
+ * Adds the last cycle to the counters of `previous` (same boot) or starts them. Pure.
+ *
+ * @param linger the cycle's lingers ({@link lingerOf}); a dry run's are not added
+ */
+export function nextStatus(
+  previous: Status | null,
+  last: LastCycle,
+  uptime: number,
+  linger: CycleLinger = new Map(),
+): Status {
   const before = previous === null || uptime < previous.uptime ? null : previous.totals;
   const cycles = { ok: before?.cycles.ok ?? 0, failed: before?.cycles.failed ?? 0 };
   cycles[last.result]++;
   const purged = new Map(Object.entries(before?.purged ?? {}));
   const repaired = new Map(Object.entries(before?.repaired ?? {}));
+  const notRestored = new Map(Object.entries(before?.notRestored ?? {}));
+  const lingers = new Map(Object.entries(before?.linger ?? {}));
   for (const i of last.interfaces) {
-    if (!last.dryRun) add(purged, i.name, sum(i.purged));
+    if (!last.dryRun) {
+      add(purged, i.name, sum(i.purged));
+      // Every interface of a real cycle gets a histogram, zeros too: a rate needs a first sample.
+      lingers.set(
+        i.name,
+        addLinger(lingers.get(i.name) ?? emptyLinger(), linger.get(i.name) ?? emptyLinger()),
+      );
+    }
     add(repaired, i.name, i.repaired);
+    add(notRestored, i.name, i.notRestored);
   }
   const totals: Status["totals"] = {
     since: before?.since ?? last.finishedAt,
     cycles,
     purged: countsObject(purged),
     repaired: countsObject(repaired),
+    notRestored: countsObject(notRestored),
+    linger: Object.fromEntries(lingers),
   };
-  return { format: 1, uptime, lastCycle: last, totals };
+  return { format: FORMAT, uptime, lastCycle: last, totals };
+}
+
+function isFormat1(value: unknown): boolean {
+  return typeof value === "object" && value !== null && "format" in value && value.format === 1;
 }
 
 /**
- * Parses the status file's text. Pure.
+ * Parses the status file's text, of this format or the previous one. Pure.
  *
  * @throws {ParseError} naming the file and the field that does not fit
  */
@@ -183,7 +307,7 @@ export function parseStatus(text: string, path: string): Status {
   } catch (error) {
     throw new ParseError({ source: path, line: 1 }, "not JSON", { cause: error });
   }
-  const result = statusSchema.safeParse(value);
+  const result = (isFormat1(value) ? statusV1Schema : statusSchema).safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue.path.map(String).join(".") || "(top)";
@@ -236,6 +360,7 @@ export interface RecordResult {
  *
  * @param dirs the cycle's checked directories, where the file's directory is
  *   checked again just before the write
+ * @param linger the cycle's lingers ({@link lingerOf})
  * @throws {UnsafePathError} when the file's directory fails the safe-path rule
  */
 export async function recordCycle(
@@ -243,6 +368,7 @@ export async function recordCycle(
   last: LastCycle,
   uptimeNow: number,
   dirs: DirChecks = new DirChecks(labelOf),
+  linger: CycleLinger = new Map(),
 ): Promise<RecordResult> {
   const { dir, name } = splitPath(path);
   const safe = await dirs.check(dir, "statusFile");
@@ -264,7 +390,7 @@ export async function recordCycle(
         error instanceof ParseError ? error.message : `${path}: ${describeFsError(error)}`
       }; counters start again from this cycle`;
     }
-    const status = nextStatus(previous, last, uptimeNow);
+    const status = nextStatus(previous, last, uptimeNow, linger);
     await replaceFile(safe, name, JSON.stringify(status, null, 2) + "\n", 0o644);
     return { status, warning };
   } finally {

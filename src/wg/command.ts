@@ -1,6 +1,7 @@
 /**
- * Runs the `wg` tool through `Deno.Command`. This is the only module that
- * starts processes; everything it returns has been parsed and checked.
+ * Runs the `wg` tool through `Deno.Command`; everything it returns has been
+ * parsed and checked. Its bounded runner ({@link runBounded}), which ends a
+ * call's whole process group at its limit, runs `conntrack` too (conntrack.ts).
  *
  * @module
  */
@@ -224,13 +225,7 @@ export class WgCommand implements Wg {
     const timeoutMs = overdue ? Math.min(limitMs, afterStop) : limitMs;
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(this.options.wgPath, {
-        args,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        detached: true,
-      }).spawn();
+      child = spawnBounded(this.options.wgPath, args);
     } catch (error) {
       throw spawnError(error, this.options.wgPath);
     }
@@ -301,7 +296,7 @@ function errorDetail(stderr: string): string {
 }
 
 /** What was read of one pipe. */
-interface Captured {
+export interface Captured {
   /** The text kept: all of it, or the first `cap` bytes. */
   text: string;
   /** Whether the pipe was read to its end and nothing was dropped. */
@@ -372,7 +367,7 @@ class PipeReader {
 }
 
 /** What became of one bounded call. */
-interface BoundedCall {
+export interface BoundedCall {
   /** Which limit ended it, or `null` when it exited on its own. */
   endedBy: "limit" | "stop" | null;
   /** Its exit code; meaningless when {@link endedBy} is set. */
@@ -382,14 +377,33 @@ interface BoundedCall {
 }
 
 /**
+ * Starts `program` for {@link runBounded}: in a session of its own, so that
+ * a terminal's signals reach the tool only and a call past its limit is
+ * ended with its whole group, with stdout and stderr piped.
+ *
+ * @throws what Deno.Command's spawn throws (a missing or forbidden program)
+ */
+export function spawnBounded(program: string, args: readonly string[]): Deno.ChildProcess {
+  return new Deno.Command(program, {
+    args: [...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+}
+
+/**
  * Waits for `child`, ending its process group when `timeoutMs` passes or
  * {@link STOP_BUDGET_MS} after `stop` fires: SIGTERM to the group, SIGKILL
  * {@link KILL_GRACE_MS} later, and after another grace it is no longer
  * waited for (a process stuck in the kernel). Once it has exited, its pipes
  * get {@link PIPE_GRACE_MS} to close; then the group is killed and they are
  * no longer read. Every timer and listener is gone when this returns.
+ * `child` must come from {@link spawnBounded}: its process group is what is
+ * ended.
  */
-async function runBounded(
+export async function runBounded(
   child: Deno.ChildProcess,
   limits: { timeoutMs: number; stop: AbortSignal | undefined; stdoutCap: number | null },
 ): Promise<BoundedCall> {

@@ -83,6 +83,11 @@ Deno.test("run writes a status file and metrics that promtool accepts and node_e
     const status = JSON.parse(statusText);
     assert.deepStrictEqual(status.totals.cycles, { ok: 2, failed: 0 });
     assert.deepStrictEqual(status.totals.purged, { [lab.iface]: 3 });
+    // The clock shifted by 300 s: each peer purged about 120 s past its deadline (180 s), in the
+    // 300 s bucket.
+    const linger = status.totals.linger[lab.iface];
+    assert.deepStrictEqual(linger.buckets, [0, 0, 0, 0, 0, 0, 0, 0, 3, 0], JSON.stringify(linger));
+    assert.ok(linger.sumSeconds >= 3 * 100 && linger.sumSeconds <= 3 * 150, `${linger.sumSeconds}`);
     assert.strictEqual(status.lastCycle.dryRun, true);
     assert.deepStrictEqual(status.lastCycle.interfaces[0].kept.active, 0);
 
@@ -104,6 +109,8 @@ Deno.test("run writes a status file and metrics that promtool accepts and node_e
     for (
       const line of [
         `wg_reinstate_purged_peers_total{interface="${lab.iface}"} 3`,
+        `wg_reinstate_linger_seconds_bucket{interface="${lab.iface}",le="300"} 3`,
+        `wg_reinstate_linger_seconds_count{interface="${lab.iface}"} 3`,
         'wg_reinstate_cycles_total{result="ok"} 2',
         // The last cycle, a dry run after the purge: the endpoints are gone.
         `wg_reinstate_peers{decision="keep",interface="${lab.iface}",reason="no-endpoint"} 3`,

@@ -12,20 +12,11 @@ import { statesByKey } from "../harness/scenario.ts";
 import { waitForFile, withWrapper } from "../support/wrappers.ts";
 import { lost, staleLab } from "../support/stale_lab.ts";
 import { OUTPUT_CAP_BYTES } from "../../src/wg/command.ts";
+import { alive } from "../support/proc.ts";
 
 const PEERS = 60;
 // About 14 peers per `wg set` call, so 60 peers take 5 chunks (as in faults_test.ts).
 const BUDGET = "4096";
-
-/** Whether `pid` is still a live process (a zombie is not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /** The pids a wrapper wrote to `dir/pids`, one a line. */
 async function pidsIn(dir: string): Promise<number[]> {

@@ -85,6 +85,7 @@ export function policy(over: Partial<Policy> = {}): Policy {
     exclude: new Set(),
     configuredEndpoints: new Set(),
     configuredWithoutEndpoint: new Set(),
+    saveConfig: null,
     ...over,
   };
 }

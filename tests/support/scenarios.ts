@@ -10,7 +10,9 @@
 import assert from "node:assert/strict";
 import { CliProcess, runCli } from "../harness/cli.ts";
 import { generatePsk } from "../harness/initiator.ts";
-import { type WgImpl, WgLab } from "../harness/lab.ts";
+import { type LoadPeer, type WgImpl, WgLab } from "../harness/lab.ts";
+import { REPLAY_WINDOW_S } from "../../src/purge/plan.ts";
+import { REPLAY_POLL_S } from "../../src/purge/schedule.ts";
 import { buildMixedServer, configOf, protectionFlags } from "../harness/scenario.ts";
 import { waitForFile, withWrapper } from "./wrappers.ts";
 
@@ -99,11 +101,13 @@ export async function purgeKeepsConfigurations(impl: WgImpl): Promise<void> {
  * A handshake initiation captured before a purge is answered once replayed
  * after it: the re-added peer has no record of the last initiation's
  * timestamp. The server stores the replayer's address as the endpoint, with
- * no handshake. Before the purge the same replay is ignored. The daemon then
- * forgets that endpoint when a config lists the peer without one.
+ * no handshake. Before the purge the same replay is ignored. The daemon that
+ * purged the peer forgets that endpoint again within REPLAY_WINDOW_S and a
+ * look for replays (REPLAY_POLL_S).
  */
 export async function replayAfterPurge(impl: WgImpl): Promise<void> {
   const lab = await WgLab.start({ impl });
+  let daemon: CliProcess | null = null;
   try {
     const [victim] = await lab.handshakeMany([{ psk: true }]);
     assert.ok(victim.result.ok && victim.result.initiation !== undefined);
@@ -114,46 +118,164 @@ export async function replayAfterPurge(impl: WgImpl): Promise<void> {
     assert.strictEqual(await lab.replay(victim.result.initiation!, 30_001), false);
     assert.strictEqual(await endpointOf(), original, "a replay before the purge is ignored");
 
-    const run = await runCli(["run", "-i", lab.iface], { clockShift: 300, netns: lab.serverNs });
-    assert.strictEqual(run.code, 0, run.log);
+    // A short stale-after: the handshake predates the daemon, which purges it
+    // once it has watched it that long.
+    daemon = new CliProcess(
+      ["daemon", "-i", lab.iface, ...FORCED_STALE_AFTER(3), "--log-level", "debug"],
+      { netns: lab.serverNs },
+    );
+    await daemon.waitFor(/purged peer .*: stale$/m, 60_000);
     assert.strictEqual(await endpointOf(), "(none)");
 
+    const replayedAt = Date.now();
     assert.strictEqual(await lab.replay(victim.result.initiation!, 30_002), true);
     const replayed = (await rawPeers(lab)).get(key)!;
     assert.match(replayed[ENDPOINT], /:30002$/, "the replayer's address is stored");
     assert.strictEqual(replayed[HANDSHAKE], "0", "no handshake completes");
 
-    // What the tool does about it: the daemon forgets an endpoint without a
-    // completed handshake, after watching it for stale-after, for a peer that
-    // a config lists without an endpoint.
-    const conf = `${lab.workDir}/wg.conf`;
-    await Deno.writeTextFile(
-      conf,
-      `[Peer]\nPublicKey = ${key}\nAllowedIPs = ${victim.allowedIps}\n`,
-    );
-    const daemon = new CliProcess(
-      [
-        "daemon",
-        "-i",
-        lab.iface,
-        "--interval",
-        "1",
-        "--wg-quick-config",
-        conf,
-        "--log-level",
-        "debug",
-      ],
-      { monotonicSpeed: 200, netns: lab.serverNs },
-    );
-    try {
-      await daemon.waitFor(/purged peer .* endpoint from an unconfirmed initiation/);
-    } finally {
-      await daemon.stop();
+    // The daemon takes it for a replay and forgets it.
+    while ((await endpointOf()) !== "(none)") {
+      assert.ok(Date.now() - replayedAt < 60_000, "the replayed endpoint stays");
+      await new Promise((r) => setTimeout(r, 100));
     }
-    assert.strictEqual(await endpointOf(), "(none)");
+    const goneAfter = (Date.now() - replayedAt) / 1000;
+    assert.match(daemon.log, /purged peer .*: endpoint from an unconfirmed initiation$/m);
+    console.log(`${impl}: a replayed endpoint was gone ${goneAfter.toFixed(1)} s after the replay`);
+    assert.ok(goneAfter <= REPLAY_WINDOW_S + REPLAY_POLL_S + 1, `${goneAfter} s`);
+  } finally {
+    await daemon?.stop();
+    await lab.close();
+  }
+}
+
+/** How late a timer may fire, and a process may see the wall clock, on a busy host. */
+const TIMER_SLACK_S = 0.25;
+
+/** `--stale-after S` below 180, which needs the force. */
+const FORCED_STALE_AFTER = (s: number) => ["--stale-after", String(s), "--force-short-threshold"];
+
+/**
+ * The deadline daemon: idle (no endpoint anywhere), it reads the interface
+ * once per stale-after; then real clients that complete a handshake at
+ * staggered times and go silent each lose their endpoint within a second of
+ * their deadline (latest handshake + stale-after), plus one cycle, and never
+ * before it. Returns nothing; prints the figures.
+ */
+export async function deadlineDaemon(impl: WgImpl): Promise<void> {
+  const STALE_AFTER = 10;
+  const CLIENTS = 20;
+  const lab = await WgLab.start({ impl });
+  try {
+    const peers = await lab.addLoadPeers(Array.from({ length: CLIENTS }, () => ({ psk: true })));
+    await withWrapper(
+      `#!/bin/bash
+# Not a fake: the real wg, each call written down.
+echo "$1" >> @DIR@/calls
+exec @WG@ "$@"
+`,
+      async (wg, dir) => {
+        const daemon = new CliProcess(
+          ["daemon", "-i", lab.iface, "--wg", wg, ...FORCED_STALE_AFTER(STALE_AFTER)],
+          { netns: lab.serverNs },
+        );
+        try {
+          // Idle: peers, but no endpoint. Reads at 0, S + 1 and 2 S + 2.
+          const idleSeconds = 2 * (STALE_AFTER + 1) + 1;
+          await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+          const reads = (await Deno.readTextFile(`${dir}/calls`)).split("\n")
+            .filter((l) => l === "show").length;
+          console.log(
+            `${impl}: idle, the daemon read the interface ${reads} times in ${idleSeconds} s`,
+          );
+          assert.ok(reads >= 2 && reads <= 3, `${reads} reads`);
+
+          const lingers = await staggeredLingers(lab, peers, STALE_AFTER);
+          await daemon.stop();
+          const cycles = [...daemon.log.matchAll(/cycle done in (\d+) ms/g)].map((m) =>
+            Number(m[1])
+          );
+          const longest = Math.max(...cycles) / 1000;
+          const sorted = [...lingers.map((l) => l.linger)].sort((a, b) => a - b);
+          console.log(
+            `${impl}: ${CLIENTS} clients idle at staggered times: linger past the deadline ` +
+              `${sorted[0].toFixed(2)}–${sorted.at(-1)!.toFixed(2)} s (median ` +
+              `${sorted[CLIENTS >> 1].toFixed(2)} s), each seen within ` +
+              `${Math.max(...lingers.map((l) => l.seenWithin)).toFixed(2)} s; ${cycles.length} ` +
+              `cycles, the longest ${longest.toFixed(3)} s`,
+          );
+          for (const { linger, seenWithin } of lingers) {
+            // Never before the deadline's second has passed (WireGuard rounds a handshake
+            // down to the second); at most a second after it, plus a cycle, plus how late
+            // this test may have seen it, plus a timer's slack.
+            assert.ok(linger >= 1, `purged ${linger} s after its deadline`);
+            assert.ok(
+              linger <= 1 + longest + seenWithin + TIMER_SLACK_S,
+              `gone ${linger} s after its deadline`,
+            );
+          }
+        } finally {
+          await daemon.stop();
+        }
+      },
+    );
   } finally {
     await lab.close();
   }
+}
+
+/**
+ * Completes a handshake for each peer in turn, then watches the interface
+ * until every endpoint is gone: for each, how long after its deadline
+ * (latest handshake + stale-after) it was seen gone, and how long the
+ * look that saw it came after the one before.
+ */
+async function staggeredLingers(
+  lab: WgLab,
+  peers: readonly LoadPeer[],
+  staleAfter: number,
+): Promise<{ linger: number; seenWithin: number }[]> {
+  const handshakes = new Map<string, number>();
+  const gone = new Map<string, { at: number; seenWithin: number }>();
+  let last = Date.now();
+  const look = async () => {
+    const { peers: read } = await lab.dump();
+    // Taken after the read: whatever the read shows happened before it.
+    const now = Date.now();
+    for (const p of read) {
+      if (p.endpoint !== null && p.latestHandshake > 0) {
+        handshakes.set(p.publicKey, p.latestHandshake);
+      }
+      if (p.endpoint === null && handshakes.has(p.publicKey) && !gone.has(p.publicKey)) {
+        gone.set(p.publicKey, { at: now / 1000, seenWithin: (now - last) / 1000 });
+      }
+    }
+    last = now;
+  };
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      await look();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    for (const p of peers) {
+      const [result] = await lab.runHandshakes([p]);
+      assert.ok(result.ok, "a handshake");
+    }
+    const until = Date.now() + (staleAfter + 30) * 1000;
+    while (gone.size < peers.length && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    watching = false;
+    await watcher;
+  }
+  assert.strictEqual(gone.size, peers.length, "every endpoint is forgotten");
+  return [...gone].map(([key, g]) => ({
+    linger: g.at - (handshakes.get(key)! + staleAfter),
+    seenWithin: g.seenWithin,
+  }));
 }
 
 /**
@@ -259,8 +381,19 @@ export function testOnImplementation(impl: WgImpl): void {
     () => purgeKeepsConfigurations(impl),
   );
   Deno.test(
-    scenarioName("an initiation replayed after a purge is answered; the daemon forgets it", impl),
+    scenarioName(
+      "an initiation replayed after a purge is answered; the daemon forgets it within 20 s",
+      impl,
+    ),
     () => replayAfterPurge(impl),
+  );
+  Deno.test(
+    scenarioName(
+      "the daemon reads an idle interface once per stale-after, and forgets each endpoint " +
+        "within a second of its deadline",
+      impl,
+    ),
+    () => deadlineDaemon(impl),
   );
   Deno.test(
     scenarioName(

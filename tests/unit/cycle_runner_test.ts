@@ -115,3 +115,29 @@ Deno.test("CycleRunner builds one wg per process, again only when its settings c
   }
   assert.strictEqual(signals.installed, 0);
 });
+
+Deno.test("CycleRunner writes the longest sleep to the metrics for the daemon, not for run (FAKE)", async (t) => {
+  for (const daemon of [true, false]) {
+    await t.step(daemon ? "daemon" : "run", async () => {
+      const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+      const runner = new CycleRunner(
+        settingsIn({
+          statusFile: `${dir}/status.json`,
+          metricsFile: `${dir}/m.prom`,
+          lockDir: dir,
+          keyDir: dir,
+          interval: 77,
+        }),
+        { wgFor: () => twoInterfaces(), now: () => NOW, daemon, signals: new CountingSignals() },
+      );
+      try {
+        await withLogs(() => runner.cycle());
+        const metrics = await Deno.readTextFile(`${dir}/m.prom`);
+        assert.strictEqual(/^wg_reinstate_max_sleep_seconds 77$/m.test(metrics), daemon, metrics);
+      } finally {
+        runner.dispose();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+});

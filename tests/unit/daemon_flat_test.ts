@@ -184,6 +184,7 @@ Deno.test("daemon stays flat over 100,000 cycles with reloads: stop listeners, t
     exclude: new Set(),
     configuredEndpoints: new Set(),
     configuredWithoutEndpoint: new Set(),
+    saveConfig: null,
   };
   const clock = new VirtualClock().install();
   const { fake, reconnect } = fakeWithPeers(clock);

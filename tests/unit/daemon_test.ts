@@ -176,3 +176,34 @@ Deno.test("StopSignals' stop request wakes a sleep, in run as in the daemon", as
     });
   }
 });
+
+Deno.test("runDaemon sleeps until each cycle's next deadline, within its longest sleep", async () => {
+  const signals = new TestSignals();
+  const stops = new StopSignals(signals, true);
+  const NOW = 1_800_000_000;
+  // Three cycles: a deadline in 12 s, one far off, and a failed cycle.
+  const timings = [
+    { nextDeadline: NOW + 12, durationMs: 2 },
+    { nextDeadline: NOW + 5000, durationMs: 2 },
+    null,
+  ];
+  const slept: number[] = [];
+  stops.sleep = (ms) => {
+    slept.push(ms);
+    if (slept.length === timings.length) signals.send("SIGTERM");
+    return Promise.resolve();
+  };
+  await runDaemon(resolveSettings([{ source: "t", values: { interval: 120 } }]), {
+    log: logger("daemon"),
+    signals: stops,
+    reload: () => Promise.reject(new Error("not used")),
+    now: () => NOW,
+    monotonic: () => slept.length,
+    cycle: () => {
+      const timing = timings[slept.length];
+      return timing === null ? Promise.reject(new Error("wg failed")) : Promise.resolve(timing);
+    },
+  });
+  stops.dispose();
+  assert.deepStrictEqual(slept.map((ms) => Math.round(ms)), [12_020, 120_000, 120_000]);
+});

@@ -359,6 +359,7 @@ function statusAfter(cycles: (Record<string, number> | "failed")[]): string {
         busy: [],
         durationMs: 42,
         ok: true,
+        nextDeadline: null,
         interfaces: Object.entries(cycle).map(([name, n]) => ({
           name,
           checked: n + 5,
@@ -372,6 +373,7 @@ function statusAfter(cycles: (Record<string, number> | "failed")[]): string {
           repaired: [],
           error: null,
           stoppedEarly: 0,
+          saveConfig: false,
         })),
       },
     };
@@ -457,13 +459,14 @@ Deno.test("luci app form offers only the programs and paths the compiled program
 
   await t.step("wg: the wg programs --allow-run names, and no other", () => {
     const wg = option("wg");
-    // --allow-run also names `kill`, which ends a hung wg's process group.
+    // --allow-run also names `kill`, which ends a hung wg's process group,
+    // and `conntrack`, which deletes a purged port's tracked flows.
     const wgPrograms = allowed("run").filter((p) => p.split("/").at(-1) === "wg");
     assert.deepStrictEqual(wg.values, wgPrograms);
     for (const program of ["", ...wgPrograms]) {
       assert.strictEqual(wg.validate!("main", program), true);
     }
-    for (const program of ["/opt/wg", "/usr/bin/wg-other", "sh", "kill"]) {
+    for (const program of ["/opt/wg", "/usr/bin/wg-other", "sh", "kill", "/usr/sbin/conntrack"]) {
       assert.match(String(wg.validate!("main", program)), /^wg-reinstate may run only wg, /);
     }
   });

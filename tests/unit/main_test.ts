@@ -152,3 +152,29 @@ Deno.test("main exits 3 when another process holds an interface's lock", async (
     await Deno.remove(lockDir, { recursive: true });
   }
 });
+
+Deno.test("main's status and config warn of a wg-quick file with SaveConfig = true, whose Endpoint lines protect nothing", async () => {
+  const file = await Deno.makeTempFile({ prefix: "wr-unit-", suffix: ".conf" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      `[Interface]\nSaveConfig = true\n\n[Peer]\nPublicKey = ${key("a")}\n` +
+        "Endpoint = 192.0.2.1:51820\nAllowedIPs = 10.0.0.2/32\n",
+    );
+    const wg = new FakeWg().addInterface("wg0", [
+      peer({ publicKey: key("a"), latestHandshake: NOW - 600 }),
+    ]);
+    const status = await runMain(["status", "-i", "wg0", "--wg-quick-config", file], wg);
+    assert.strictEqual(status.code, 0, status.err);
+    assert.match(status.out, new RegExp(`^Warning: wg0: ${file} has SaveConfig = true: `, "m"));
+    assert.match(status.out, /^wg0 +aaaaaaaa… +ipv4 +purge +stale$/m, "not protected");
+
+    const config = await runMain(["config", "-i", "wg0", "--wg-quick-config", file]);
+    assert.strictEqual(config.code, 0, config.err);
+    const [iface] = JSON.parse(config.out).interfaces;
+    assert.deepStrictEqual(iface.protected, []);
+    assert.match(iface.warning, /SaveConfig = true: wg-quick writes every peer's endpoint into it/);
+  } finally {
+    await Deno.remove(file);
+  }
+});

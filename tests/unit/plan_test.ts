@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import type { Watch } from "../../src/purge/observations.ts";
 import {
   countKeptByReason,
+  deadlineOf,
+  type Decision,
   planCycle,
   type PlannedInterface,
   planPurge,
+  REPLAY_WINDOW_S,
 } from "../../src/purge/plan.ts";
 import { key, keyArb, peer, peerArb, policy } from "../support/peers.ts";
 
@@ -26,7 +30,7 @@ Deno.test("planPurge gives each kind of peer its decision and reason", () => {
     policy({ exclude: new Set([key("e")]), configuredEndpoints: new Set([key("f")]) }),
   );
   assert.deepStrictEqual(plans.map((p) => p.decision), [
-    { action: "purge", reason: "stale", idleSeconds: 181, lingerSeconds: 1 },
+    { action: "purge", reason: "stale", idleSeconds: 181, lingerSeconds: 0 },
     { action: "keep", reason: "active", idleSeconds: 180 },
     { action: "keep", reason: "no-endpoint", idleSeconds: 5000 },
     { action: "keep", reason: "never-handshaked", idleSeconds: null },
@@ -64,6 +68,9 @@ const scenario = fc.record({
     fc.array(fc.integer({ min: 0, max: 200_000 }), { minLength: 30, maxLength: 30 }),
     { nil: null },
   ),
+  // Daemon mode: since when handshakes are trusted, and which peers it purged itself.
+  trustedAfter: fc.integer({ min: 0, max: 2_100_000_000 }),
+  purgedMask: fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }),
 });
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
@@ -78,19 +85,23 @@ function planScenario(
     new Set(s.peers.filter((_, i) => mask[i]).map((p) => p.publicKey));
   const exclude = new Set([...s.extraKeys, ...pick(s.excludeMask), ...extraExclude]);
   const configured = pick(s.configuredMask);
-  const observed = s.watched === null
-    ? undefined
-    : new Map(s.peers.map((p, i) => [p.publicKey, s.watched![i]]));
-  const plans = planPurge(s.peers, s.now, {
+  const observed: Watch | undefined = s.watched === null ? undefined : {
+    trustedAfter: s.trustedAfter,
+    watched: new Map(s.peers.map((p, i) => [p.publicKey, s.watched![i]])),
+    purgedAgo: new Map([...pick(s.purgedMask)].map((k) => [k, 1])),
+  };
+  const policy = {
     staleAfter,
     exclude,
     configuredEndpoints: configured,
     configuredWithoutEndpoint: pick(s.knownMask),
-  }, observed);
+    saveConfig: null,
+  };
+  const plans = planPurge(s.peers, s.now, policy, observed);
   const purged = new Set(
     plans.filter((p) => p.decision.action === "purge").map((p) => p.peer.publicKey),
   );
-  return { plans, exclude, configured, observed, purged };
+  return { plans, exclude, configured, observed, purged, policy };
 }
 
 // Properties of the rule, never a second copy of it.
@@ -136,6 +147,36 @@ Deno.test("planPurge keeps its promises for any peers and policy", async (t) => 
       }),
   );
   await t.step(
+    "purges an unprotected endpoint exactly from its deadline on",
+    () =>
+      property((s) => {
+        const { plans, exclude, configured, observed, policy } = planScenario(s);
+        for (const { peer, decision } of plans) {
+          if (peer.endpoint === null || exclude.has(peer.publicKey)) continue;
+          if (configured.has(peer.publicKey)) continue;
+          const deadline = deadlineOf(peer, s.now, policy, observed);
+          const future = peer.latestHandshake > s.now;
+          assert.strictEqual(
+            decision.action === "purge",
+            deadline !== null && !future && s.now >= deadline,
+          );
+        }
+      }),
+  );
+  await t.step(
+    "in the daemon, trusts the age only of a handshake made while it watched",
+    () =>
+      property((s) => {
+        const { plans, observed } = planScenario(s);
+        if (observed === undefined) return;
+        for (const { peer, decision } of plans) {
+          if (decision.action !== "purge" || decision.reason !== "stale") continue;
+          if (peer.latestHandshake > s.trustedAfter) continue;
+          assert.ok(observed.watched.get(peer.publicKey)! >= s.staleAfter);
+        }
+      }),
+  );
+  await t.step(
     "a longer stale-after or one more exclusion never purges more",
     () =>
       property((s) => {
@@ -150,18 +191,44 @@ Deno.test("planPurge keeps its promises for any peers and policy", async (t) => 
   );
 });
 
-Deno.test("planPurge in daemon mode waits until it has watched a handshake for stale-after", () => {
+/** What the daemon watched: trusted after `trustedAfter`, each key watched so long. */
+function watch(
+  trustedAfter: number,
+  watched: [string, number][],
+  purgedAgo: [string, number][] = [],
+): Watch {
+  return { trustedAfter, watched: new Map(watched), purgedAgo: new Map(purgedAgo) };
+}
+
+Deno.test("planPurge in the daemon waits to have watched a handshake from before its watch for stale-after", () => {
   const p = [peer({ publicKey: key("a"), latestHandshake: NOW - 5000 })];
+  // The watch began after the handshake (a clock step at boot may have aged it).
   const plan = (watched: number) =>
-    planPurge(p, NOW, policy(), new Map([[key("a"), watched]]))[0].decision;
-  // The wall clock says 5000 s, but the daemon has only watched it for 60 s (a clock step at boot).
+    planPurge(p, NOW, policy(), watch(NOW - 60, [[key("a"), watched]]))[0].decision;
   assert.deepStrictEqual(plan(60), { action: "keep", reason: "observing", idleSeconds: 5000 });
   assert.deepStrictEqual(plan(180), {
     action: "purge",
     reason: "stale",
     idleSeconds: 5000,
-    lingerSeconds: 4820,
+    lingerSeconds: 0,
   });
+});
+
+Deno.test("planPurge in the daemon purges a handshake made while it watched at its deadline", async (t) => {
+  // Handshake at NOW - 181, watched since NOW - 1000; its state seen unchanged for 1 s only.
+  const p = [peer({ publicKey: key("a"), latestHandshake: NOW - 181 })];
+  const cases: [string, number, Decision["action"]][] = [
+    ["one second before", NOW - 1, "keep"],
+    ["at the deadline", NOW, "purge"],
+    ["later", NOW + 30, "purge"],
+  ];
+  for (const [name, now, action] of cases) {
+    await t.step(name, () => {
+      const w = watch(NOW - 1000, [[key("a"), 1]]);
+      assert.strictEqual(deadlineOf(p[0], now, policy(), w), NOW);
+      assert.strictEqual(planPurge(p, now, policy(), w)[0].decision.action, action);
+    });
+  }
 });
 
 Deno.test("planPurge purges an unconfirmed endpoint only in daemon mode and only for a known peer", () => {
@@ -169,19 +236,28 @@ Deno.test("planPurge purges an unconfirmed endpoint only in daemon mode and only
   const known = policy({ configuredWithoutEndpoint: new Set([key("h")]) });
   assert.strictEqual(planPurge([half], NOW, known)[0].decision.reason, "never-handshaked");
   assert.strictEqual(
-    planPurge([half], NOW, policy(), new Map([[key("h"), 999]]))[0].decision.reason,
+    planPurge([half], NOW, policy(), watch(0, [[key("h"), 999]]))[0].decision.reason,
     "never-handshaked",
   );
   assert.strictEqual(
-    planPurge([half], NOW, known, new Map([[key("h"), 100]]))[0].decision.reason,
+    planPurge([half], NOW, known, watch(0, [[key("h"), REPLAY_WINDOW_S - 1]]))[0].decision.reason,
     "observing",
   );
-  assert.deepStrictEqual(planPurge([half], NOW, known, new Map([[key("h"), 200]]))[0].decision, {
+  assert.deepStrictEqual(planPurge([half], NOW, known, watch(0, [[key("h"), 20]]))[0].decision, {
     action: "purge",
     reason: "unconfirmed",
-    idleSeconds: 200,
-    lingerSeconds: 20,
+    idleSeconds: 20,
+    lingerSeconds: 20 - REPLAY_WINDOW_S,
   });
+});
+
+Deno.test("planPurge in the daemon forgets a replayed endpoint on a peer it purged itself", () => {
+  const half = peer({ publicKey: key("h"), latestHandshake: 0 });
+  const plan = (purgedAgo: [string, number][], watched: number) =>
+    planPurge([half], NOW, policy(), watch(0, [[key("h"), watched]], purgedAgo))[0].decision;
+  assert.strictEqual(plan([], REPLAY_WINDOW_S).reason, "never-handshaked", "not ours");
+  assert.strictEqual(plan([[key("h"), 100]], REPLAY_WINDOW_S - 1).reason, "observing");
+  assert.strictEqual(plan([[key("h"), 100]], REPLAY_WINDOW_S).reason, "unconfirmed");
 });
 
 const planned = (name: string, handshakes: number[], now = 10_000): PlannedInterface => {
@@ -190,6 +266,8 @@ const planned = (name: string, handshakes: number[], now = 10_000): PlannedInter
     iface: { name, publicKey: null, listenPort: 1, fwmark: null, peers },
     now,
     plans: planPurge(peers, now, policy()),
+    nextDeadline: null,
+    saveConfig: null,
   };
 };
 

@@ -42,6 +42,7 @@ async function purgeThenRepair(wg: FakeWg, peers: WgPeer[]) {
     missing: [],
     interfaces: [{ ...emptyOutcome("wg0", []), repair: outcome }],
     durationMs: 0,
+    nextDeadline: null,
   };
   const lines = await renderLines(cycleLines(cycle, null));
   return { outcome, lines, sleeps };

@@ -24,6 +24,7 @@ function cycleOf(...interfaces: InterfaceOutcome[]): CycleOutcome {
     missing: [],
     interfaces,
     durationMs: 7,
+    nextDeadline: null,
   };
 }
 
@@ -164,4 +165,13 @@ Deno.test("cycleLines says what a cycle stopped on an error did, with no summary
   const lines = await renderLines(cycleLines(cycle, null));
   assert.strictEqual(lines.length, 3, lines.join("\n"));
   assert.ok(!lines.some((l) => /cycle (done|FAILED)/.test(l)));
+});
+
+Deno.test("cycleLines warns, each cycle, of an interface whose wg-quick file has SaveConfig = true", async () => {
+  const cycle = cycleOf({ ...wg0({}), saveConfig: "/etc/wireguard/wg0.conf" }, wg0({}));
+  const lines = await renderLines(cycleLines(cycle, cycleReport(cycle)));
+  const warnings = lines.filter((l) => /\[WRN\]/.test(l));
+  assert.strictEqual(warnings.length, 1, lines.join("\n"));
+  assert.match(warnings[0], /: wg0: \/etc\/wireguard\/wg0\.conf has SaveConfig = true: /);
+  assert.deepStrictEqual(cycleReport(cycle).interfaces.map((r) => r.saveConfig), [true, false]);
 });

@@ -46,7 +46,7 @@ async function configErrorOf(fn: () => unknown): Promise<string> {
 Deno.test("resolveSettings uses defaults when nothing is given", () => {
   assert.deepStrictEqual(resolveSettings([]), DEFAULT_SETTINGS);
   assert.strictEqual(DEFAULT_SETTINGS.staleAfter, 180);
-  assert.strictEqual(DEFAULT_SETTINGS.interval, 30);
+  assert.strictEqual(DEFAULT_SETTINGS.interval, DEFAULT_SETTINGS.staleAfter);
 });
 
 Deno.test("loadSettings lets flags override the file and the file override defaults", async () => {

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { renderMetrics } from "../../src/record/metrics.ts";
 import { NotRegularFileError } from "../../src/config/read_file.ts";
 import {
+  type CycleEnd,
+  lingerOf,
   nextStatus,
   parseStatus,
   readStatus,
@@ -30,6 +32,7 @@ function report(over: Partial<CycleReport> = {}): CycleReport {
     busy: ["wg9"],
     durationMs: 1234,
     ok: false,
+    nextDeadline: null,
     interfaces: [{
       name: "wg0",
       checked: 6,
@@ -45,6 +48,7 @@ function report(over: Partial<CycleReport> = {}): CycleReport {
       ],
       error: `wg set wg0 failed for ${KEY_A.slice(0, 8)}… at 198.51.100.4:51820 key ${KEY_B}`,
       stoppedEarly: 0,
+      saveConfig: false,
     }],
     ...over,
   };
@@ -64,6 +68,7 @@ Deno.test("summarizeCycle keeps counts and no key, address or per-peer time", ()
     repaired: 2,
     notRestored: 1,
     stoppedEarly: 0,
+    saveConfig: false,
     error: "wg set wg0 failed for (a peer) at redacted-ipv4:* key (a peer)",
   });
   assert.strictEqual(last.result, "failed");
@@ -76,17 +81,25 @@ function countKeptByReasonWith(over: Record<string, number>): Record<string, num
 }
 
 Deno.test("nextStatus adds up cycles and purges, and restarts after a reboot", () => {
-  const ok = summarizeCycle({ report: report({ ok: true }) }, 100, 1, false);
-  const dry = summarizeCycle({ report: report({ ok: true, dryRun: true }) }, 200, 1, true);
-  const threw = summarizeCycle({ error: new Error(`no ${KEY_A}`) }, 300, 0.5, false);
-  let s = nextStatus(null, ok, 100);
-  s = nextStatus(s, dry, 160);
-  s = nextStatus(s, threw, 220);
+  const outcomes: CycleEnd[] = [
+    { report: report({ ok: true }) },
+    { report: report({ ok: true, dryRun: true }) },
+    { error: new Error(`no ${KEY_A}`) },
+  ];
+  const [ok, dry, threw] = outcomes.map((o, i) =>
+    summarizeCycle(o, 100 * (i + 1), 1, "report" in o && o.report.dryRun)
+  );
+  let s = nextStatus(null, ok, 100, lingerOf(outcomes[0]));
+  s = nextStatus(s, dry, 160, lingerOf(outcomes[1]));
+  s = nextStatus(s, threw, 220, lingerOf(outcomes[2]));
   assert.deepStrictEqual(s.totals, {
     since: 100,
     cycles: { ok: 2, failed: 1 },
     purged: { wg0: 2 }, // the dry run purged nothing
     repaired: { wg0: 4 },
+    notRestored: { wg0: 2 },
+    // Lingers of 3820 s (+Inf) and 20 s (the 30 s bucket); the dry run's are not added.
+    linger: { wg0: { buckets: [0, 0, 0, 0, 0, 0, 1, 0, 0, 1], sumSeconds: 3840 } },
   });
   assert.strictEqual(s.lastCycle.error, "no (a peer)");
   assert.deepStrictEqual(s.lastCycle.interfaces, []);
@@ -107,6 +120,63 @@ Deno.test("parseStatus names the field that does not fit", () => {
     return true;
   });
   assert.throws(() => parseStatus("{", "s.json"), /s\.json:1: not JSON/);
+});
+
+Deno.test("parseStatus reads a file of format 1 as one whose new counters are 0, and counting goes on", () => {
+  // The totals as the previous version wrote them (docs/monitoring.md's sample).
+  const v1 = {
+    format: 1,
+    uptime: 4213,
+    lastCycle: summarizeCycle({ report: report({ ok: true }) }, 1_795_935_178.639, 1, false),
+    totals: {
+      since: 1_795_935_178.566,
+      cycles: { ok: 2, failed: 0 },
+      purged: { wr25f7s: 3 },
+      repaired: { wr25f7s: 0 },
+    },
+  };
+  const read = parseStatus(JSON.stringify(v1), "s.json");
+  assert.strictEqual(read.format, 2);
+  assert.deepStrictEqual(read.totals, { ...v1.totals, notRestored: {}, linger: {} });
+  const outcome = { report: report({ ok: true }) };
+  const next = nextStatus(
+    read,
+    summarizeCycle(outcome, 1_795_935_200, 1, false),
+    4300,
+    lingerOf(outcome),
+  );
+  assert.deepStrictEqual(next.totals.cycles, { ok: 3, failed: 0 });
+  assert.deepStrictEqual(next.totals.purged, { wr25f7s: 3, wg0: 2 });
+  assert.strictEqual(next.totals.since, v1.totals.since);
+  // A file of format 1 with a field of format 2 is neither.
+  const mixed = { ...v1, totals: { ...v1.totals, notRestored: {} } };
+  assert.throws(() => parseStatus(JSON.stringify(mixed), "s.json"), /totals: unknown setting/);
+});
+
+Deno.test("parseStatus refuses a linger histogram of other buckets than this version's", async (t) => {
+  const outcome = { report: report() };
+  const good = nextStatus(null, summarizeCycle(outcome, 1, 1, false), 100, lingerOf(outcome));
+  const cases: [string, unknown, RegExp][] = [
+    ["a bucket fewer", { buckets: [0, 0, 0, 0, 0, 0, 1, 0, 1], sumSeconds: 3840 }, /buckets/],
+    ["a negative count", { buckets: [-1, 0, 0, 0, 0, 0, 1, 0, 0, 1], sumSeconds: 3840 }, /0/],
+    ["a negative sum", { buckets: [0, 0, 0, 0, 0, 0, 1, 0, 0, 1], sumSeconds: -1 }, /sumSeconds/],
+    ["a field this version does not write", {
+      buckets: [0, 0, 0, 0, 0, 0, 1, 0, 0, 1],
+      sumSeconds: 1,
+      max: 3,
+    }, /wg0/],
+  ];
+  for (const [name, linger, message] of cases) {
+    await t.step(name, () => {
+      const bad = { ...good, totals: { ...good.totals, linger: { wg0: linger } } };
+      assert.throws(() => parseStatus(JSON.stringify(bad), "s.json"), (e: unknown) => {
+        assert.ok(e instanceof ParseError);
+        assert.match(e.message, /^s\.json:1: totals\.linger\.wg0/);
+        assert.match(e.message, message);
+        return true;
+      });
+    });
+  }
 });
 
 Deno.test("recordCycle replaces the file atomically and starts afresh from a bad one", async () => {
@@ -131,7 +201,7 @@ Deno.test("recordCycle replaces the file atomically and starts afresh from a bad
       ok: 10,
       failed: 0,
     });
-    await Deno.writeTextFile(path, '{"format": 2}');
+    await Deno.writeTextFile(path, '{"format": 3}');
     const third = await recordCycle(path, last, 100);
     assert.match(third.warning!, /status\.json:1: format: .*; counters start again/);
     assert.deepStrictEqual(third.status.totals.cycles, { ok: 1, failed: 0 });
@@ -152,6 +222,8 @@ Deno.test("renderMetrics writes every family with interface, decision and reason
     const line of [
       'wg_reinstate_purged_peers_total{interface="wg0"} 4',
       'wg_reinstate_repaired_peers_total{interface="wg0"} 4',
+      'wg_reinstate_unrestored_peers_total{interface="wg0"} 2',
+      'wg_reinstate_linger_seconds_count{interface="wg0"} 0',
       'wg_reinstate_cycles_total{result="ok"} 1',
       'wg_reinstate_cycles_total{result="failed"} 1',
       "wg_reinstate_last_cycle_timestamp_seconds 1800000060",
@@ -167,6 +239,7 @@ Deno.test("renderMetrics writes every family with interface, decision and reason
   assert.deepStrictEqual([...new Set(labels)].sort(), [
     "decision",
     "interface",
+    "le",
     "reason",
     "result",
   ]);
@@ -186,6 +259,8 @@ Deno.test("nextStatus and renderMetrics count an interface named like an Object 
         cycles: { ok: 1, failed: 1 },
         purged: { [name]: 4 },
         repaired: { [name]: 4 },
+        notRestored: { [name]: 2 },
+        linger: { [name]: { buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], sumSeconds: 0 } },
       });
       const metrics = renderMetrics(s);
       assert.ok(metrics.includes(`wg_reinstate_purged_peers_total{interface="${name}"} 4\n`));

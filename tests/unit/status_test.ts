@@ -34,6 +34,8 @@ Deno.test("formatStatusTable shows short keys and families, never addresses, and
     iface: { name: "wg0", publicKey: null, listenPort: 0, fwmark: null, peers },
     now,
     plans: planPurge(peers, now, policy()),
+    nextDeadline: null,
+    saveConfig: null,
   }];
   const cases: [string, boolean, string[][]][] = [
     ["by default", false, [

@@ -20,22 +20,13 @@ import {
 import { formatInterfaceDump } from "../../src/wg/dump.ts";
 import { keyN, peer } from "../support/peers.ts";
 import { withWrapper } from "../support/wrappers.ts";
+import { alive } from "../support/proc.ts";
 
 /** The process group and session of a process, from /proc. */
 function groupOf(pid: number | "self"): { pgrp: number; session: number } {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return { pgrp: Number(fields[2]), session: Number(fields[3]) };
-}
-
-/** Whether `pid` is still a live process (a zombie is not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** The pids a FAKE wrote to `dir/pids`, one a line. */

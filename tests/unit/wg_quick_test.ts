@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadProtection } from "../../src/config/protection.ts";
 import { resolveSettings } from "../../src/config/schema.ts";
-import { parseWgQuickPeers } from "../../src/config/wg_quick.ts";
+import { parseWgQuick } from "../../src/config/wg_quick.ts";
 import { ConfigError, ParseError } from "../../src/common/errors.ts";
 import { key } from "../support/peers.ts";
 
@@ -23,23 +23,40 @@ PresharedKey = ${key("p")}
 AllowedIPs = 10.0.0.2/32
 `;
 
-Deno.test("parseWgQuickPeers finds which peers have a configured endpoint", () => {
-  assert.deepStrictEqual(parseWgQuickPeers(CONF, "wg0.conf"), [
-    { publicKey: key("a"), hasEndpoint: true },
-    { publicKey: key("b"), hasEndpoint: false },
-  ]);
+Deno.test("parseWgQuick finds which peers have a configured endpoint", () => {
+  assert.deepStrictEqual(parseWgQuick(CONF, "wg0.conf"), {
+    peers: [
+      { publicKey: key("a"), hasEndpoint: true },
+      { publicKey: key("b"), hasEndpoint: false },
+    ],
+    saveConfig: false,
+  });
 });
 
-Deno.test("parseWgQuickPeers names file and line of a bad key, without the secret", () => {
+Deno.test("parseWgQuick reads SaveConfig as wg-quick does: true only in [Interface]", async (t) => {
+  const cases: [string, string, boolean][] = [
+    ["SaveConfig = true", "[Interface]\nSaveConfig = true\n", true],
+    ["any case of the key", "[interface]\nsaveconfig=true\n", true],
+    ["false", "[Interface]\nSaveConfig = false\n", false],
+    ["TRUE is not true to wg-quick", "[Interface]\nSaveConfig = TRUE\n", false],
+    ["in a [Peer]", `[Peer]\nPublicKey = ${key("a")}\nSaveConfig = true\n`, false],
+    ["commented out", "[Interface]\n# SaveConfig = true\n", false],
+  ];
+  for (const [name, text, expected] of cases) {
+    await t.step(name, () => assert.strictEqual(parseWgQuick(text, "x.conf").saveConfig, expected));
+  }
+});
+
+Deno.test("parseWgQuick names file and line of a bad key, without the secret", () => {
   const bad = CONF.replace(`PublicKey=${key("b")}`, "PublicKey = notakey");
   assert.throws(
-    () => parseWgQuickPeers(bad, "wg0.conf"),
+    () => parseWgQuick(bad, "wg0.conf"),
     (e: Error) =>
       e instanceof ParseError && e instanceof SyntaxError &&
       /^wg0\.conf:14: PublicKey: is not a WireGuard key$/.test(e.message),
   );
   assert.throws(
-    () => parseWgQuickPeers("[Peer]\nAllowedIPs = 10.0.0.0/8\n", "x.conf"),
+    () => parseWgQuick("[Peer]\nAllowedIPs = 10.0.0.0/8\n", "x.conf"),
     /x\.conf:1: \[Peer\] has no PublicKey/,
   );
 });
@@ -73,6 +90,29 @@ Deno.test("loadProtection protects configured endpoints and refuses a missing co
       });
       return true;
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadProtection takes no Endpoint line of a SaveConfig file as configured, and says so", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const saved = CONF.replace("ListenPort = 51820", "ListenPort = 51820\nSaveConfig = true");
+    await Deno.writeTextFile(`${dir}/wg7.conf`, saved);
+    const settings = resolveSettings([{
+      source: "t",
+      values: { wgQuickConfig: `${dir}/%i.conf` },
+    }]);
+    const { policy, protectedPeers } = await loadProtection(settings, "wg7");
+    assert.strictEqual(policy.saveConfig, `${dir}/wg7.conf`);
+    assert.deepStrictEqual([...policy.configuredEndpoints], []);
+    assert.deepStrictEqual(protectedPeers, []);
+    // Its peers are still known as configured: an endpoint without a handshake is a replay.
+    assert.deepStrictEqual(
+      [...policy.configuredWithoutEndpoint].sort(),
+      [key("a"), key("b")].sort(),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -200,11 +200,11 @@ return view.extend({
 			return staleAfterValid(value, this.section.formvalue(section_id, 'force_short_threshold'));
 		};
 
-		o = s.taboption('general', form.Value, 'interval', _('Cycle interval (seconds)'),
-			_('Seconds between two purge cycles.'));
+		o = s.taboption('general', form.Value, 'interval', _('Longest sleep (seconds)'),
+			_('The longest wait between two purge cycles. The service wakes sooner, at each peer\'s deadline; idle, it reads the interfaces once per this many seconds or stale-after, whichever is less.'));
 		o.datatype = 'range(1,86400)';
-		o.placeholder = '30';
-		o.default = '30';
+		o.placeholder = '180';
+		o.default = '180';
 
 		o = s.taboption('general', form.DynamicList, 'interface', _('Interfaces'),
 			_('WireGuard interfaces to purge. None listed: every WireGuard interface.'));

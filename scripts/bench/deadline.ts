@@ -22,7 +22,7 @@ import { sh } from "../../tests/harness/sh.ts";
 export interface DeadlineOptions {
   /** Peers on the server, all handshaked once. */
   peers: number;
-  /** The daemon's `--stale-after`, or `auto`: from a timed sample of handshakes (see below). */
+  /** The daemon's `--stale-after`, or `auto`: from timed handshakes ({@link benchDeadline}). */
   staleAfter: number | "auto";
   /** The bundle's entry, run with `v8Flags`: the program as it ships. */
   entry: string;
@@ -50,7 +50,7 @@ export interface DeadlineResult {
   dumpMs: number;
   /** Cycles that purged at least one peer, and their durations (ms). */
   purgingCycles: number[];
-  /** Cycles from the first handshake until the replay watch ended, failed ones included. */
+  /** Cycles that failed, from the first handshake to the end. */
   cyclesFailed: number;
   /** From the first deadline to the end of the last purging cycle. */
   window: number;
@@ -62,7 +62,7 @@ export interface DeadlineResult {
     replayWatch: CpuShare;
     idle: CpuShare;
   };
-  /** CPU ms of the daemon and its children per cycle at rest. */
+  /** CPU ms of the daemon and its `wg` processes per read at rest. */
   idleCpuMsPerRead: number;
   /** Peak and resting RSS of the daemon (MB). */
   peakRssMb: number;
@@ -84,6 +84,9 @@ const PORTS_PER_ADDRESS = 65_536 - 20_000;
 
 /** Peers handshaked before the daemon starts, to time the handshakes for `auto`. */
 const SAMPLE = 400;
+
+/** Reads at rest over which the daemon's idle CPU share is taken. */
+const IDLE_READS = 2;
 
 /** How often the daemon's log is read while waiting (it is small: one line per cycle). */
 const POLL_MS = 500;
@@ -245,7 +248,7 @@ export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promi
     const started = performance.now();
     await lab.runHandshakes(sample);
     const perPeer = (performance.now() - started) / 1000 / sample.length;
-    staleAfter = Math.max(30, Math.ceil((1.5 * n * perPeer + 10) / 10) * 10);
+    staleAfter = Math.max(30, Math.ceil((1.25 * n * perPeer + 15) / 10) * 10);
     say(`stale-after ${staleAfter} s (handshakes timed at ${(1 / perPeer).toFixed(0)}/s)`);
   }
   const S = staleAfter;
@@ -259,6 +262,10 @@ export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promi
     "--stale-after",
     String(S),
     "--force-short-threshold",
+    // Its grid, whose cycles it logs, at stale-after: each read at rest is one of them (the
+    // cycles at peers' deadlines that purge nothing leave no line).
+    "--interval",
+    String(S),
     "--metrics-file",
     metricsFile,
     "--status-file",
@@ -286,15 +293,31 @@ export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promi
 
     say("handshaking");
     const cyclesBefore = cycleLines(daemon.stdout).length;
+    // Waits until a cycle since the handshakes `matches` (each is offered
+    // once, in order) and returns its index among them.
+    let offered = 0;
+    const waitForCycle = async (
+      matches: (cycle: CycleLine, index: number) => boolean,
+      timeoutS: number,
+    ): Promise<number> => {
+      const timeoutAt = Date.now() + timeoutS * 1000;
+      for (;;) {
+        const since = cycleLines(daemon.stdout).slice(cyclesBefore);
+        for (; offered < since.length; offered++) {
+          if (matches(since[offered], offered)) return offered++;
+        }
+        if (Date.now() > timeoutAt) throw new Error(`timed out:\n${daemon.log.slice(-4000)}`);
+        await sleep(POLL_MS);
+      }
+    };
     const started = performance.now();
     const failed = await handshakeAll(lab, peers);
     const handshakeSeconds = (performance.now() - started) / 1000;
     const times = (await latestHandshakes(lab)).filter((t) => t > 0);
     const unconfirmed = (await endpointCount(lab)) - times.length;
-    // Not Math.min(...times): 65,536 arguments exceed V8's limit.
-    const first = times.reduce((a, b) => Math.min(a, b)),
-      last = times.reduce((a, b) => Math.max(a, b));
-    const spread = last - first;
+    // Not Math.min(...times): spread arguments overflow V8's stack from about 100,000.
+    const first = times.reduce((a, b) => Math.min(a, b));
+    const spread = times.reduce((a, b) => Math.max(a, b)) - first;
     const firstDeadline = first + S + 1;
     say(`handshakes took ${handshakeSeconds.toFixed(1)} s, spread ${spread} s`);
     const late = Date.now() / 1000 > firstDeadline;
@@ -303,13 +326,9 @@ export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promi
     await sleep((firstDeadline - 0.5) * 1000 - Date.now());
     const purgeStart = await sampleCpu(pid, tick);
     say(`waiting for ${times.length} purges`);
-    const timeoutAt = Date.now() + (spread + S + 1200) * 1000;
-    let lines = cycleLines(daemon.stdout).slice(cyclesBefore);
-    while (lines.reduce((sum, c) => sum + c.purged, 0) < times.length) {
-      if (Date.now() > timeoutAt) throw new Error(`timed out:\n${daemon.log.slice(-4000)}`);
-      await sleep(POLL_MS);
-      lines = cycleLines(daemon.stdout).slice(cyclesBefore);
-    }
+    let purged = 0;
+    await waitForCycle((c) => (purged += c.purged) >= times.length, spread + S + 1200);
+    const lines = cycleLines(daemon.stdout).slice(cyclesBefore);
     const purgeEnd = await sampleCpu(pid, tick);
     // Every endpoint that had a handshake is gone: check it once on the server.
     const left = (await endpointCount(lab)) - unconfirmed;
@@ -317,14 +336,15 @@ export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promi
     const lastPurge = lines.findLast((c) => c.purged > 0)!;
     const purgeWall = lastPurge.at - purgeStart.wall;
 
-    // Then it reads every 5 s for stale-after (replays of the purged), then once per stale-after.
-    say(`replay watch (${S} s), then ${2 * S} s at rest`);
-    await sleep((lastPurge.at + S + 6) * 1000 - Date.now());
+    // Then it reads every 5 s for stale-after (replays of the purged), then
+    // at rest once per stale-after (at most --interval, 180 s): measured from
+    // just after the first read at rest to just after the IDLE_READS-th next.
+    say(`replay watch (${S} s), then ${IDLE_READS} reads at rest`);
+    const rest = await waitForCycle((c) => c.at >= lastPurge.at + S, 2 * S + 200);
     const idleStart = await sampleCpu(pid, tick);
-    await sleep(2 * S * 1000);
+    await waitForCycle((_, i) => i >= rest + IDLE_READS, IDLE_READS * (S + 200));
     const idleEnd = await sampleCpu(pid, tick);
     const after = cycleLines(daemon.stdout).slice(cyclesBefore);
-    const idleReads = after.filter((c) => c.at > idleStart.wall && c.at <= idleEnd.wall).length;
 
     const dumpMs: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -351,7 +371,7 @@ export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promi
         replayWatch: share(purgeEnd, idleStart),
         idle: share(idleStart, idleEnd),
       },
-      idleCpuMsPerRead: idleReads > 0 ? (1000 * (idleEnd.all - idleStart.all)) / idleReads : NaN,
+      idleCpuMsPerRead: (1000 * (idleEnd.all - idleStart.all)) / IDLE_READS,
       peakRssMb: await procStatusMb(pid, "VmHWM"),
       idleRssMb: await procStatusMb(pid, "VmRSS"),
     };
@@ -363,11 +383,27 @@ export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promi
 const bound = (s: number) => (s === Infinity ? "> 300" : String(s));
 const pct = (c: CpuShare) => `${c.own.toFixed(2)} (${c.withChildren.toFixed(2)})`;
 
+/** The columns of part (w)'s table. */
+const COLUMNS = [
+  "peers",
+  "stale-after s",
+  "handshakes: wall s, spread s",
+  "read: idle cycle ms (bare dump ms)",
+  "purging cycles: n, median ms (max)",
+  "window s",
+  "linger p50 / p99 / max s",
+  "linger mean s",
+  "CPU % purging",
+  "CPU % replay watch",
+  "CPU % at rest (ms per read)",
+  "RSS peak / at rest MB",
+];
+
 /** The table of part (w): a header and one row per N. */
 export function deadlineTable(results: readonly DeadlineResult[]): string[] {
   const rows = [
-    "| peers | stale-after s | handshakes: wall s, spread s | read: idle cycle ms (bare dump ms) | purging cycles: n, median ms (max) | window s | linger p50 / p99 / max s | linger mean s | CPU % purging | CPU % replay watch | CPU % at rest (ms per read) | RSS peak / at rest MB |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    `| ${COLUMNS.join(" | ")} |`,
+    `|${" --- |".repeat(COLUMNS.length)}`,
   ];
   for (const r of results) {
     const failed = r.failed > 0 ? `, ${r.failed} failed` : "";

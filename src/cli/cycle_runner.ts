@@ -98,10 +98,12 @@ export class CycleRunner {
    * Runs one cycle and records it (see runRecordedCycle): a stop request
    * lets the running `wg` call finish, then what was done is verified.
    *
+   * @param quiet a daemon's cycle at a peer's deadline: when uneventful, it
+   *   leaves no log line and no record (see CycleOptions.quiet)
    * @throws what runRecordedCycle throws: a status or metrics file that could not be written
    *   (before any change), a failed cycle, a failed write
    */
-  cycle(): Promise<CycleReport> {
+  cycle(quiet = false): Promise<CycleReport> {
     const settings = this.#settings;
     const { now } = this.#options;
     const log = logger("purge");
@@ -109,6 +111,7 @@ export class CycleRunner {
       ...cycleOptions(settings, now, this.#observe),
       stop: this.signals.stop,
       forgetFlows: this.#options.flows?.forget,
+      quiet,
     };
     this.#dirs = new DirChecks(labelOf);
     return runRecordedCycle(
@@ -119,6 +122,7 @@ export class CycleRunner {
       this.#dirs,
       // A `run`'s schedule is cron's, which the settings do not know.
       this.#options.daemon ? settings.interval : null,
+      quiet,
     );
   }
 

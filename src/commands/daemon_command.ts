@@ -22,8 +22,11 @@ import type { Settings } from "../config/schema.ts";
 import { redactText } from "../wg/redact.ts";
 import { CycleBudget, type CycleReport, sleepSeconds } from "../purge/mod.ts";
 
-/** What the sleep after a cycle is made from. */
-export type CycleTiming = Pick<CycleReport, "nextDeadline" | "durationMs">;
+/** A wake this close before the grid's next point is on it: timers fire a little early. */
+const GRID_SLACK_S = 0.05;
+
+/** What the sleep after a cycle is made from, besides what the cycle cost. */
+export type CycleTiming = Pick<CycleReport, "nextDeadline" | "uneventful">;
 
 /** The `daemon` subcommand. */
 export const daemonCommand: Subcommand = {
@@ -49,9 +52,9 @@ their sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
       await runDaemon(settings, {
         log: logger("daemon"),
         signals: runner.signals,
-        cycle: (current) => {
+        cycle: (current, _stop, quiet) => {
           runner.update(current);
-          return runner.cycle();
+          return runner.cycle(quiet);
         },
         reload: async () => {
           const next = await reload();
@@ -71,12 +74,13 @@ their sources (flags still win) and runs a cycle 3 s after the last SIGHUP.`,
 export interface DaemonHooks {
   /**
    * Runs one cycle with the given settings and returns its report, whose
-   * `nextDeadline` and `durationMs` set the sleep after it. Errors are
+   * `nextDeadline` sets the sleep after it. `quiet`: a cycle at a peer's
+   * deadline, not on the daemon's grid (see {@link runDaemon}). Errors are
    * logged and the loop goes on, after the longest sleep. `stop` fires on
    * SIGTERM or SIGINT: the cycle then starts no new `wg` call, and verifies
    * and repairs what it did.
    */
-  cycle: (settings: Settings, stop: AbortSignal) => Promise<CycleTiming | void>;
+  cycle: (settings: Settings, stop: AbortSignal, quiet: boolean) => Promise<CycleTiming | void>;
   /** The wall clock, unix seconds; default `Date.now`. */
   now?: () => number;
   /** A monotonic clock in seconds, for the cycles' budget; default `performance.now`. */
@@ -98,6 +102,13 @@ export interface DaemonHooks {
 /**
  * Runs until SIGTERM or SIGINT. Resolves once the cycle that was running
  * when the signal came has finished.
+ *
+ * Its cycles are on a grid, one every `interval` seconds from its start (and
+ * after a reload), which it always logs and records; and at peers'
+ * deadlines between them, which it logs and records only when they purge,
+ * repair or fail: the time of such a cycle follows from one peer's
+ * handshake time, so an uneventful one leaves no trace (no line, no
+ * record, no count).
  */
 export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<void> {
   const { signals } = hooks;
@@ -108,21 +119,27 @@ export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<
   hooks.log.info("daemon started: a cycle at each peer's deadline, at least every {interval} s", {
     interval: settings.interval,
   });
+  let grid = monotonic();
   while (!signals.stop.aborted) {
+    let onGrid = monotonic() >= grid - GRID_SLACK_S;
     if (signals.reloadWanted) {
       if (!(await signals.settle(hooks.settleMs ?? 3000))) break;
       settings = await reload(hooks, settings);
+      onGrid = true;
     }
-    let timing: CycleTiming = { nextDeadline: null, durationMs: 0 };
+    if (onGrid) grid = monotonic() + settings.interval;
+    let timing: CycleTiming = { nextDeadline: null, uneventful: false };
+    const started = monotonic();
     try {
-      timing = (await hooks.cycle(settings, signals.stop)) ?? timing;
+      timing = (await hooks.cycle(settings, signals.stop, !onGrid)) ?? timing;
     } catch (error) {
       hooks.log.error("cycle failed: {error}", { error: errorText(error) });
     }
     releaseMemory();
-    logMemory(hooks.log);
+    if (onGrid || !timing.uneventful) logMemory(hooks.log);
     if (signals.stop.aborted || signals.reloadWanted) continue;
-    const cost = timing.durationMs / 1000;
+    // All a cycle costs: its records and the collection after it too.
+    const cost = monotonic() - started;
     budget.spend(cost, monotonic());
     // Not logged: the next deadline follows from one peer's handshake time.
     const sleep = sleepSeconds(
@@ -131,7 +148,7 @@ export async function runDaemon(initial: Settings, hooks: DaemonHooks): Promise<
       budget.waitFor(cost, monotonic()),
       settings.interval,
     );
-    await signals.sleep(sleep * 1000);
+    await signals.sleep(Math.min(sleep, Math.max(0, grid - monotonic())) * 1000);
   }
   hooks.log.info("daemon stopping on signal");
 }

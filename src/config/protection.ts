@@ -123,11 +123,12 @@ async function addWgQuickPeers(found: Protection, settings: Settings, iface: str
   const file = parseConfig(() => parseWgQuick(text, path));
   // With SaveConfig, wg-quick wrote the Endpoint lines itself, at its last
   // `down`: on a server they are where roaming clients last were, not peers
-  // this side dials. Protecting them would keep every such client's address.
+  // this side dials. Protecting them would keep every such client's address;
+  // but one may be dialled, so its endpoint is not taken for a replay either.
   if (file.saveConfig) found.saveConfig = path;
   for (const peer of file.peers) {
-    if (peer.hasEndpoint && !file.saveConfig) found.dialed(peer.publicKey, `Endpoint in ${path}`);
-    else found.withoutEndpoint.add(peer.publicKey);
+    if (!peer.hasEndpoint) found.withoutEndpoint.add(peer.publicKey);
+    else if (!file.saveConfig) found.dialed(peer.publicKey, `Endpoint in ${path}`);
   }
 }
 

@@ -29,7 +29,7 @@ import { stillAsRead } from "./verify.ts";
 import type { PeerObservations } from "./observations.ts";
 import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
 import { verifyAndRepair } from "./repair.ts";
-import { nextDeadline } from "./schedule.ts";
+import { nextDeadline, REPLAY_POLL_S } from "./schedule.ts";
 import {
   cycleLines,
   type CycleOutcome,
@@ -82,6 +82,11 @@ export interface CycleOptions {
    * (wg/conntrack.ts); absent: none are deleted (tests of a FAKE `wg`).
    */
   forgetFlows?: (ports: readonly number[]) => Promise<FlowOutcome>;
+  /**
+   * A daemon's cycle at a peer's deadline: when uneventful, it logs
+   * nothing, since its time follows from that peer's handshake time.
+   */
+  quiet?: boolean;
 }
 
 /** Milliseconds between two repair attempts. */
@@ -125,7 +130,7 @@ export async function runCycle(wg: Wg, options: CycleOptions, log: Logger): Prom
     report = cycleReport(cycle);
     return report;
   } finally {
-    writeLog(log, cycleLines(cycle, report));
+    if (!(options.quiet && report?.uneventful)) writeLog(log, cycleLines(cycle, report));
   }
 }
 
@@ -177,10 +182,15 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
       if (nextDeadline !== null) {
         cycle.nextDeadline = Math.min(cycle.nextDeadline ?? Infinity, nextDeadline);
       }
-      if (options.observe !== undefined && !options.dryRun) {
+      if (options.observe !== undefined && !options.dryRun && outcome.purged.length > 0) {
         const keys = outcome.purged.map((p) => p.publicKey);
         options.observe.observations.purged(iface.name, keys, options.observe.monotonic());
+        cycle.nextDeadline = Math.min(cycle.nextDeadline ?? Infinity, wakeForReplays(options));
       }
+    }
+    // An interface another wg-reinstate held is tried again soon.
+    if (options.observe !== undefined && cycle.busy.length > 0) {
+      cycle.nextDeadline = Math.min(cycle.nextDeadline ?? Infinity, wakeForReplays(options));
     }
   } finally {
     locks?.release();
@@ -198,7 +208,7 @@ export async function readAndPlan(
 ): Promise<PlannedInterface[]> {
   const snapshot = await wg.show(options.interfaces);
   const wallNow = options.now();
-  // Whole seconds, as WireGuard gives a latest handshake (see planPurge).
+  // Whole seconds, as WireGuard gives a latest handshake, for ages shown.
   const now = Math.floor(wallNow);
   const observe = options.observe;
   const monotonic = observe?.monotonic() ?? 0;
@@ -207,13 +217,16 @@ export async function readAndPlan(
   for (const iface of snapshot) {
     const policy = await options.policyFor(iface.name);
     const watch = observe?.observations.update(iface.name, iface.peers, monotonic);
-    const plans = planPurge(iface.peers, now, policy, watch);
-    const next = watch === undefined
-      ? null
-      : nextDeadline(plans, now, policy, watch, !options.dryRun);
+    const plans = planPurge(iface.peers, wallNow, policy, watch);
+    const next = watch === undefined ? null : nextDeadline(plans, wallNow, policy, watch);
     planned.push({ iface, now, plans, nextDeadline: next, saveConfig: policy.saveConfig });
   }
   return planned;
+}
+
+/** The moment of the next look for replays, unix seconds (see REPLAY_POLL_S). */
+function wakeForReplays(options: CycleOptions): number {
+  return options.now() + REPLAY_POLL_S;
 }
 
 function clockOf(options: CycleOptions): () => number {
@@ -315,7 +328,8 @@ async function purgeInterface(
   // The flows name the purged clients' addresses: the host's table forgets
   // them with WireGuard, not when they expire. By port, so that no address
   // is ever in an argv.
-  if (outcome.purged.length > 0 && options.forgetFlows !== undefined && iface.listenPort > 0) {
+  const stopped = options.stop?.aborted === true;
+  if (outcome.purged.length > 0 && options.forgetFlows && iface.listenPort > 0 && !stopped) {
     outcome.flows = await options.forgetFlows([iface.listenPort]);
   }
   return outcome;

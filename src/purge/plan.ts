@@ -90,10 +90,11 @@ export interface Policy {
 /**
  * Decides for every peer, in input order, whether to purge or keep it.
  *
- * `now` is whole seconds, like a latest handshake, which WireGuard rounds
- * down: a peer is stale once `now - latestHandshake > staleAfter`, the first
- * whole second at which its session is certainly dead. That second is its
- * deadline ({@link deadlineOf}).
+ * Ages are in whole seconds, like a latest handshake, which WireGuard rounds
+ * down: a peer is stale once `floor(now) - latestHandshake > staleAfter`,
+ * from the first whole second at which its session is certainly dead. That
+ * second is its deadline ({@link deadlineOf}); a purge's linger is how far
+ * `now` is past it.
  *
  * With `watch` (the daemon), a handshake's wall-clock age counts only when
  * the handshake was made while the daemon watched with no forward step of
@@ -107,7 +108,7 @@ export interface Policy {
  * endpoints are left alone.
  *
  * @param peers the interface's peers as read from `wg`
- * @param now the current time in whole unix seconds
+ * @param now the current time in unix seconds
  * @param policy the threshold and the protected keys
  * @param watch what the daemon has watched (daemon only)
  */
@@ -121,7 +122,7 @@ export function planPurge(
 }
 
 function decide(peer: WgPeer, now: number, policy: Policy, watch: Watch | undefined): Decision {
-  const idleSeconds = peer.latestHandshake > 0 ? now - peer.latestHandshake : null;
+  const idleSeconds = peer.latestHandshake > 0 ? Math.floor(now) - peer.latestHandshake : null;
   const keep = (reason: KeepReason): Decision => ({ action: "keep", reason, idleSeconds });
   // Protection comes first: an operator's explicit choice wins over any timing.
   if (policy.exclude.has(peer.publicKey)) return keep("excluded");
@@ -149,7 +150,7 @@ function decide(peer: WgPeer, now: number, policy: Policy, watch: Watch | undefi
  * lasted long enough; `null` when no rule applies (no completed handshake,
  * and not watched for a replay).
  *
- * @param now the current time in whole unix seconds
+ * @param now the current time in unix seconds
  */
 export function deadlineOf(
   peer: WgPeer,

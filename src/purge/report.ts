@@ -69,6 +69,12 @@ export interface CycleReport {
    * request, and never logged or written to a file.
    */
   nextDeadline: number | null;
+  /**
+   * Nothing purged, repaired, put back, skipped, missing or failed: a
+   * daemon's cycle at a peer's deadline that is uneventful leaves no trace
+   * (see CycleOptions.quiet).
+   */
+  uneventful: boolean;
 }
 
 /** What purging one interface did: the values its report and its log lines are made from. */
@@ -146,6 +152,11 @@ export function cycleReport(cycle: CycleOutcome): CycleReport {
     busy: [...cycle.busy],
     durationMs: cycle.durationMs,
     nextDeadline: cycle.nextDeadline,
+    uneventful: cycle.recovered.length === 0 && cycle.busy.length === 0 &&
+      interfaces.every((r) =>
+        r.error === null && r.purged.length === 0 && r.repaired.length === 0 &&
+        r.stoppedEarly === 0
+      ),
     // A killed purge put right is a success; one that could not be is not.
     ok: interfaces.every((r) => r.error === null && r.repaired.length === 0) &&
       cycle.recovered.every((r) => r.failure === null && unrestored(r.repair) === 0),
@@ -157,8 +168,10 @@ export function cycleReport(cycle: CycleOutcome): CycleReport {
  * `peerTimes` asks for it (`--peer-times`). It never goes to a file. Pure.
  */
 export function printedReport(report: CycleReport, peerTimes: boolean): unknown {
-  if (peerTimes) return report;
-  const { nextDeadline: _, ...rest } = report;
+  // `uneventful` is the daemon's business.
+  const { uneventful: _, ...timed } = report;
+  if (peerTimes) return timed;
+  const { nextDeadline: __, ...rest } = timed;
   return {
     ...rest,
     interfaces: report.interfaces.map((r) => ({

@@ -39,25 +39,21 @@ const WAKE_LATE_S = 0.02;
 /**
  * The earliest moment (unix seconds) at which a decision about one
  * interface's peers may change, as planned at `now`: a kept peer's deadline,
- * the next look for replays at peers the daemon purged within stale-after
- * (those purged now included), and at the latest stale-after from now, when
- * a peer that handshakes right after this read could first be stale.
- *
- * @param purging true when this cycle purges peers (not a dry run)
+ * the next look for replays at peers the daemon purged within stale-after,
+ * and at the latest stale-after from now, when a peer that handshakes right
+ * after this read could first be stale. Peers to purge now add nothing: the
+ * cycle says when its purges start a watch for replays (see cycle.ts); a
+ * purge that failed is tried again at the next read, whenever that is.
  */
 export function nextDeadline(
   plans: readonly PeerPlan[],
   now: number,
   policy: Policy,
   watch: Watch,
-  purging: boolean,
 ): number {
   let next = now + policy.staleAfter + 1;
   for (const { peer, decision } of plans) {
-    if (decision.action === "purge") {
-      if (purging) next = Math.min(next, now + REPLAY_POLL_S);
-      continue;
-    }
+    if (decision.action === "purge") continue;
     if (decision.reason === "excluded" || decision.reason === "configured-endpoint") continue;
     const deadline = peer.endpoint === null ? null : deadlineOf(peer, now, policy, watch);
     if (deadline !== null) next = Math.min(next, deadline);

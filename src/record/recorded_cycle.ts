@@ -106,6 +106,9 @@ export async function checkOutputs(settings: OutputSettings, dirs: DirChecks): P
  * @param maxSleep the daemon's longest sleep between two cycles (its
  *   `interval`: it wakes sooner at each peer's deadline, never later), for
  *   the metrics file; null for `run`, whose schedule is cron's
+ * @param quiet a daemon's cycle at a peer's deadline: when its report is
+ *   `uneventful`, it is not recorded (its time follows from that peer's
+ *   handshake time, and counting it would show when it ran)
  * @throws {UnsafePathError} when the status or metrics file could not be written (see
  *   {@link checkOutputs}; no cycle ran)
  * @throws {RuntimeError} when the cycle ran but the status or metrics file could not be written
@@ -118,6 +121,7 @@ export async function runRecordedCycle(
   log: Logger,
   dirs: DirChecks = new DirChecks(labelOf),
   maxSleep: number | null = null,
+  quiet = false,
 ): Promise<CycleReport> {
   await checkOutputs(settings, dirs);
   const started = performance.now();
@@ -128,6 +132,7 @@ export async function runRecordedCycle(
   } catch (error) {
     failure = { error };
   }
+  if (quiet && report?.uneventful) return report;
   const outcome = report === null ? failure! : { report };
   const last = summarizeCycle(
     outcome,

@@ -330,7 +330,9 @@ function errorDetail(stderr: string, code: number): string {
 // Bare addresses too, not only wg's `addr:port` endpoints: conntrack prints
 // `src=192.0.2.1`. An IPv6 address has at least two colons between hex runs.
 const IPV4 = /\b(?:\d{1,3}\.){3}\d{1,3}\b/g;
-const IPV6 = /[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[\w.-]+)?/g;
+// An IPv4-mapped one (`::ffff:192.0.2.1`) ends in dotted decimal.
+const IPV6 =
+  /(?:[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,6}:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?:%[\w.-]+)?/g;
 
 /** Text with every IPv4 and IPv6 address (and endpoint, and key) taken out. */
 export function redactAddresses(text: string): string {

@@ -27,6 +27,7 @@ export function reportWith(
     durationMs: 12,
     ok: true,
     nextDeadline: null,
+    uneventful: false,
     interfaces: Object.entries(lingers).map(([name, seconds]) => ({
       name,
       checked: seconds.length + 1,

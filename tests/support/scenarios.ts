@@ -127,8 +127,9 @@ export async function replayAfterPurge(impl: WgImpl): Promise<void> {
     await daemon.waitFor(/purged peer .*: stale$/m, 60_000);
     assert.strictEqual(await endpointOf(), "(none)");
 
-    const replayedAt = Date.now();
     assert.strictEqual(await lab.replay(victim.result.initiation!, 30_002), true);
+    // Answered: the endpoint is set by now (in the VM, starting the replayer takes seconds).
+    const replayedAt = Date.now();
     const replayed = (await rawPeers(lab)).get(key)!;
     assert.match(replayed[ENDPOINT], /:30002$/, "the replayer's address is stored");
     assert.strictEqual(replayed[HANDSHAKE], "0", "no handshake completes");
@@ -148,8 +149,11 @@ export async function replayAfterPurge(impl: WgImpl): Promise<void> {
   }
 }
 
-/** How late a timer may fire, and a process may see the wall clock, on a busy host. */
-const TIMER_SLACK_S = 0.25;
+/**
+ * How late a timer may fire, and a process may see the wall clock, on a busy
+ * host: more in the kernel tier's VM, which is emulated (TCG).
+ */
+const TIMER_SLACK_S = { go: 0.25, kernel: 0.75 } as const satisfies Record<WgImpl, number>;
 
 /** `--stale-after S` below 180, which needs the force. */
 const FORCED_STALE_AFTER = (s: number) => ["--stale-after", String(s), "--force-short-threshold"];
@@ -209,7 +213,7 @@ exec @WG@ "$@"
             // this test may have seen it, plus a timer's slack.
             assert.ok(linger >= 1, `purged ${linger} s after its deadline`);
             assert.ok(
-              linger <= 1 + longest + seenWithin + TIMER_SLACK_S,
+              linger <= 1 + longest + seenWithin + TIMER_SLACK_S[impl],
               `gone ${linger} s after its deadline`,
             );
           }
@@ -255,7 +259,7 @@ async function staggeredLingers(
   const watcher = (async () => {
     while (watching) {
       await look();
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
     }
   })();
   try {

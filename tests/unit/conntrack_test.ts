@@ -318,6 +318,7 @@ Deno.test("redactAddresses takes out IPv4 and IPv6 addresses, bare or with a por
     ["dst=2001:db8::7 and fe80::1%eth0", "dst=(address) and (address)"],
     ["dst=2001:0db8:0000:0000:0000:0000:0000:0001", "dst=(address)"],
     ["from 192.0.2.7:40001", "from redacted-ipv4:*"],
+    ["src=::ffff:192.0.2.1 dport=51820", "src=(address) dport=51820"],
     [
       "conntrack v1.4.7: Operation failed: invalid parameters",
       "conntrack v1.4.7: Operation failed: invalid parameters",

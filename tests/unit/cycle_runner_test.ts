@@ -141,3 +141,31 @@ Deno.test("CycleRunner writes the longest sleep to the metrics for the daemon, n
     });
   }
 });
+
+Deno.test("CycleRunner's quiet cycle leaves no line and no record when uneventful, and both when it purges (FAKE)", async (t) => {
+  const cases: [string, number, boolean][] = [
+    ["nothing due", NOW - 10, false],
+    ["a stale peer", NOW - 600, true],
+  ];
+  for (const [name, handshake, traced] of cases) {
+    await t.step(name, async () => {
+      const dir = await Deno.makeTempDir({ prefix: "wr-unit-" });
+      const wg = new FakeWg().addInterface("wg0", [
+        peer({ publicKey: key("a"), latestHandshake: handshake }),
+      ]);
+      const runner = new CycleRunner(
+        settingsIn({ statusFile: `${dir}/status.json`, lockDir: dir, keyDir: dir }),
+        { wgFor: () => wg, now: () => NOW, daemon: false, signals: new CountingSignals() },
+      );
+      try {
+        const { lines } = await withLogs(() => runner.cycle(true));
+        const recorded = await Deno.stat(`${dir}/status.json`).then(() => true, () => false);
+        assert.strictEqual(recorded, traced);
+        assert.strictEqual(lines.length > 0, traced, lines.join("\n"));
+      } finally {
+        runner.dispose();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+});

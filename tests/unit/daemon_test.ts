@@ -177,19 +177,23 @@ Deno.test("StopSignals' stop request wakes a sleep, in run as in the daemon", as
   }
 });
 
-Deno.test("runDaemon sleeps until each cycle's next deadline, within its longest sleep", async () => {
+Deno.test("runDaemon sleeps to each deadline, and keeps quiet only the cycles off its grid", async () => {
   const signals = new TestSignals();
   const stops = new StopSignals(signals, true);
   const NOW = 1_800_000_000;
-  // Three cycles: a deadline in 12 s, one far off, and a failed cycle.
+  let t = 0; // the monotonic clock, moved on by the sleeps
+  // A deadline in 12 s; one far off; a failed cycle; one more.
   const timings = [
-    { nextDeadline: NOW + 12, durationMs: 2 },
-    { nextDeadline: NOW + 5000, durationMs: 2 },
+    { nextDeadline: NOW + 12, uneventful: true },
+    { nextDeadline: NOW + 5000, uneventful: true },
     null,
+    { nextDeadline: NOW + 5000, uneventful: true },
   ];
+  const seen: { at: number; quiet: boolean }[] = [];
   const slept: number[] = [];
   stops.sleep = (ms) => {
-    slept.push(ms);
+    slept.push(Math.round(ms));
+    t += ms / 1000;
     if (slept.length === timings.length) signals.send("SIGTERM");
     return Promise.resolve();
   };
@@ -197,13 +201,20 @@ Deno.test("runDaemon sleeps until each cycle's next deadline, within its longest
     log: logger("daemon"),
     signals: stops,
     reload: () => Promise.reject(new Error("not used")),
-    now: () => NOW,
-    monotonic: () => slept.length,
-    cycle: () => {
-      const timing = timings[slept.length];
+    now: () => NOW + t,
+    monotonic: () => t,
+    cycle: (_settings, _stop, quiet) => {
+      seen.push({ at: Math.round(t * 100) / 100, quiet });
+      const timing = timings[seen.length - 1];
       return timing === null ? Promise.reject(new Error("wg failed")) : Promise.resolve(timing);
     },
   });
   stops.dispose();
-  assert.deepStrictEqual(slept.map((ms) => Math.round(ms)), [12_020, 120_000, 120_000]);
+  assert.deepStrictEqual(seen, [
+    { at: 0, quiet: false }, // at start: on the grid
+    { at: 12.02, quiet: true }, // a peer's deadline
+    { at: 120, quiet: false }, // the grid again, though the deadline is far
+    { at: 240, quiet: false }, // after the failed cycle, the longest sleep: the grid
+  ]);
+  assert.deepStrictEqual(slept, [12_020, 107_980, 120_000, 120_000]);
 });

@@ -360,6 +360,7 @@ function statusAfter(cycles: (Record<string, number> | "failed")[]): string {
         durationMs: 42,
         ok: true,
         nextDeadline: null,
+        uneventful: false,
         interfaces: Object.entries(cycle).map(([name, n]) => ({
           name,
           checked: n + 5,

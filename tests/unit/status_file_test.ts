@@ -33,6 +33,7 @@ function report(over: Partial<CycleReport> = {}): CycleReport {
     durationMs: 1234,
     ok: false,
     nextDeadline: null,
+    uneventful: false,
     interfaces: [{
       name: "wg0",
       checked: 6,

@@ -382,7 +382,9 @@ if (IMPL === "kernel" && Deno.env.get("WG_REINSTATE_BENCH_IN_VM") !== "1") {
 }
 if (IMPL === "go" && Deno.env.get("WG_REINSTATE_BENCH_TMPFS") !== "1") {
   // Key files on a tmpfs, as /run is on real systems: a private mount
-  // namespace, so the host's mounts stay as they are.
+  // namespace, so the host's mounts stay as they are. Its mount point is the
+  // host's own directory: made for the run when missing, and removed after.
+  const made = await Deno.lstat(KEY_TMPFS).then(() => false, () => true);
   const status = await new Deno.Command("unshare", {
     args: [
       "--mount",
@@ -400,6 +402,7 @@ if (IMPL === "go" && Deno.env.get("WG_REINSTATE_BENCH_TMPFS") !== "1") {
     ],
     env: { WG_REINSTATE_BENCH_TMPFS: "1" },
   }).spawn().status;
+  if (made) await Deno.remove(KEY_TMPFS).catch(() => {});
   Deno.exit(status.code);
 }
 if (!(await labAvailable(IMPL))) {

@@ -32,7 +32,14 @@ Deno.test("run purges handshakes really older than 180 s and the clients reconne
     assert.ok(await lab.ping(active));
 
     const before = (await lab.dump()).peers;
-    const r = await runCli(["run", "-i", lab.iface, ...protectionFlags(s), "--json"]);
+    const r = await runCli([
+      "run",
+      "-i",
+      lab.iface,
+      ...protectionFlags(s),
+      "--json",
+      "--peer-times",
+    ]);
     assert.strictEqual(r.code, 0, r.log);
     const report = JSON.parse(r.stdout);
     const purged = report.interfaces[0].purged as { publicKey: string; idleSeconds: number }[];

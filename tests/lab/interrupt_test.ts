@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { WgLab } from "../harness/lab.ts";
-import { KillGroup, type KillMechanism } from "../support/cgroup_kill.ts";
+import { KillGroup, type KillMechanism, names, waitUntil } from "../support/cgroup_kill.ts";
 import {
   handshakeFailures,
   interruptPeerSpecs,
@@ -28,19 +28,6 @@ function stat(pid: number): string[] | null {
   } catch {
     return null;
   }
-}
-
-function comm(pid: number): string {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
-  } catch {
-    return "";
-  }
-}
-
-async function waitUntil(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(check(), "timed out");
 }
 
 /** The two pids a shell wrote to `path`, once both are there. */
@@ -71,7 +58,11 @@ for (const mechanism of ["cgroup2", "freezer"] as const satisfies KillMechanism[
       const [leader, inner] = await pidsIn(`${dir}/setsid`);
       const all = [top, sleeper, leader, inner];
       // Until they exec, the forked children are still called sh.
-      await waitUntil(() => [sleeper, inner].every((pid) => comm(pid) === "sleep"));
+      await waitUntil(
+        async () => (await names([sleeper, inner])).every((name) => name === "sleep"),
+        "the forked sleeps to exec",
+        5_000,
+      );
       assert.strictEqual(top, child.pid);
       assert.deepStrictEqual((await group.pids()).sort(), [...all].sort());
       // The setsid child leads its own session and group: `kill -- -PGID` of the top misses it.

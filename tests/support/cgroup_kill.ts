@@ -71,7 +71,12 @@ async function hierarchy(mechanism: KillMechanism): Promise<Mount> {
   return { path, ours: true };
 }
 
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000) {
+/** Waits until `check` holds, or throws naming `what`. */
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -169,7 +174,7 @@ export class KillGroup {
 }
 
 /** The `comm` of each process (`?` for one already gone). */
-function names(pids: readonly number[]): Promise<string[]> {
+export function names(pids: readonly number[]): Promise<string[]> {
   return Promise.all(
     pids.map((pid) => Deno.readTextFile(`/proc/${pid}/comm`).then((t) => t.trim(), () => "?")),
   );

@@ -9,6 +9,11 @@ import { sh } from "../harness/sh.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const NOBODY = "65534";
 
+/** The inner run's output, indented: .ci/run adds up the summaries that start a line. */
+function quoted(text: string): string {
+  return text.replace(/^/gm, "  | ");
+}
+
 Deno.test("unit tier passes as an unprivileged user", async () => {
   const work = await Deno.makeTempDir({ prefix: "wr-unpriv-" });
   try {
@@ -43,8 +48,8 @@ Deno.test("unit tier passes as an unprivileged user", async () => {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     assert.match(r.stdout, new RegExp(`^${NOBODY}\n`), "ran as nobody");
     const summary = /ok \| (\d+) passed(?: \(\d+ steps\))? \| 0 failed/.exec(r.stdout);
-    assert.strictEqual(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
-    assert.ok(summary !== null && Number(summary[1]) >= 60, r.stdout.slice(-500));
+    assert.strictEqual(r.code, 0, quoted(r.stdout.slice(-3000) + r.stderr.slice(-3000)));
+    assert.ok(summary !== null && Number(summary[1]) >= 60, quoted(r.stdout.slice(-500)));
     console.log(`unit tier as nobody: ${summary![1]} passed in ${seconds} s`);
   } finally {
     await Deno.remove(work, { recursive: true });

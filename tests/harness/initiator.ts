@@ -108,6 +108,11 @@ export interface HandshakeJob {
    * whether the server answered it.
    */
   replay?: string;
+  /**
+   * Milliseconds from the start of the batch before this job begins: clients
+   * that go idle at staggered times, from one process.
+   */
+  startAfterMs?: number;
 }
 
 /** Where the server listens. */
@@ -360,10 +365,13 @@ export async function handshakeMany(
   concurrency = 32,
 ): Promise<HandshakeResult[]> {
   const results: HandshakeResult[] = new Array(jobs.length);
+  const start = performance.now();
   let next = 0;
   const worker = async () => {
     while (next < jobs.length) {
       const index = next++;
+      const wait = start + (jobs[index].startAfterMs ?? 0) - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       results[index] = await handshake(jobs[index], server, {
         family: server.host.includes(":") ? "udp6" : "udp4",
       });

@@ -428,14 +428,21 @@ export class WgLab {
    * Completes real handshakes for load peers from the load-generator
    * namespace, each from its own UDP source port. Peers with
    * `confirm: false` stop after the response: the server learns the endpoint
-   * but records no handshake. Can be repeated for the same peers.
+   * but records no handshake. Can be repeated for the same peers. With
+   * `staggerMs`, the n-th peer starts n × `staggerMs` after the first (give
+   * a concurrency of at least the peer count).
    */
-  runHandshakes(peers: readonly LoadPeer[], concurrency = 16): Promise<HandshakeResult[]> {
-    const jobs: HandshakeJob[] = peers.map((p) => ({
+  runHandshakes(
+    peers: readonly LoadPeer[],
+    concurrency = 16,
+    staggerMs = 0,
+  ): Promise<HandshakeResult[]> {
+    const jobs: HandshakeJob[] = peers.map((p, i) => ({
       sourcePort: p.sourcePort,
       privateKey: p.keys.privateKey,
       presharedKey: p.psk ?? undefined,
       confirm: p.confirm,
+      startAfterMs: i * staggerMs,
     }));
     return this.runJobs(jobs, concurrency);
   }

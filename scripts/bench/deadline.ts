@@ -1,5 +1,5 @@
 /**
- * Part (w) of the benchmark: the deadline daemon at scale. A wireguard-go
+ * Part (w) of the benchmark: the deadline daemon at scale. A WireGuard
  * server with N peers, the shipped daemon started before any handshake, a
  * real handshake for every peer, then nothing: each peer's deadline
  * (latest handshake + stale-after + 1) passes in the order the handshakes
@@ -227,7 +227,7 @@ async function handshakeAll(lab: WgLab, peers: readonly LoadPeer[]): Promise<num
 }
 
 /**
- * Runs part (w) for one N on `lab` (a fresh wireguard-go lab with no peers):
+ * Runs part (w) for one N on `lab` (a fresh lab of either implementation, with no peers):
  * see the module's documentation. Progress goes to stderr.
  */
 export async function benchDeadline(lab: WgLab, options: DeadlineOptions): Promise<DeadlineResult> {

@@ -12,26 +12,12 @@ import assert from "node:assert/strict";
 import { cliCommand, runCli } from "../harness/cli.ts";
 import { type LabClient, type LoadPeer, WgLab } from "../harness/lab.ts";
 import { sh } from "../harness/sh.ts";
+import { nft, TRACKING } from "../support/tracking.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FLOWS_MAIN = `${ROOT}tests/support/flows_main.ts`;
 /** Where Debian installs conntrack-tools: the first path the tool tries. */
 const CONNTRACK = "/usr/sbin/conntrack";
-
-/** A ruleset that makes the namespace track every flow, as a stateful firewall's does. */
-const TRACKING = `table inet wr_track {
-  chain input {
-    type filter hook input priority filter; policy accept;
-    ct state established,related accept
-    udp dport 51820 ct state new accept
-  }
-}
-`;
-
-/** Loads an nftables ruleset in namespace `ns`. */
-async function nft(ns: string, ruleset: string): Promise<void> {
-  await sh(["ip", "netns", "exec", ns, "nft", "-f", "-"], { stdin: ruleset });
-}
 
 /** One entry of the table: its original direction and its id. */
 interface Flow {

@@ -7,7 +7,8 @@
  * binary (which needs a denort this network cannot download): Deno of the
  * same version running the bundle under the same runtime flags.
  *
- * It checks that a cycle purges stale peers under every hardening option,
+ * It checks that a cycle purges stale peers under every hardening option
+ * and deletes their connection-tracking flows with conntrack,
  * that `systemctl reload` sends SIGHUP, that `systemctl stop` ends the
  * daemon cleanly with no peer lost, and that `journalctl -p warning` shows
  * exactly the warnings and errors, at their priorities and without a time
@@ -19,6 +20,7 @@ import { WgLab } from "../harness/lab.ts";
 import { sh } from "../harness/sh.ts";
 import { configOf } from "../harness/scenario.ts";
 import { RUNTIME_FLAGS } from "../../scripts/release/runtime_flags.ts";
+import { nft, TRACKING } from "../support/tracking.ts";
 
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 const LIB = "/usr/local/lib/wg-reinstate";
@@ -43,6 +45,8 @@ Deno.test("the systemd unit purges, reloads, stops cleanly and logs at the right
   assert.strictEqual((await Deno.readTextFile("/proc/1/comm")).trim(), "systemd");
   const lab = await WgLab.start({ impl: "kernel" });
   try {
+    // The server's namespace tracks its flows, so a purge has some to delete with conntrack.
+    await nft(lab.serverNs, TRACKING);
     const clients = [await lab.addClient({ psk: true }), await lab.addClient({ keepalive: 25 })];
     for (const c of clients) assert.ok(await lab.ping(c));
     const before = await lab.dump();
@@ -110,6 +114,11 @@ Deno.test("the systemd unit purges, reloads, stops cleanly and logs at the right
     const ours = all.filter((r) => r._PID === pid);
     assert.ok(ours.some((r) => /\[INF\] .* [1-9]\d* purged \(stale=/.test(r.MESSAGE)));
     assert.ok(!ours.some((r) => /purged peer|idle/.test(r.MESSAGE)), "no peer named at info");
+    // conntrack runs under the unit's sandbox (a failure would be a warning, checked below).
+    assert.ok(
+      ours.some((r) => /\[INF\] .*connection-tracking flows of .* deleted: [1-9]/.test(r.MESSAGE)),
+      "conntrack deleted the purged clients' flows",
+    );
     assert.ok(ours.some((r) => /daemon stopping on signal/.test(r.MESSAGE)));
     const level = (m: string) => m.match(/^\[(DBG|INF|WRN|ERR)\] /)?.[1];
     for (const r of ours) {

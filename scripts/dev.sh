@@ -13,7 +13,8 @@
 #   test:        that, plus the release tier's tools (util-linux's setpriv,
 #                procps, man-db, busybox-static, musl, musl-tools, binutils, file, shellcheck,
 #                make, systemd, dpkg, git, prometheus, prometheus-node-exporter,
-#                qemu-user-static, debootstrap, zstd, conntrack, nftables), the aarch64 Deno, and the
+#                qemu-user-static, debootstrap, zstd, conntrack, nftables, netplan.io,
+#                network-manager), the aarch64 Deno, and the
 #                kernel tier's QEMU and Debian kernel (scripts/vm/ensure_vm.sh)
 # Deno is the @deno/linux-x64-glibc (or -arm64-) package's tarball from the npm
 # registry, fetched with curl or wget and checked against the registry's sha512
@@ -64,6 +65,9 @@ install_packages() { # install_packages demo|test
     # conntrack and nft live in /usr/sbin, which a user's PATH may lack.
     [ -x /usr/sbin/conntrack ] || missing+=(conntrack)
     [ -x /usr/sbin/nft ] || missing+=(nftables)
+    # The configurators whose files the readers are checked against.
+    [ -x /usr/sbin/netplan ] || missing+=(netplan.io)
+    need nmcli network-manager
   fi
   [ ${#missing[@]} -gt 0 ] || return 0
   [ "$(id -u)" -eq 0 ] || die "need root to install ${missing[*]}"

@@ -7,6 +7,7 @@
  */
 import { RUN_DIR } from "../../src/common/paths.ts";
 import { CONNTRACK_PATHS } from "../../src/wg/conntrack.ts";
+import { SETTINGS } from "../../src/config/settings_registry.ts";
 
 /** One permission flag and the reason for it. */
 export interface Permission {
@@ -28,6 +29,10 @@ const METRICS_DIRS = "/var/prometheus,/tmp/prometheus,/var/lib/wg-reinstate";
  */
 const RUN_DIRS = `${RUN_DIR},/run/wg-reinstate,/tmp/run/wg-reinstate`;
 
+/** The directories systemd-networkd, netplan and NetworkManager keep their files in. */
+const CONFIGURATOR_DIRS = [SETTINGS.networkdDirs, SETTINGS.netplanDirs, SETTINGS.networkManagerDirs]
+  .map((s) => s.default.replaceAll(":", ",")).join(",");
+
 /** The minimum set. Anything else (network, other files, env) is denied. */
 export const PERMISSIONS: readonly Permission[] = [
   {
@@ -41,9 +46,10 @@ export const PERMISSIONS: readonly Permission[] = [
       "paths only (for a name that is not in PATH, Deno prints a notice at every start)",
   },
   {
-    flag: `--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate,${RUN_DIRS},${METRICS_DIRS}`,
-    why: "wg-quick files, OpenWrt's UCI files, a JSON config, its own run directory, the " +
-      "metrics directories",
+    flag: "--allow-read=/etc/wireguard,/etc/config,/etc/wg-reinstate," +
+      `${CONFIGURATOR_DIRS},${RUN_DIRS},${METRICS_DIRS}`,
+    why: "wg-quick files, OpenWrt's UCI files, a JSON config, the files of systemd-networkd, " +
+      "netplan and NetworkManager, its own run directory, the metrics directories",
   },
   {
     flag: "--allow-sys=uid,osUptime",

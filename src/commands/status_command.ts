@@ -46,8 +46,9 @@ peers, connectionTracking}.`,
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
-    const warnings = planned.flatMap(({ iface, saveConfig }) =>
-      saveConfig === null ? [] : [`${iface.name}: ${saveConfigText(saveConfig)}`]
+    const warnings = planned.flatMap(({ iface, saveConfig, warnings }) =>
+      [...(saveConfig === null ? [] : [saveConfigText(saveConfig)]), ...warnings]
+        .map((w) => `${iface.name}: ${w}`)
     );
     if (json) {
       const status = typeof last === "string" ? { error: last } : last;

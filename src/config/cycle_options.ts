@@ -5,9 +5,8 @@
  * @module
  */
 import type { CycleOptions } from "../purge/mod.ts";
-import { loadNetwork, loadProtection } from "./protection.ts";
+import { type Configured, loadConfigured, loadProtection } from "./protection.ts";
 import type { Settings } from "./schema.ts";
-import type { WireguardNetwork } from "./uci_network.ts";
 
 /**
  * Cycle options derived from settings.
@@ -20,15 +19,16 @@ export function cycleOptions(
   now: () => number,
   observe?: CycleOptions["observe"],
 ): CycleOptions {
-  // The network config is read once per cycle, not once per interface.
-  let network: Promise<WireguardNetwork | null> | undefined;
+  // The configurators' files are read once per cycle, not once per interface.
+  let configured: Promise<Configured> | undefined;
   return {
     interfaces: settings.interfaces,
     dryRun: settings.dryRun,
     wgTimeoutMs: settings.wgTimeout * 1000,
     now,
     policyFor: async (iface) =>
-      (await loadProtection(settings, iface, await (network ??= loadNetwork(settings)))).policy,
+      (await loadProtection(settings, iface, await (configured ??= loadConfigured(settings))))
+        .policy,
     keyDir: settings.keyDir,
     lockDir: settings.lockDir,
     observe,

@@ -1,14 +1,16 @@
 /**
  * Builds each interface's {@link Policy}: the threshold, the excluded keys,
- * and the peers whose endpoint this side configured, from a wg-quick file
- * and (on OpenWrt) the network config. It also says why each peer is
- * protected, for `wg-reinstate config`.
+ * and the peers whose endpoint this side configured, from every configurator
+ * that set the interface up: a wg-quick file, systemd-networkd, netplan,
+ * NetworkManager and (on OpenWrt) the network config. It also says where
+ * each peer is protected, `file:line`, for `wg-reinstate config`.
  *
  * @module
  */
 import { ConfigError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import type { Policy } from "../purge/mod.ts";
+import type { ConfiguredPeer } from "./configured_peer.ts";
 import { parseConfig, readRegularText } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
 import { SETTINGS } from "./settings_registry.ts";
@@ -21,7 +23,7 @@ export const DEFAULT_WG_QUICK_CONFIG = "/etc/wireguard/%i.conf";
 /** A peer that is never purged, and why. */
 export interface ProtectedPeer {
   publicKey: string;
-  /** e.g. `excluded`, `Endpoint in /etc/wireguard/wg0.conf`. */
+  /** e.g. `excluded`, `wg-quick Endpoint at /etc/wireguard/wg0.conf:12`. */
   reasons: string[];
   /** The peer's description from the network config, if any. */
   description: string | null;
@@ -33,21 +35,29 @@ export interface InterfaceProtection {
   protectedPeers: ProtectedPeer[];
 }
 
+/** What the host's configurators set up, read once for all interfaces. */
+export interface Configured {
+  /** OpenWrt's network config, when one is set. */
+  network: WireguardNetwork | null;
+  /** The peers networkd, netplan and NetworkManager set up, with who set them up. */
+  peers: { by: string; peer: ConfiguredPeer }[];
+}
+
 /**
  * Loads the protection of one interface.
  *
  * A missing file at the default wg-quick path is normal (not every interface
- * is run by wg-quick). A missing file at a path the user configured is an
- * error: a typo there would otherwise silently purge the site-to-site peers
- * it was meant to protect.
+ * is run by wg-quick); a dangling symbolic link there is not, nor a missing
+ * file at a path the user configured: a typo there would otherwise silently
+ * purge the site-to-site peers it was meant to protect.
  *
- * @param network the parsed network config, when the caller already read it
+ * @param configured what the configurators set up, when the caller already read it
  * @throws {ConfigError} when a configured file is missing, or any file is unreadable or invalid
  */
 export async function loadProtection(
   settings: Settings,
   iface: string,
-  network?: WireguardNetwork | null,
+  configured?: Configured,
 ): Promise<InterfaceProtection> {
   // Own properties only: an interface may be called `constructor`.
   const override = Object.hasOwn(settings.interfaceOverrides, iface)
@@ -57,8 +67,8 @@ export async function loadProtection(
   const exclude = new Set([...settings.exclude, ...(override.exclude ?? [])]);
   for (const key of exclude) found.because(key, "excluded");
   await addWgQuickPeers(found, settings, iface);
-  const net = network !== undefined ? network : await loadNetwork(settings);
-  for (const peer of net?.peers ?? []) {
+  const { network, peers } = configured ?? await loadConfigured(settings);
+  for (const peer of network?.peers ?? []) {
     if (peer.iface !== iface) continue;
     if (peer.description !== null) found.descriptions.set(peer.publicKey, peer.description);
     if (peer.dialed) {
@@ -67,6 +77,11 @@ export async function loadProtection(
         `endpoint_host in ${settings.networkConfig} (section ${peer.section})`,
       );
     } else found.withoutEndpoint.add(peer.publicKey);
+  }
+  for (const { by, peer } of peers) {
+    if (peer.iface !== iface) continue;
+    if (peer.endpointAt === null) found.withoutEndpoint.add(peer.publicKey);
+    else found.dialed(peer.publicKey, `${by} endpoint at ${peer.endpointAt}`);
   }
   return {
     policy: {
@@ -78,6 +93,7 @@ export async function loadProtection(
         [...found.withoutEndpoint].filter((k) => !found.endpoints.has(k)),
       ),
       saveConfig: found.saveConfig,
+      warnings: found.warnings,
     },
     protectedPeers: [...found.reasons].map(([publicKey, why]) => ({
       publicKey,
@@ -97,6 +113,7 @@ class Protection {
   readonly withoutEndpoint = new Set<string>();
   /** The wg-quick file with `SaveConfig = true`, or `null`. */
   saveConfig: string | null = null;
+  readonly warnings: string[] = [];
 
   because(key: string, reason: string): void {
     // Appended in place: a file that repeats one key 65,536 times stays linear.
@@ -120,16 +137,85 @@ async function addWgQuickPeers(found: Protection, settings: Settings, iface: str
     SETTINGS.wgQuickConfig.flag,
   );
   if (text === null) return;
-  const file = parseConfig(() => parseWgQuick(text, path));
+  const file = parseConfig(() => parseWgQuick(text, path, iface));
   // With SaveConfig, wg-quick wrote the Endpoint lines itself, at its last
   // `down`: on a server they are where roaming clients last were, not peers
   // this side dials. Protecting them would keep every such client's address;
   // but one may be dialled, so its endpoint is not taken for a replay either.
+  // A hook is the admin's own line, which wg-quick keeps as it was.
   if (file.saveConfig) found.saveConfig = path;
   for (const peer of file.peers) {
-    if (!peer.hasEndpoint) found.withoutEndpoint.add(peer.publicKey);
-    else if (!file.saveConfig) found.dialed(peer.publicKey, `Endpoint in ${path}`);
+    if (peer.hookLine !== null) {
+      found.dialed(peer.publicKey, `wg-quick hook at ${path}:${peer.hookLine}`);
+    }
+    if (peer.endpointLine !== null && !file.saveConfig) {
+      found.dialed(peer.publicKey, `wg-quick Endpoint at ${path}:${peer.endpointLine}`);
+    } else if (peer.endpointLine === null && peer.hookLine === null) {
+      found.withoutEndpoint.add(peer.publicKey);
+    }
   }
+  for (const line of file.unreadHooks) {
+    found.warnings.push(
+      `${path}:${line}: a hook may set an endpoint in a way not read here; ` +
+        `--exclude the peers it dials`,
+    );
+  }
+}
+
+/** Paths of a `DIRS` setting: `:` between them, `off` for none. */
+function dirsOf(value: string): string[] {
+  return value === "off" ? [] : value.split(":").filter((d) => d !== "");
+}
+
+/**
+ * Reads every configurator's files, once for all interfaces. A reader is
+ * loaded only when its directories hold files it reads, so a host without
+ * netplan never loads the YAML parser.
+ *
+ * @throws {ConfigError} naming file:line and field for a bad file
+ */
+export async function loadConfigured(settings: Settings): Promise<Configured> {
+  const readers = [
+    {
+      by: "networkd",
+      dirs: dirsOf(settings.networkdDirs),
+      suffix: ".netdev",
+      load: async () => (await import("./networkd.ts")).readNetworkd,
+    },
+    {
+      by: "netplan",
+      dirs: dirsOf(settings.netplanDirs),
+      suffix: ".yaml",
+      load: async () => (await import("./netplan.ts")).readNetplan,
+    },
+    {
+      by: "NetworkManager",
+      dirs: dirsOf(settings.networkManagerDirs),
+      suffix: ".nmconnection",
+      load: async () => (await import("./network_manager.ts")).readNetworkManager,
+    },
+  ];
+  const peers: Configured["peers"] = [];
+  for (const { by, dirs, suffix, load } of readers) {
+    if (!(await anyFileEndingIn(dirs, suffix))) continue;
+    for (const peer of await (await load())(dirs)) peers.push({ by, peer });
+  }
+  return { network: await loadNetwork(settings), peers };
+}
+
+/** Whether any of `dirs` holds an entry whose name ends in `suffix`; a missing dir holds none. */
+async function anyFileEndingIn(dirs: readonly string[], suffix: string): Promise<boolean> {
+  for (const dir of dirs) {
+    try {
+      for await (const entry of Deno.readDir(dir)) if (entry.name.endsWith(suffix)) return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw new ConfigError(`${dir}: cannot read directory: ${describeFsError(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  return false;
 }
 
 /** Reads the configured network config, or returns null when none is configured. */
@@ -148,7 +234,17 @@ async function readOptional(
   try {
     return await readRegularText(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound && !required) return null;
-    throw new ConfigError(`${field}: ${path}: ${describeFsError(error)}`, { cause: error });
+    const dangling = error instanceof Deno.errors.NotFound && await isLink(path);
+    if (error instanceof Deno.errors.NotFound && !required && !dangling) return null;
+    const why = dangling ? "is a symbolic link to nothing" : describeFsError(error);
+    throw new ConfigError(`${field}: ${path}: ${why}`, { cause: error });
+  }
+}
+
+async function isLink(path: string): Promise<boolean> {
+  try {
+    return (await Deno.lstat(path)).isSymlink;
+  } catch {
+    return false;
   }
 }

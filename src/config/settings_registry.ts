@@ -157,6 +157,40 @@ export const SETTINGS = {
     help: "wg-quick file whose [Peer] Endpoint lines protect site-to-site\n" +
       "peers; %i is the interface (default /etc/wireguard/%i.conf if present)",
   },
+  networkdDirs: {
+    flag: "networkd-dirs",
+    value: "DIRS",
+    uci: "networkd_dirs",
+    type: { kind: "text" },
+    default: "/etc/systemd/network:/run/systemd/network:/usr/local/lib/systemd/network:" +
+      "/usr/lib/systemd/network",
+    group: "settings",
+    help: (h): string =>
+      "systemd-networkd's .netdev directories, first wins, `:` between;\n" +
+      `off: none (default ${h.default})`,
+  },
+  netplanDirs: {
+    flag: "netplan-dirs",
+    value: "DIRS",
+    uci: "netplan_dirs",
+    type: { kind: "text" },
+    default: "/run/netplan:/etc/netplan:/lib/netplan",
+    group: "settings",
+    help: (h): string =>
+      `netplan's YAML directories, first wins, \`:\` between; off: none\n(default ${h.default})`,
+  },
+  networkManagerDirs: {
+    flag: "network-manager-dirs",
+    value: "DIRS",
+    uci: "network_manager_dirs",
+    type: { kind: "text" },
+    default: "/run/NetworkManager/system-connections:/etc/NetworkManager/system-connections:" +
+      "/usr/lib/NetworkManager/system-connections",
+    group: "settings",
+    help: (h): string =>
+      "NetworkManager's keyfile directories, first wins, `:` between;\n" +
+      `off: none (default ${h.default})`,
+  },
   networkConfig: {
     flag: "network",
     value: "FILE",

@@ -173,11 +173,12 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
     );
     cycle.refusal = plan.refusal;
     cycle.missing = plan.missing;
-    for (const { iface, plans, nextDeadline, saveConfig } of plan.interfaces) {
+    for (const { iface, plans, nextDeadline, saveConfig, warnings } of plan.interfaces) {
       const outcome = plan.refusal === null
         ? await purgeInterface(wg, iface, plans, readAtMs, options)
         : emptyOutcome(iface.name, plans);
       outcome.saveConfig = saveConfig;
+      outcome.warnings = warnings;
       cycle.interfaces.push(outcome);
       if (nextDeadline !== null) {
         cycle.nextDeadline = Math.min(cycle.nextDeadline ?? Infinity, nextDeadline);
@@ -219,7 +220,8 @@ export async function readAndPlan(
     const watch = observe?.observations.update(iface.name, iface.peers, monotonic);
     const plans = planPurge(iface.peers, wallNow, policy, watch);
     const next = watch === undefined ? null : nextDeadline(plans, wallNow, policy, watch);
-    planned.push({ iface, now, plans, nextDeadline: next, saveConfig: policy.saveConfig });
+    const { saveConfig, warnings } = policy;
+    planned.push({ iface, now, plans, nextDeadline: next, saveConfig, warnings });
   }
   return planned;
 }

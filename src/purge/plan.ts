@@ -85,6 +85,11 @@ export interface Policy {
    * planning; each cycle warns of it. `null` when none.
    */
   saveConfig: string | null;
+  /**
+   * What the config files hold that may protect a peer but could not be
+   * read, in words (e.g. a wg-quick hook); each cycle warns of them.
+   */
+  warnings: readonly string[];
 }
 
 /**
@@ -182,6 +187,8 @@ export interface PlannedInterface {
   nextDeadline: number | null;
   /** The wg-quick file with `SaveConfig = true` (see {@link Policy.saveConfig}), or `null`. */
   saveConfig: string | null;
+  /** See {@link Policy.warnings}. */
+  warnings: readonly string[];
 }
 
 /** The decisions of a whole cycle that go beyond single peers. */

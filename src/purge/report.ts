@@ -100,6 +100,8 @@ export interface InterfaceOutcome {
   flows: FlowOutcome | null;
   /** The interface's wg-quick file with `SaveConfig = true`, or `null`. */
   saveConfig: string | null;
+  /** What its config files hold that may protect a peer but could not be read. */
+  warnings: readonly string[];
 }
 
 /** What a cycle did, as far as it got. */
@@ -134,6 +136,7 @@ export function emptyOutcome(name: string, plans: readonly PeerPlan[]): Interfac
     cleanupError: null,
     flows: null,
     saveConfig: null,
+    warnings: [],
   };
 }
 
@@ -272,6 +275,9 @@ function interfaceLines(o: InterfaceOutcome, report: InterfaceReport, dryRun: bo
   const name = o.name;
   const lines: LogLine[] = [];
   if (o.saveConfig !== null) lines.push(saveConfigLine(name, o.saveConfig));
+  for (const text of o.warnings) {
+    lines.push(warning("{interface}: {warning}", { interface: name, warning: text }));
+  }
   if (o.notAttempted > 0) {
     lines.push(warning(
       "{interface}: stopping on request; {left} stale peers left for the next cycle",

@@ -55,6 +55,8 @@ export interface CliOptions {
   netns?: string;
   /** What to run instead of src/main.ts, e.g. the bundle's entry (scripts/release/bundle.ts). */
   entry?: string;
+  /** A command that runs the rest, e.g. `unshare` with a mount of its own. */
+  wrap?: readonly string[];
 }
 
 /** The command line that starts the CLI, for tests that need to spawn it themselves. */
@@ -76,6 +78,7 @@ export function cliCommand(
   const netns = options.netns ? ["ip", "netns", "exec", options.netns] : [];
   return {
     cmd: [
+      ...(options.wrap ?? []),
       ...netns,
       Deno.execPath(),
       "run",

@@ -86,6 +86,7 @@ export function policy(over: Partial<Policy> = {}): Policy {
     configuredEndpoints: new Set(),
     configuredWithoutEndpoint: new Set(),
     saveConfig: null,
+    warnings: [],
     ...over,
   };
 }

@@ -80,16 +80,19 @@ async function accepts(command: string, name: OptionName): Promise<boolean> {
 
 /** The options each subcommand uses, in --help order: the README's table follows this. */
 const EXPECTED: Record<string, string> = {
-  run: "interface stale-after force-short-threshold exclude wg-quick-config config uci network " +
-    "dry-run json peer-times log-level log-format log-timestamps wg wg-timeout key-dir lock-dir " +
-    "status-file " +
-    "metrics-file argv-budget help",
-  status: "interface stale-after force-short-threshold exclude wg-quick-config config uci " +
+  run: "interface stale-after force-short-threshold exclude wg-quick-config networkd-dirs " +
+    "netplan-dirs network-manager-dirs config uci network dry-run json peer-times log-level " +
+    "log-format log-timestamps wg wg-timeout key-dir lock-dir status-file metrics-file " +
+    "argv-budget help",
+  status: "interface stale-after force-short-threshold exclude wg-quick-config networkd-dirs " +
+    "netplan-dirs network-manager-dirs config uci " +
     "network json peer-times log-level log-format log-timestamps wg wg-timeout status-file help",
-  daemon: "interface stale-after force-short-threshold exclude wg-quick-config config uci " +
+  daemon: "interface stale-after force-short-threshold exclude wg-quick-config networkd-dirs " +
+    "netplan-dirs network-manager-dirs config uci " +
     "network interval dry-run log-level log-format log-timestamps wg wg-timeout key-dir " +
     "lock-dir status-file metrics-file argv-budget help",
-  config: "interface stale-after force-short-threshold exclude wg-quick-config config uci " +
+  config: "interface stale-after force-short-threshold exclude wg-quick-config networkd-dirs " +
+    "netplan-dirs network-manager-dirs config uci " +
     "network log-level log-format log-timestamps help",
 };
 

@@ -185,6 +185,7 @@ Deno.test("daemon stays flat over 100,000 cycles with reloads: stop listeners, t
     configuredEndpoints: new Set(),
     configuredWithoutEndpoint: new Set(),
     saveConfig: null,
+    warnings: [],
   };
   const clock = new VirtualClock().install();
   const { fake, reconnect } = fakeWithPeers(clock);

@@ -173,7 +173,10 @@ Deno.test("main's status and config warn of a wg-quick file with SaveConfig = tr
     assert.strictEqual(config.code, 0, config.err);
     const [iface] = JSON.parse(config.out).interfaces;
     assert.deepStrictEqual(iface.protected, []);
-    assert.match(iface.warning, /SaveConfig = true: wg-quick writes every peer's endpoint into it/);
+    assert.match(
+      iface.warnings[0],
+      /SaveConfig = true: wg-quick writes every peer's endpoint into it/,
+    );
   } finally {
     await Deno.remove(file);
   }

@@ -96,6 +96,7 @@ function planScenario(
     configuredEndpoints: configured,
     configuredWithoutEndpoint: pick(s.knownMask),
     saveConfig: null,
+    warnings: [],
   };
   const plans = planPurge(s.peers, s.now, policy, observed);
   const purged = new Set(
@@ -268,6 +269,7 @@ const planned = (name: string, handshakes: number[], now = 10_000): PlannedInter
     plans: planPurge(peers, now, policy()),
     nextDeadline: null,
     saveConfig: null,
+    warnings: [],
   };
 };
 

@@ -36,6 +36,7 @@ Deno.test("formatStatusTable shows short keys and families, never addresses, and
     plans: planPurge(peers, now, policy()),
     nextDeadline: null,
     saveConfig: null,
+    warnings: [],
   }];
   const cases: [string, boolean, string[][]][] = [
     ["by default", false, [

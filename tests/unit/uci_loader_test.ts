@@ -66,11 +66,11 @@ Deno.test("loadProtection protects dialed and excluded peers and ignores disable
     ["wg_site", "branch", "Branch office", true],
     ["wg_guest", "visitor", null, false],
   ]);
-  const home = await loadProtection(settings, "wg_home", network);
+  const home = await loadProtection(settings, "wg_home", { network, peers: [] });
   assert.strictEqual(home.policy.staleAfter, 600);
   assert.deepStrictEqual([...home.policy.exclude].sort(), [BOB, VISITOR].sort());
   assert.deepStrictEqual([...home.policy.configuredEndpoints], []);
-  const site = await loadProtection(settings, "wg_site", network);
+  const site = await loadProtection(settings, "wg_site", { network, peers: [] });
   assert.strictEqual(site.policy.staleAfter, 240);
   assert.deepStrictEqual([...site.policy.configuredEndpoints], [BRANCH]);
   assert.deepStrictEqual(site.protectedPeers.find((p) => p.publicKey === BRANCH), {
@@ -78,7 +78,7 @@ Deno.test("loadProtection protects dialed and excluded peers and ignores disable
     reasons: [`endpoint_host in ${NETWORK} (section branch)`],
     description: "Branch office",
   });
-  const guest = await loadProtection(settings, "wg_guest", network);
+  const guest = await loadProtection(settings, "wg_guest", { network, peers: [] });
   assert.ok(!guest.policy.configuredEndpoints.has(TABLET), "a disabled peer does not protect");
   assert.ok(!home.policy.configuredEndpoints.has(ALICE));
 });
@@ -170,10 +170,10 @@ Deno.test("uciSettingsLayer reads a section named after an Object property as an
         wgQuickConfig: WG_QUICK,
       };
       assert.deepStrictEqual(Object.keys(settings.interfaceOverrides), [name]);
-      const own = await loadProtection(settings, name, null);
+      const own = await loadProtection(settings, name, { network: null, peers: [] });
       assert.strictEqual(own.policy.staleAfter, 600);
       assert.deepStrictEqual([...own.policy.exclude], [BOB]);
-      const other = await loadProtection(settings, "wg0", null);
+      const other = await loadProtection(settings, "wg0", { network: null, peers: [] });
       assert.strictEqual(other.policy.staleAfter, 180);
       assert.deepStrictEqual([...other.policy.exclude], []);
       assert.ok(!("staleAfter" in {}) && !Object.hasOwn(Object, "staleAfter"), "nothing polluted");
@@ -187,7 +187,8 @@ Deno.test("uciSettingsLayer reads a section named after an Object property as an
   }
   await t.step("an interface of that name without a section: the global settings", async () => {
     const settings = { ...resolveSettings([]), wgQuickConfig: WG_QUICK };
-    const policy = (await loadProtection(settings, "constructor", null)).policy;
+    const policy =
+      (await loadProtection(settings, "constructor", { network: null, peers: [] })).policy;
     assert.strictEqual(policy.staleAfter, 180);
     assert.deepStrictEqual([...policy.exclude], []);
   });

@@ -29,7 +29,12 @@ var WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 var WG_PROGRAMS = [ 'wg', '/usr/bin/wg', '/usr/sbin/wg', '/usr/local/bin/wg' ];
 var WRITABLE = [ '/var/run/wg-reinstate', '/run/wg-reinstate', '/tmp/run/wg-reinstate',
 	'/var/prometheus', '/tmp/prometheus', '/var/lib/wg-reinstate' ];
-var READABLE = [ '/etc/wireguard', '/etc/config', '/etc/wg-reinstate' ].concat(WRITABLE);
+// systemd-networkd's, netplan's and NetworkManager's, which OpenWrt has none of.
+var CONFIGURATORS = [ '/etc/systemd/network', '/run/systemd/network',
+	'/usr/local/lib/systemd/network', '/usr/lib/systemd/network', '/run/netplan', '/etc/netplan',
+	'/lib/netplan', '/run/NetworkManager/system-connections',
+	'/etc/NetworkManager/system-connections', '/usr/lib/NetworkManager/system-connections' ];
+var READABLE = [ '/etc/wireguard', '/etc/config', '/etc/wg-reinstate' ].concat(CONFIGURATORS, WRITABLE);
 
 var callServiceList = rpc.declare({
 	object: 'service',

@@ -6,7 +6,8 @@
  */
 import { ExitCode } from "../common/errors.ts";
 import { uciPathFor } from "../config/load.ts";
-import { loadConfigured, loadProtection } from "../config/protection.ts";
+import { loadConfigured } from "../config/configurators.ts";
+import { loadProtection } from "../config/protection.ts";
 import { readUci, uciEnabled } from "../config/uci_settings.ts";
 import type { Subcommand } from "../cli/subcommand.ts";
 import { SETTINGS_OPTIONS } from "../cli/options.ts";

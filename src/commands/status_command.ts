@@ -10,7 +10,7 @@
 import { ExitCode } from "../common/errors.ts";
 import { flagOf, SETTINGS } from "../config/settings_registry.ts";
 import { cycleOptions } from "../config/cycle_options.ts";
-import { loadNetwork } from "../config/protection.ts";
+import { loadNetwork } from "../config/configurators.ts";
 import type { WireguardNetwork } from "../config/uci_network.ts";
 import { type PlannedInterface, readAndPlan, saveConfigText } from "../purge/mod.ts";
 import { flowStatusLine } from "../wg/conntrack.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import type { CycleOptions } from "../purge/mod.ts";
-import { type Configured, loadConfigured, loadProtection } from "./protection.ts";
+import { type Configured, loadConfigured } from "./configurators.ts";
+import { loadProtection } from "./protection.ts";
 import type { Settings } from "./schema.ts";
 
 /**

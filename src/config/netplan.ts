@@ -44,9 +44,9 @@ import {
 import * as z from "../common/z.ts";
 import { ConfigError, ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import { IFACE_NAME_PATTERN, WG_KEY_PATTERN } from "../wg/constants.ts";
+import { IFACE_NAME_PATTERN } from "../wg/constants.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
-import { endpointSchema } from "./endpoint.ts";
+import { endpointSchema, ifaceNameSchema, publicKeySchema, strcmp } from "./fields.ts";
 import { NotRegularFileError, parseConfig, readRegularText } from "./read_file.ts";
 
 /** One tunnel of one netplan file, as far as WireGuard peers go. */
@@ -80,14 +80,8 @@ const str = z.pipe(
   }),
   z.transform((s: Scalar) => String(s.value)),
 );
-const tunnelId = z.pipe(
-  str,
-  z.string().check(z.regex(IFACE_NAME_PATTERN, { error: "is not a valid interface name" })),
-);
-const publicKey = z.pipe(
-  str,
-  z.string().check(z.regex(WG_KEY_PATTERN, { error: "is not a WireGuard public key" })),
-);
+const tunnelId = z.pipe(str, ifaceNameSchema);
+const publicKey = z.pipe(str, publicKeySchema);
 const endpoint = z.pipe(
   str,
   endpointSchema,
@@ -140,7 +134,10 @@ export function parseNetplan(text: string, source: string): NetplanFile {
     return result.data;
   };
 
-  if (doc.contents === null) return { tunnels: [] };
+  // No content at all, or a bare `---`: nothing configured.
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === "")) {
+    return { tunnels: [] };
+  }
   const tunnels = new Map<string, TunnelNodes>();
   const root = check(mapping, doc.contents);
   for (const network of values(root, "network")) {
@@ -234,6 +231,9 @@ function deref(doc: Document, node: AnyNode): AnyNode {
  * The dotted path of the innermost mapping key whose entry holds `offset`,
  * to name the field of a syntax error; undefined outside any entry.
  */
+/** A key that can be named in a message: a netplan key or an interface name, nothing longer. */
+const SAFE_KEY = /^[A-Za-z0-9_-]{1,15}$/;
+
 function fieldAt(doc: Document, offset: number): string | undefined {
   let node: unknown = doc.contents;
   let path: string | undefined;
@@ -246,6 +246,8 @@ function fieldAt(doc: Document, offset: number): string | undefined {
       });
       if (pair === undefined || !isScalar(pair.key)) return path;
       const key = String(pair.key.value);
+      // A key that may hold an address or a key (a typo such as `endpoint:1.2.3.4:5`) ends the path.
+      if (!SAFE_KEY.test(key)) return path;
       path = path === undefined ? key : `${path}.${key}`;
       node = pair.value;
     } else if (isSeq(node)) {
@@ -260,16 +262,6 @@ function fieldAt(doc: Document, offset: number): string | undefined {
       return path;
     }
   }
-}
-
-/** strcmp order: by UTF-8 bytes, not by UTF-16 code units as `<` compares. */
-function compareBytes(a: string, b: string): number {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i] - y[i];
-  }
-  return x.length - y.length;
 }
 
 /** The `*.yaml` names in `dir` as glob(3) matches them; none when `dir` does not exist. */
@@ -328,7 +320,7 @@ export async function readNetplan(
     }
   }
   const tunnels = new Map<string, { mode: string | null; peers: ConfiguredPeer[] }>();
-  for (const name of [...winners.keys()].sort(compareBytes)) {
+  for (const name of [...winners.keys()].sort(strcmp)) {
     const path = winners.get(name)!;
     const text = await readNetplanText(path);
     for (const tunnel of parseConfig(() => parseNetplan(text, path)).tunnels) {

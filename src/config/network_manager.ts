@@ -5,11 +5,12 @@
  *
  * - Directories: `/run`, `/etc`, then `/usr/lib` `NetworkManager/system-connections`,
  *   highest priority first. A directory that does not exist is skipped.
- * - Files: only `*.nmconnection` (not hidden, not just the suffix) is read,
- *   in every directory. NM also accepts other names in `/etc` (anything but
- *   backup, temporary and certificate files); those are not read here: NM
- *   itself writes `.nmconnection`, and a guessed rule for the rest would be
- *   more likely to read a backup than a profile.
+ * - Files: in `/etc`, NM reads every name but hidden ones and those of
+ *   backups, package managers' leftovers, editors' and mkstemp's temporary
+ *   files and certificates ({@link isKeyfileName}); in `/run` and `/usr/lib`
+ *   it wants `*.nmconnection`. Only NM writes there, and only such names, so
+ *   /etc's rule is taken in every directory: one rule, and a profile saved
+ *   by hand under another name in `/etc` still protects its peers.
  * - Ownership: NM refuses a keyfile not owned by root (uid 0) or with any
  *   permission for group or others (`mode & 0o077`); such files are skipped,
  *   whatever user this tool runs as, since NM's rule does not depend on it.
@@ -33,9 +34,9 @@
 import * as z from "../common/z.ts";
 import { ConfigError, ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import { IFACE_NAME_PATTERN, WG_KEY_PATTERN } from "../wg/constants.ts";
+import { WG_KEY_PATTERN } from "../wg/constants.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
-import { endpointSchema, fieldOf } from "./endpoint.ts";
+import { fieldOf, ifaceNameSchema, nmEndpointSchema } from "./fields.ts";
 import { parseConfig, readConfigText } from "./read_file.ts";
 
 /** What one keyfile says, as far as it matters here. */
@@ -55,6 +56,23 @@ export interface NmKeyfile {
 
 const SUFFIX = ".nmconnection";
 const TOMBSTONE_SUFFIX = ".nmmeta";
+/** The endings of names NM skips in `/etc`: backups, package managers', editors', certificates. */
+const IGNORED_SUFFIXES = [
+  ".bak",
+  ".orig",
+  ".rej",
+  ".rpmnew",
+  ".rpmsave",
+  ".rpmorig",
+  ".dpkg-new",
+  ".dpkg-old",
+  ".dpkg-dist",
+  ".dpkg-tmp",
+  ".swp",
+  ".swpx",
+  ".pem",
+  ".der",
+];
 const PEER_GROUP_PREFIX = "wireguard-peer.";
 
 /** g_ascii_isspace: what GLib skips before a line, around `=` and a key. */
@@ -67,10 +85,6 @@ const TRAILING_SPACE = new RegExp(`${SPACE}+$`);
  * `[locale]`. Spaces inside are allowed; around it they were trimmed.
  */
 const KEY_NAME = /^[^=[\]]+(?:\[[^=[\]]+\])?$/;
-
-const ifaceName = z.string().check(z.regex(IFACE_NAME_PATTERN, {
-  error: "is not a valid interface name (1-15 of A-Z a-z 0-9 _ = + . -, not starting with -)",
-}));
 
 const peerKey = z.string().check(z.regex(WG_KEY_PATTERN, {
   error: "the name after 'wireguard-peer.' is not a WireGuard public key " +
@@ -193,7 +207,7 @@ export function parseKeyfile(text: string, source: string): NmKeyfile {
   const ifaceEntry = value(connection, "interface-name");
   // NM reads an empty value as unset.
   if (ifaceEntry === null || ifaceEntry.value === "") return result;
-  const iface = fieldOf(ifaceName, ifaceEntry.value, {
+  const iface = fieldOf(ifaceNameSchema, ifaceEntry.value, {
     source,
     line: ifaceEntry.line,
     field: "interface-name",
@@ -211,7 +225,7 @@ export function parseKeyfile(text: string, source: string): NmKeyfile {
     const endpointText = ep?.value.trim() ?? "";
     let endpointAt: string | null = null;
     if (ep !== null && endpointText !== "") {
-      fieldOf(endpointSchema, endpointText, { source, line: ep.line, field: "endpoint" });
+      fieldOf(nmEndpointSchema, endpointText, { source, line: ep.line, field: "endpoint" });
       endpointAt = `${source}:${ep.line}`;
     }
     result.peers.push({ iface, publicKey, endpointAt, at: `${source}:${group.line}` });
@@ -227,9 +241,12 @@ interface Candidate {
   file: NmKeyfile;
 }
 
-/** `foo.nmconnection`, not hidden: the names NM reads in every directory. */
+/** The names NM reads in `/etc`, taken in every directory (see the module's note). */
 function isKeyfileName(name: string): boolean {
-  return name.endsWith(SUFFIX) && name.length > SUFFIX.length && !name.startsWith(".");
+  if (name.startsWith(".") || name.endsWith("~") || name.endsWith(TOMBSTONE_SUFFIX)) return false;
+  // mkstemp's `.XXXXXX`: a file NM or an editor is still writing.
+  if (/\.[A-Za-z0-9]{6}$/.test(name) && !name.endsWith(SUFFIX)) return false;
+  return !IGNORED_SUFFIXES.some((suffix) => name.endsWith(suffix));
 }
 
 /** NM's check: owned by `owner` (root), no permission for group or others. */

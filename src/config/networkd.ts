@@ -23,7 +23,9 @@
  * evaluated: every netdev is taken as matching this system. Evaluating them
  * would mean re-implementing systemd's conditions; taking a netdev that does
  * not apply only protects endpoints that need no protection, while skipping
- * one that applies would let its site-to-site endpoints be purged.
+ * one that applies would let its site-to-site endpoints be purged. For the
+ * same reason a netdev with a `[Match]` claims no name: the peers of every
+ * netdev of that name are taken, up to the first without one.
  *
  * Where networkd would log a bad value and go on, this reader throws a
  * {@link ParseError} (wrapped in a `ConfigError` by {@link readNetworkd}):
@@ -39,9 +41,9 @@
 import * as z from "../common/z.ts";
 import { ConfigError, ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
-import { IFACE_NAME_PATTERN, WG_KEY_PATTERN } from "../wg/constants.ts";
+import { WG_KEY_PATTERN } from "../wg/constants.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
-import { endpointSchema, fieldOf } from "./endpoint.ts";
+import { endpointSchema, fieldOf, ifaceNameSchema, publicKeySchema, strcmp } from "./fields.ts";
 import { parseConfig, readRegularText } from "./read_file.ts";
 
 /** One file's text and the name its errors and positions carry. */
@@ -87,6 +89,8 @@ export interface Netdev {
    * private key, which networkd ignores as a whole.
    */
   peers: ConfiguredPeer[] | null;
+  /** It has a `[Match]` condition, which is not evaluated here (see the module's note). */
+  conditional: boolean;
 }
 
 /** The kinds systemd 252 knows (`netdev_kind_table`); any other `Kind=` is ignored. */
@@ -230,14 +234,7 @@ export function parseNetdev(files: readonly NetdevText[]): NetdevSection[] {
 }
 
 // Messages never repeat the value: it is a key or an address.
-const ifaceName = z.string().check(z.regex(IFACE_NAME_PATTERN, {
-  error: "is not a valid interface name (1-15 of A-Z a-z 0-9 _ = + . -, not starting with -)",
-}));
-
-const publicKey = z.string().check(
-  z.regex(WG_KEY_PATTERN, {
-    error: "is not a WireGuard key (44 characters of base64 ending in '=')",
-  }),
+const publicKey = publicKeySchema.check(
   z.refine((v) => v !== ZERO_KEY, {
     error: "is the all-zero key, which networkd takes as no key",
   }),
@@ -280,6 +277,7 @@ function entriesOf(sections: readonly NetdevSection[], name: string) {
  *   a peer without `PublicKey=`
  */
 export function interpretNetdev(sections: readonly NetdevSection[]): Netdev {
+  const conditional = sections.some((s) => s.name === "Match" && s.entries.length > 0);
   let kind: string | null = null;
   let kindAt: { source: string; line: number } | null = null;
   let name: { value: string; source: string; line: number } | null = null;
@@ -293,15 +291,15 @@ export function interpretNetdev(sections: readonly NetdevSection[]): Netdev {
     }
   }
   if (kind !== "wireguard" || kindAt === null) {
-    return { kind, name: name?.value ?? null, peers: null };
+    return { kind, name: name?.value ?? null, peers: null, conditional };
   }
   if (name === null) {
     throw new ParseError({ ...kindAt, field: "Name" }, "a Kind=wireguard netdev has no Name=");
   }
-  const iface = fieldOf(ifaceName, name.value, { ...name, field: "Name" });
-  if (!hasPrivateKey(sections)) return { kind, name: iface, peers: null };
+  const iface = fieldOf(ifaceNameSchema, name.value, { ...name, field: "Name" });
+  if (!hasPrivateKey(sections)) return { kind, name: iface, peers: null, conditional };
   const peers = sections.filter((s) => s.name === "WireGuardPeer").map((s) => peerOf(s, iface));
-  return { kind, name: iface, peers };
+  return { kind, name: iface, peers, conditional };
 }
 
 /** Whether `[WireGuard]` leaves networkd a private key, checking what is set. */
@@ -353,18 +351,6 @@ function peerOf(section: NetdevSection, iface: string): ConfiguredPeer {
 /** `dir/name`, without doubling a trailing slash. */
 function join(dir: string, name: string): string {
   return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
-}
-
-const encoder = new TextEncoder();
-
-/** C's strcmp on the UTF-8 bytes: how systemd sorts file names. */
-function strcmp(a: string, b: string): number {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i] - y[i];
-  }
-  return x.length - y.length;
 }
 
 /**
@@ -434,11 +420,13 @@ export async function readNetworkd(dirs: readonly string[]): Promise<ConfiguredP
       if (text !== null) files.push({ source: dropin, text });
     }
     const netdev = parseConfig(() => interpretNetdev(parseNetdev(files)));
-    // A WireGuard netdev networkd ignores (no private key) claims no name.
+    // A WireGuard netdev networkd ignores (no private key) claims no name;
+    // nor does one with a [Match] this reader does not evaluate: on this
+    // host it may not apply, and a later one of the same name may.
     if (netdev.kind === null || netdev.name === null) continue;
     if (netdev.kind === "wireguard" && netdev.peers === null) continue;
     if (claimed.has(netdev.name)) continue;
-    claimed.add(netdev.name);
+    if (!netdev.conditional) claimed.add(netdev.name);
     if (netdev.peers !== null) peers.push(...netdev.peers);
   }
   return peers;

@@ -1,20 +1,20 @@
 /**
  * Builds each interface's {@link Policy}: the threshold, the excluded keys,
  * and the peers whose endpoint this side configured, from every configurator
- * that set the interface up: a wg-quick file, systemd-networkd, netplan,
- * NetworkManager and (on OpenWrt) the network config. It also says where
- * each peer is protected, `file:line`, for `wg-reinstate config`.
+ * that set the interface up: its wg-quick file, read here, and what
+ * ./configurators.ts read (systemd-networkd, netplan, NetworkManager, and on
+ * OpenWrt the network config). It also says where each peer is protected,
+ * `file:line`, for `wg-reinstate config`.
  *
  * @module
  */
 import { ConfigError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import type { Policy } from "../purge/mod.ts";
-import type { ConfiguredPeer } from "./configured_peer.ts";
+import { type Configured, loadConfigured } from "./configurators.ts";
 import { parseConfig, readRegularText } from "./read_file.ts";
 import type { Settings } from "./schema.ts";
 import { SETTINGS } from "./settings_registry.ts";
-import type { WireguardNetwork } from "./uci_network.ts";
 import { parseWgQuick } from "./wg_quick.ts";
 
 /** Where wg-quick keeps its configs; used when no path is configured. */
@@ -33,14 +33,6 @@ export interface ProtectedPeer {
 export interface InterfaceProtection {
   policy: Policy;
   protectedPeers: ProtectedPeer[];
-}
-
-/** What the host's configurators set up, read once for all interfaces. */
-export interface Configured {
-  /** OpenWrt's network config, when one is set. */
-  network: WireguardNetwork | null;
-  /** The peers networkd, netplan and NetworkManager set up, with who set them up. */
-  peers: { by: string; peer: ConfiguredPeer }[];
 }
 
 /**
@@ -160,70 +152,6 @@ async function addWgQuickPeers(found: Protection, settings: Settings, iface: str
         `--exclude the peers it dials`,
     );
   }
-}
-
-/** Paths of a `DIRS` setting: `:` between them, `off` for none. */
-function dirsOf(value: string): string[] {
-  return value === "off" ? [] : value.split(":").filter((d) => d !== "");
-}
-
-/**
- * Reads every configurator's files, once for all interfaces. A reader is
- * loaded only when its directories hold files it reads, so a host without
- * netplan never loads the YAML parser.
- *
- * @throws {ConfigError} naming file:line and field for a bad file
- */
-export async function loadConfigured(settings: Settings): Promise<Configured> {
-  const readers = [
-    {
-      by: "networkd",
-      dirs: dirsOf(settings.networkdDirs),
-      suffix: ".netdev",
-      load: async () => (await import("./networkd.ts")).readNetworkd,
-    },
-    {
-      by: "netplan",
-      dirs: dirsOf(settings.netplanDirs),
-      suffix: ".yaml",
-      load: async () => (await import("./netplan.ts")).readNetplan,
-    },
-    {
-      by: "NetworkManager",
-      dirs: dirsOf(settings.networkManagerDirs),
-      suffix: ".nmconnection",
-      load: async () => (await import("./network_manager.ts")).readNetworkManager,
-    },
-  ];
-  const peers: Configured["peers"] = [];
-  for (const { by, dirs, suffix, load } of readers) {
-    if (!(await anyFileEndingIn(dirs, suffix))) continue;
-    for (const peer of await (await load())(dirs)) peers.push({ by, peer });
-  }
-  return { network: await loadNetwork(settings), peers };
-}
-
-/** Whether any of `dirs` holds an entry whose name ends in `suffix`; a missing dir holds none. */
-async function anyFileEndingIn(dirs: readonly string[], suffix: string): Promise<boolean> {
-  for (const dir of dirs) {
-    try {
-      for await (const entry of Deno.readDir(dir)) if (entry.name.endsWith(suffix)) return true;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw new ConfigError(`${dir}: cannot read directory: ${describeFsError(error)}`, {
-        cause: error,
-      });
-    }
-  }
-  return false;
-}
-
-/** Reads the configured network config, or returns null when none is configured. */
-export async function loadNetwork(settings: Settings): Promise<WireguardNetwork | null> {
-  const path = settings.networkConfig;
-  if (path === null) return null;
-  // The UCI reader is loaded only when a network config is used: on OpenWrt.
-  return (await import("./uci_network.ts")).loadWireguardNetwork(path);
 }
 
 async function readOptional(

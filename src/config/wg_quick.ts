@@ -96,7 +96,7 @@ export function parseWgQuick(text: string, source: string, iface: string): WgQui
   const finish = () => {
     if (current === null) return;
     if (current.publicKey === "") {
-      throw new ParseError({ source, line: current.line }, "[Peer] has no PublicKey");
+      throw new ParseError({ source, line: current.line, field: "[Peer]" }, "has no PublicKey");
     }
     note({ ...current, hookLine: null });
     current = null;
@@ -107,10 +107,10 @@ export function parseWgQuick(text: string, source: string, iface: string): WgQui
     const stripped = hash < 0 ? raw : raw.slice(0, hash);
     // Step 1, wg-quick: its own keys in [Interface] never reach `wg`.
     const eq = stripped.indexOf("=");
-    const key = (eq < 0 ? stripped : stripped.slice(0, eq)).trim().toLowerCase();
+    const key = asciiLower(trimSpace(eq < 0 ? stripped : stripped.slice(0, eq)));
     if (key.startsWith("[")) wgQuickInterface = key === "[interface]";
     if (wgQuickInterface && WG_QUICK_KEYS.has(key)) {
-      const value = stripped.slice(eq + 1).trim();
+      const value = trimSpace(stripped.slice(eq + 1));
       if (key === "saveconfig") {
         saveConfig = wgQuickBool(value, { source, line, field: "SaveConfig" });
       }
@@ -125,9 +125,9 @@ export function parseWgQuick(text: string, source: string, iface: string): WgQui
       return;
     }
     // Step 2, `wg addconf`: no whitespace at all, sections and keys in any case.
-    const compact = stripped.replace(/[ \t\n\v\f\r]/g, "");
+    const compact = stripped.replace(SPACE_G, "");
     if (compact === "") return;
-    const lower = compact.toLowerCase();
+    const lower = asciiLower(compact);
     if (lower === "[interface]" || lower === "[peer]") {
       finish();
       wgSection = lower === "[peer]" ? "peer" : "interface";
@@ -139,7 +139,7 @@ export function parseWgQuick(text: string, source: string, iface: string): WgQui
       : WG_KEYS[wgSection].find((k) => lower.startsWith(`${k}=`) && lower.length > k.length + 1);
     if (known === undefined) {
       throw new ParseError(
-        { source, line },
+        { source, line, field: wgSection === null ? "before any section" : `[${wgSection}]` },
         "wg does not understand this line, so wg-quick up fails with this file",
       );
     }
@@ -156,9 +156,24 @@ export function parseWgQuick(text: string, source: string, iface: string): WgQui
   return { peers: [...peers.values()], saveConfig, unreadHooks };
 }
 
+/** The whitespace of bash's `[[:space:]]` and wg's `char_is_space`, in the C locale. */
+const SPACE = "[ \\t\\n\\v\\f\\r]";
+const SPACE_G = new RegExp(SPACE, "g");
+const EDGE_SPACE = new RegExp(`^${SPACE}+|${SPACE}+$`, "g");
+
+/** Trims as wg-quick does: C-locale whitespace only (not a no-break space). */
+function trimSpace(text: string): string {
+  return text.replace(EDGE_SPACE, "");
+}
+
+/** Lower case as `strcasecmp` and bash's nocasematch see it in the C locale: A-Z only. */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+}
+
 /** wg-quick's read_bool, called where wg-quick compares ignoring case: `TRUE` is true. */
 function wgQuickBool(value: string, at: { source: string; line: number; field: string }): boolean {
-  const lower = value.toLowerCase();
+  const lower = asciiLower(value);
   if (lower === "true" || lower === "false") return lower === "true";
   throw new ParseError(at, "is neither true nor false");
 }
@@ -182,8 +197,11 @@ function readHook(hook: string, iface: string): { endpoints: string[]; unread: b
       unread = true;
       continue;
     }
-    // Another interface's peers are not this file's concern.
-    if (words[wg + 2] !== iface) continue;
+    // Another interface's: that interface's own files are read for it, not this one.
+    if (words[wg + 2] !== iface) {
+      unread = true;
+      continue;
+    }
     let peer: string | null = null;
     for (let i = wg + 3; i < words.length; i++) {
       if (words[i] === "peer") peer = words[++i] ?? null;

@@ -135,7 +135,7 @@ Deno.test("parseNetplan rejects a bad or missing field naming file, line and fie
       "a bad public key",
       `public: ${SITE}`,
       `public: ${SITE.slice(0, 40)}`,
-      /^x\.yaml:14: network\.tunnels\.wg0\.peers\[0\]\.keys\.public: is not a WireGuard public/,
+      /^x\.yaml:14: network\.tunnels\.wg0\.peers\[0\]\.keys\.public: is not a WireGuard key/,
     ],
     [
       "a public key that is a list",
@@ -165,7 +165,7 @@ Deno.test("parseNetplan rejects a bad or missing field naming file, line and fie
       "a tunnel ID that is no interface name",
       "    wg0:",
       "    wg0-with-a-too-long-name:",
-      /^x\.yaml:7: network\.tunnels: is not a valid interface name$/,
+      /^x\.yaml:7: network\.tunnels: is not a valid interface name \(/,
     ],
     [
       "a bad tunnel ID stays out of the message",
@@ -217,6 +217,14 @@ Deno.test("parseNetplan reports bad YAML with file, line and field, never the te
       });
     });
   }
+  await t.step("no space after a key: the path ends before the text", () => {
+    const text = YAML.replace("endpoint: branch.example.net:51820", "endpoint:203.0.113.9:51820");
+    assert.throws(() => parseNetplan(text, "x.yaml"), (e: Error) => {
+      assert.ok(e instanceof ParseError);
+      assert.ok(!e.message.includes("203.0.113.9"), e.message);
+      return true;
+    });
+  });
 });
 
 Deno.test("parseNetplan skips what is not a wireguard tunnel", async (t) => {
@@ -224,6 +232,7 @@ Deno.test("parseNetplan skips what is not a wireguard tunnel", async (t) => {
     ["no tunnels", "network:\n  version: 2\n  ethernets:\n    eth0: {dhcp4: true}\n"],
     ["an empty file", ""],
     ["only a comment", "# nothing yet\n"],
+    ["only a document start", "---\n# nothing yet\n"],
     [
       "another mode, whatever its peers",
       "network:\n  tunnels:\n    gre1:\n      mode: gre\n" +
@@ -347,7 +356,8 @@ Deno.test("readNetplan reports a bad file as a ConfigError with path, line, fiel
       assert.ok(e.cause instanceof ParseError);
       assert.strictEqual(
         e.message,
-        `${path}:14: network.tunnels.wg0.peers[0].keys.public: is not a WireGuard public key`,
+        `${path}:14: network.tunnels.wg0.peers[0].keys.public: is not a WireGuard key ` +
+          "(44 characters of base64 ending in '=')",
       );
       assert.strictEqual(e.exitCode, 2);
       return true;

@@ -258,13 +258,14 @@ Deno.test("parseKeyfile accepts endpoints host:port, a.b.c.d:port, [v6]:port", a
     "vpn.example.org:65535",
     "vpn.example.org.:51820",
     "gateway:51820",
+    // NetworkManager splits at the last colon.
+    "2001:db8::1:51820",
   ];
   const invalid = [
     "192.0.2.1",
     "192.0.2.1:0",
     "192.0.2.1:65536",
     "192.0.2.1:123456",
-    "2001:db8::1:51820",
     "[2001:db8::1]",
     "vpn.example.org:wireguard",
     "300.1.1.1:51820",
@@ -389,10 +390,12 @@ Deno.test("readNetworkManager skips files NM would not read", async (t) => {
       ["mode 0644", "site.nmconnection", (p) => Deno.chmod(p, 0o644)],
       ["mode 0640", "site.nmconnection", (p) => Deno.chmod(p, 0o640)],
       ["mode 0602", "site.nmconnection", (p) => Deno.chmod(p, 0o602)],
-      ["another suffix (read by NM in /etc only)", "site.conf", async () => {}],
       ["a hidden file", ".site.nmconnection", async () => {}],
       ["the bare suffix", ".nmconnection", async () => {}],
       ["a backup", "site.nmconnection~", async () => {}],
+      ["a package manager's copy", "site.nmconnection.dpkg-old", async () => {}],
+      ["mkstemp's temporary file", "site.nmconnection.Ab12Cd", async () => {}],
+      ["a certificate", "site.pem", async () => {}],
     ];
     for (const [name, file, spoil] of cases) {
       await t.step(name, async () => {
@@ -406,6 +409,11 @@ Deno.test("readNetworkManager skips files NM would not read", async (t) => {
         }
       });
     }
+    await t.step("a name without the suffix, as NM reads in /etc", async () => {
+      await writeKeyfile(`${etc}/site`, text);
+      assert.strictEqual((await readNetworkManager([etc], OWN)).length, 1);
+      await Deno.remove(`${etc}/site`);
+    });
     await t.step("a symlink to a 0600 file is followed, as NM's stat does", async () => {
       await writeKeyfile(`${root}/target`, text);
       await Deno.symlink(`${root}/target`, `${etc}/link.nmconnection`);

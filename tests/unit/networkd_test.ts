@@ -16,6 +16,7 @@ const PRIV = newKey();
 const A = newKey();
 const B = newKey();
 const C = newKey();
+const D = newKey();
 
 /** A WireGuard netdev named `name` with the given peer sections appended. */
 function wgNetdev(name: string, ...peers: string[]): string {
@@ -136,7 +137,9 @@ Deno.test("interpretNetdev finds peers and their configured endpoints", () => {
       { iface: "wg0", publicKey: B, endpointAt: null, at: "x.netdev:12" },
       { iface: "wg0", publicKey: C, endpointAt: "x.netdev:17", at: "x.netdev:15" },
     ],
+    conditional: false,
   });
+  assert.strictEqual(netdevOf(`[Match]\nHost=a\n${text}`).conditional, true);
 });
 
 Deno.test("interpretNetdev follows networkd's meaning of keys", async (t) => {
@@ -446,7 +449,7 @@ Deno.test("readNetworkd lets a same-named drop-in override an Endpoint", async (
   });
 });
 
-Deno.test("readNetworkd lets the first netdev in basename order claim a Name", async () => {
+Deno.test("readNetworkd lets the first netdev in basename order without a [Match] claim a Name", async () => {
   await withDirs(async ([etc, run, usrLocal, usr]) => {
     await put(`${usr}/10-wg.netdev`, wgNetdev("wg0", peer(A)));
     await put(`${etc}/20-wg.netdev`, wgNetdev("wg0", peer(B)));
@@ -455,10 +458,18 @@ Deno.test("readNetworkd lets the first netdev in basename order claim a Name", a
     await put(`${etc}/31-wg.netdev`, wgNetdev("wg1", peer(C)));
     await put(`${etc}/40-nokey.netdev`, "[NetDev]\nName=wg2\nKind=wireguard\n");
     await put(`${etc}/41-wg.netdev`, wgNetdev("wg2", peer(C)));
+    // One for another host claims nothing: [Match] is not evaluated, and this host's may follow.
+    await put(`${etc}/50-wg3-a.netdev`, `[Match]\nHost=a\n${wgNetdev("wg3", peer(A))}`);
+    await put(`${etc}/51-wg3-b.netdev`, `[Match]\nHost=b\n${wgNetdev("wg3", peer(B))}`);
+    await put(`${etc}/52-wg3.netdev`, wgNetdev("wg3", peer(C)));
+    await put(`${etc}/53-wg3.netdev`, wgNetdev("wg3", peer(D)));
     const peers = await readNetworkd([etc, run, usrLocal, usr]);
     assert.deepStrictEqual(peers.map((p) => `${p.iface} ${p.publicKey}`), [
       `wg0 ${A}`,
       `wg2 ${C}`,
+      `wg3 ${A}`,
+      `wg3 ${B}`,
+      `wg3 ${C}`,
     ]);
   });
 });

@@ -63,6 +63,7 @@ Deno.test("parseWgQuick refuses what wg refuses, naming the line and not the val
       "[ Interface ]\nAddress=10.0.0.1/24\n",
       2,
     ],
+    ["a no-break space, no space to wg", `[Peer]\nPublic\u00a0Key=${key("a")}\n`, 2],
   ];
   for (const [name, text, line] of cases) {
     await t.step(name, () => {
@@ -110,7 +111,12 @@ Deno.test("parseWgQuick reads endpoints set by PreUp and PostUp hooks, and flags
     ["after another command", `PostUp = ip link set up; wg set %i peer ${key("a")} endpoint h:1`, [
       key("a"),
     ], []],
-    ["another interface", `PostUp = wg set wg1 peer ${key("a")} endpoint h:1`, [], []],
+    [
+      "another interface's, which its own files protect",
+      `PostUp = wg set wg1 peer ${key("a")} endpoint h:1`,
+      [],
+      [2],
+    ],
     ["no endpoint", `PostUp = wg set %i peer ${key("a")} persistent-keepalive 25`, [], []],
     ["a variable", "PostUp = wg set %i peer $PEER endpoint h:1", [], [2]],
     ["addconf", "PostUp = wg addconf %i /etc/wireguard/more.conf", [], [2]],
@@ -140,7 +146,7 @@ Deno.test("parseWgQuick names file and line of a bad key, without the secret", (
   );
   assert.throws(
     () => parseWgQuick("[Peer]\nAllowedIPs = 10.0.0.0/8\n", "x.conf", "wg0"),
-    /x\.conf:1: \[Peer\] has no PublicKey/,
+    /x\.conf:1: \[Peer\]: has no PublicKey/,
   );
 });
 

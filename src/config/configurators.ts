@@ -21,10 +21,18 @@ export interface Configured {
   peers: { by: string; peer: ConfiguredPeer }[];
 }
 
-/** A reader, loaded when needed: netplan's brings a YAML parser. */
+/**
+ * The names netplan reads, as its `*.yaml` glob matches them (not hidden).
+ * Only these load its reader, which brings a YAML parser of about 20 MB.
+ */
+export const NETPLAN_FILE = /^[^.].*\.yaml$/;
+
+/** A reader, loaded when one of its directories holds a name it may read. */
 interface Reader {
   by: string;
   dirs: (settings: Settings) => string;
+  /** The names that load it; any by default. */
+  loadFor?: RegExp;
   load: () => Promise<(dirs: readonly string[]) => Promise<ConfiguredPeer[]>>;
 }
 
@@ -37,6 +45,7 @@ const READERS: readonly Reader[] = [
   {
     by: "netplan",
     dirs: (s) => s.netplanDirs,
+    loadFor: NETPLAN_FILE,
     load: async () => (await import("./netplan.ts")).readNetplan,
   },
   {
@@ -53,27 +62,27 @@ function dirsOf(value: string): string[] {
 
 /**
  * Reads every configurator's files. A reader is loaded only when one of its
- * directories holds anything, so a host without netplan never loads the
- * YAML parser.
+ * directories holds a name it may read, so a host without netplan files
+ * never loads the YAML parser.
  *
  * @throws {ConfigError} naming file:line and field for a bad file, or a
  *   directory that cannot be read
  */
 export async function loadConfigured(settings: Settings): Promise<Configured> {
   const peers: Configured["peers"] = [];
-  for (const { by, dirs, load } of READERS) {
+  for (const { by, dirs, loadFor, load } of READERS) {
     const paths = dirsOf(dirs(settings));
-    if (!(await anyEntry(paths))) continue;
+    if (!(await anyEntry(paths, loadFor ?? /(?:)/))) continue;
     for (const peer of await (await load())(paths)) peers.push({ by, peer });
   }
   return { network: await loadNetwork(settings), peers };
 }
 
-/** Whether any of `dirs` holds an entry; a missing one holds none. */
-async function anyEntry(dirs: readonly string[]): Promise<boolean> {
+/** Whether any of `dirs` holds an entry named as `name` matches; a missing one holds none. */
+async function anyEntry(dirs: readonly string[], name: RegExp): Promise<boolean> {
   for (const dir of dirs) {
     try {
-      for await (const _ of Deno.readDir(dir)) return true;
+      for await (const entry of Deno.readDir(dir)) if (name.test(entry.name)) return true;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) continue;
       throw new ConfigError(`${dir}: cannot read directory: ${describeFsError(error)}`, {

@@ -46,6 +46,7 @@ import { ConfigError, ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { IFACE_NAME_PATTERN } from "../wg/constants.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
+import { NETPLAN_FILE } from "./configurators.ts";
 import { endpointSchema, ifaceNameSchema, publicKeySchema, strcmp } from "./fields.ts";
 import { NotRegularFileError, parseConfig, readRegularText } from "./read_file.ts";
 
@@ -270,7 +271,7 @@ async function yamlNames(dir: string): Promise<string[]> {
   try {
     for await (const entry of Deno.readDir(dir)) {
       // `*` does not match a leading dot.
-      if (entry.name.endsWith(".yaml") && !entry.name.startsWith(".")) names.push(entry.name);
+      if (NETPLAN_FILE.test(entry.name)) names.push(entry.name);
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return [];

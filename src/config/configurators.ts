@@ -10,6 +10,7 @@
 import { ConfigError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
+import { NETPLAN_FILE } from "./fields.ts";
 import type { Settings } from "./schema.ts";
 import type { WireguardNetwork } from "./uci_network.ts";
 
@@ -20,12 +21,6 @@ export interface Configured {
   /** The peers networkd, netplan and NetworkManager set up, with who set them up. */
   peers: { by: string; peer: ConfiguredPeer }[];
 }
-
-/**
- * The names netplan reads, as its `*.yaml` glob matches them (not hidden).
- * Only these load its reader, which brings a YAML parser of about 20 MB.
- */
-export const NETPLAN_FILE = /^[^.].*\.yaml$/;
 
 /** A reader, loaded when one of its directories holds a name it may read. */
 interface Reader {
@@ -45,6 +40,7 @@ const READERS: readonly Reader[] = [
   {
     by: "netplan",
     dirs: (s) => s.netplanDirs,
+    // Its YAML parser costs about 20 MB: only a file it reads loads it.
     loadFor: NETPLAN_FILE,
     load: async () => (await import("./netplan.ts")).readNetplan,
   },

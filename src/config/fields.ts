@@ -2,8 +2,9 @@
  * What every configurator's reader shares: the checks of the values it keeps
  * (an interface name, a public key, an endpoint as WireGuard's configurators
  * take one), the step that turns a failed check into a {@link ParseError} at
- * `file:line`, and the order the owners sort file names in. The messages
- * never repeat the value: it is an address or a key.
+ * `file:line`, the order the owners sort file names in, and the names
+ * netplan reads. The messages never repeat the value: it is an address or
+ * a key.
  *
  * @module
  */
@@ -96,3 +97,6 @@ export function strcmp(a: string, b: string): number {
   }
   return x.length - y.length;
 }
+
+/** The names netplan reads, as its `*.yaml` glob matches them (not hidden). */
+export const NETPLAN_FILE = /^[^.].*\.yaml$/;

@@ -46,8 +46,13 @@ import { ConfigError, ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { IFACE_NAME_PATTERN } from "../wg/constants.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
-import { NETPLAN_FILE } from "./configurators.ts";
-import { endpointSchema, ifaceNameSchema, publicKeySchema, strcmp } from "./fields.ts";
+import {
+  endpointSchema,
+  ifaceNameSchema,
+  NETPLAN_FILE,
+  publicKeySchema,
+  strcmp,
+} from "./fields.ts";
 import { NotRegularFileError, parseConfig, readRegularText } from "./read_file.ts";
 
 /** One tunnel of one netplan file, as far as WireGuard peers go. */

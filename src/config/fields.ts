@@ -2,8 +2,7 @@
  * What every configurator's reader shares: the checks of the values it keeps
  * (an interface name, a public key, an endpoint as WireGuard's configurators
  * take one), the step that turns a failed check into a {@link ParseError} at
- * `file:line`, the order the owners sort file names in, and the names
- * netplan reads. The messages never repeat the value: it is an address or
+ * `file:line`, and the names netplan reads. The messages never repeat the value: it is an address or
  * a key.
  *
  * @module
@@ -81,21 +80,6 @@ export function fieldOf<T extends z.ZodMiniType>(
     throw new ParseError(position, result.error.issues[0]?.message ?? "invalid value");
   }
   return result.data;
-}
-
-const encoder = new TextEncoder();
-
-/**
- * C's `strcmp` on the UTF-8 bytes, not UTF-16 code units as `<` compares:
- * how systemd and netplan order the files they read.
- */
-export function strcmp(a: string, b: string): number {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (x[i] !== y[i]) return x[i] - y[i];
-  }
-  return x.length - y.length;
 }
 
 /** The names netplan reads, as its `*.yaml` glob matches them (not hidden). */

@@ -46,13 +46,8 @@ import { ConfigError, ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { IFACE_NAME_PATTERN } from "../wg/constants.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
-import {
-  endpointSchema,
-  ifaceNameSchema,
-  NETPLAN_FILE,
-  publicKeySchema,
-  strcmp,
-} from "./fields.ts";
+import { isDevNull, listWinners } from "./config_dirs.ts";
+import { endpointSchema, ifaceNameSchema, NETPLAN_FILE, publicKeySchema } from "./fields.ts";
 import { NotRegularFileError, parseConfig, readRegularText } from "./read_file.ts";
 
 /** One tunnel of one netplan file, as far as WireGuard peers go. */
@@ -270,23 +265,6 @@ function fieldAt(doc: Document, offset: number): string | undefined {
   }
 }
 
-/** The `*.yaml` names in `dir` as glob(3) matches them; none when `dir` does not exist. */
-async function yamlNames(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      // `*` does not match a leading dot.
-      if (NETPLAN_FILE.test(entry.name)) names.push(entry.name);
-    }
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw new ConfigError(`${dir}: cannot list netplan directory: ${describeFsError(error)}`, {
-      cause: error,
-    });
-  }
-  return names;
-}
-
 /** A netplan file's text; a link to /dev/null (a mask) reads as empty, as netplan reads it. */
 async function readNetplanText(path: string): Promise<string> {
   try {
@@ -296,14 +274,6 @@ async function readNetplanText(path: string): Promise<string> {
     throw new ConfigError(`${path}: cannot read netplan file: ${describeFsError(error)}`, {
       cause: error,
     });
-  }
-}
-
-async function isDevNull(path: string): Promise<boolean> {
-  try {
-    return await Deno.realPath(path) === "/dev/null";
-  } catch {
-    return false;
   }
 }
 
@@ -319,15 +289,10 @@ async function isDevNull(path: string): Promise<boolean> {
 export async function readNetplan(
   dirs: readonly string[],
 ): Promise<ConfiguredPeer[]> {
-  const winners = new Map<string, string>();
-  for (const dir of dirs) {
-    for (const name of await yamlNames(dir)) {
-      if (!winners.has(name)) winners.set(name, `${dir}/${name}`);
-    }
-  }
   const tunnels = new Map<string, { mode: string | null; peers: ConfiguredPeer[] }>();
-  for (const name of [...winners.keys()].sort(strcmp)) {
-    const path = winners.get(name)!;
+  // As glob(3) matches `*.yaml` (a directory too, which then fails to read).
+  const files = await listWinners(dirs, (e) => NETPLAN_FILE.test(e.name), "netplan directory");
+  for (const [, path] of files) {
     const text = await readNetplanText(path);
     for (const tunnel of parseConfig(() => parseNetplan(text, path)).tunnels) {
       const merged = tunnels.get(tunnel.id) ?? { mode: null, peers: [] };

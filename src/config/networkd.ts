@@ -43,7 +43,8 @@ import { ConfigError, ParseError } from "../common/errors.ts";
 import { describeFsError } from "../common/fs_errors.ts";
 import { WG_KEY_PATTERN } from "../wg/constants.ts";
 import type { ConfiguredPeer } from "./configured_peer.ts";
-import { endpointSchema, fieldOf, ifaceNameSchema, publicKeySchema, strcmp } from "./fields.ts";
+import { isDevNull, joinPath, listWinners } from "./config_dirs.ts";
+import { endpointSchema, fieldOf, ifaceNameSchema, publicKeySchema } from "./fields.ts";
 import { parseConfig, readRegularText } from "./read_file.ts";
 
 /** One file's text and the name its errors and positions carry. */
@@ -348,37 +349,16 @@ function peerOf(section: NetdevSection, iface: string): ConfiguredPeer {
   return { iface, publicKey: key, endpointAt, at: at(source, section.line) };
 }
 
-/** `dir/name`, without doubling a trailing slash. */
-function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
-}
-
 /**
- * The files ending in `suffix` in `dirs`, by basename, the first directory
- * holding a name winning, sorted by basename: `conf_files_list_strv()`.
+ * The files ending in `suffix` in `dirs`, as `conf_files_list_strv()` lists
+ * them: not hidden, regular files and links only.
  */
-async function listConfFiles(
-  dirs: readonly string[],
-  suffix: string,
-): Promise<[string, string][]> {
-  const found = new Map<string, string>();
-  for (const dir of dirs) {
-    try {
-      for await (const entry of Deno.readDir(dir)) {
-        const { name } = entry;
-        if (name.startsWith(".") || !name.endsWith(suffix)) continue;
-        if (!entry.isFile && !entry.isSymlink) continue;
-        if (!found.has(name)) found.set(name, join(dir, name));
-      }
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw new ConfigError(
-        `${dir}: cannot list networkd directory: ${describeFsError(error)}`,
-        { cause: error },
-      );
-    }
-  }
-  return [...found].sort(([a], [b]) => strcmp(a, b));
+function listConfFiles(dirs: readonly string[], suffix: string): Promise<[string, string][]> {
+  return listWinners(
+    dirs,
+    (e) => !e.name.startsWith(".") && e.name.endsWith(suffix) && (e.isFile || e.isSymlink),
+    "networkd directory",
+  );
 }
 
 /**
@@ -388,7 +368,7 @@ async function listConfFiles(
 async function readUnlessMasked(path: string): Promise<string | null> {
   try {
     const info = await Deno.lstat(path);
-    if (info.isSymlink && (await Deno.realPath(path)) === "/dev/null") return null;
+    if (info.isSymlink && await isDevNull(path)) return null;
     const text = await readRegularText(path);
     return text === "" ? null : text;
   } catch (error) {
@@ -414,7 +394,7 @@ export async function readNetworkd(dirs: readonly string[]): Promise<ConfiguredP
     const main = await readUnlessMasked(path);
     if (main === null) continue;
     const files: NetdevText[] = [{ source: path, text: main }];
-    const dropinDirs = dirs.map((dir) => join(dir, `${basename}.d`));
+    const dropinDirs = dirs.map((dir) => joinPath(dir, `${basename}.d`));
     for (const [, dropin] of await listConfFiles(dropinDirs, ".conf")) {
       const text = await readUnlessMasked(dropin);
       if (text !== null) files.push({ source: dropin, text });

@@ -56,7 +56,8 @@ export interface ReplayPlan {
  * For each peer a cut call may have touched:
  * - missing: re-added (the cut call may have removed it);
  * - its configuration partly gone (allowed IPs dropped, no key, no
- *   keepalive: a call cut between two netlink messages): re-added;
+ *   keepalive: a call cut between two netlink messages) or a value
+ *   half-written (a wireguard-go stream cut mid-line): re-added;
  * - whole, with no completed handshake since: re-added, since wireguard-go
  *   never starts a peer whose `set` stream was cut, though it looks whole;
  * - whole with a handshake: left alone (it was never reached, or is alive);
@@ -71,7 +72,7 @@ export function planReplay(unsettled: readonly WgPeer[], now: readonly WgPeer[])
   const plan: ReplayPlan = { replay: [], leftAlone: [] };
   for (const expected of unsettled) {
     const peer = byKey.get(expected.publicKey);
-    const match = peer === undefined ? null : matchConfig(expected, peer);
+    const match = peer === undefined ? null : matchConfig(expected, peer, { cut: true });
     if (match?.kind === "different") {
       plan.leftAlone.push({ publicKey: expected.publicKey, change: "changed" });
     } else if (match === null || match.kind === "damaged" || peer!.latestHandshake === 0) {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { isCutAllowedIp, isCutKeepalive } from "../wg/cut_line.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import type { PeerConfig } from "../wg/set_args.ts";
 
@@ -52,8 +53,8 @@ export interface VerifyResult {
 
 /**
  * How a peer's configuration now compares with what it was: the `same`; less
- * of it (`damaged`: fields emptied or allowed IPs dropped, what a call cut
- * part-way leaves); or `different` (a new key, new allowed IPs: someone
+ * of it (`damaged`: fields emptied or allowed IPs dropped, or a value
+ * half-written: what a call cut part-way leaves); or `different` (a new key, new allowed IPs: someone
  * else's change).
  */
 export type ConfigMatch =
@@ -61,15 +62,30 @@ export type ConfigMatch =
   | { kind: "damaged"; problems: PurgeProblem[] }
   | { kind: "different" };
 
-/** Compares a configuration with what it was. Allowed IPs compare as sets. */
-export function matchConfig(before: PeerConfig, now: PeerConfig): ConfigMatch {
+/**
+ * Compares a configuration with what it was. Allowed IPs compare as sets.
+ * With `cut` (the call that re-added the peer did not finish), one value
+ * that the cut left half-written (wg/cut_line.ts) also counts as damage.
+ */
+export function matchConfig(
+  before: PeerConfig,
+  now: PeerConfig,
+  options: { cut?: boolean } = {},
+): ConfigMatch {
   const problems: PurgeProblem[] = [];
   let lessened = true;
+  // A stream is cut in one place, so at most one value is half-written.
+  let halfWritten = options.cut ? 1 : 0;
+  const ours = (isCut: boolean) => {
+    if (!isCut || halfWritten === 0) return false;
+    halfWritten--;
+    return true;
+  };
   const had = new Set(before.allowedIps);
   const has = new Set(now.allowedIps);
   if (had.size !== has.size || [...has].some((ip) => !had.has(ip))) {
     problems.push("allowed-ips");
-    lessened &&= [...has].every((ip) => had.has(ip));
+    lessened &&= [...has].every((ip) => had.has(ip) || ours(isCutAllowedIp(before.allowedIps, ip)));
   }
   if (now.presharedKey !== before.presharedKey) {
     problems.push("preshared-key");
@@ -77,7 +93,8 @@ export function matchConfig(before: PeerConfig, now: PeerConfig): ConfigMatch {
   }
   if (now.persistentKeepalive !== before.persistentKeepalive) {
     problems.push("persistent-keepalive");
-    lessened &&= now.persistentKeepalive === null;
+    lessened &&= now.persistentKeepalive === null ||
+      ours(isCutKeepalive(before.persistentKeepalive, now.persistentKeepalive));
   }
   if (problems.length === 0) return { kind: "same" };
   return lessened ? { kind: "damaged", problems } : { kind: "different" };
@@ -147,7 +164,7 @@ export function verifyPurged(
       else leave("removed");
       continue;
     }
-    const match = matchConfig(before, now);
+    const match = matchConfig(before, now, { cut });
     if (match.kind === "different" || (match.kind === "damaged" && !cut)) {
       leave("changed");
     } else if (match.kind === "damaged") {

@@ -11,6 +11,8 @@ import { CliProcess, runCli } from "../harness/cli.ts";
 import { sh } from "../harness/sh.ts";
 import { waitForFile, withWrapper } from "../support/wrappers.ts";
 import { lost, staleLab } from "../support/stale_lab.ts";
+import { KillableCli } from "../support/cgroup_kill.ts";
+import type { LoadPeer } from "../harness/lab.ts";
 
 const PEERS = 60;
 // About 14 peers per `wg set` call, so 60 peers take 5 chunks.
@@ -241,6 +243,77 @@ exec @WG@ "$@"
       PEERS,
       lost(before, after).length,
     );
+  } finally {
+    await lab.close();
+    await Deno.remove(keyParent, { recursive: true });
+  }
+});
+
+/** A key in the hex wireguard-go's control socket takes. */
+function hex(key: string): string {
+  return Array.from(atob(key), (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+}
+
+/** Writes `text` to wireguard-go's control socket of `iface` and closes it, as a killed `wg` does. */
+async function writeCut(iface: string, text: string): Promise<void> {
+  const socket = await Deno.connect({
+    transport: "unix",
+    path: `/var/run/wireguard/${iface}.sock`,
+  });
+  try {
+    await socket.write(new TextEncoder().encode(text));
+    await socket.closeWrite();
+    await new Response(socket.readable).text();
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+}
+
+Deno.test("a wg set cut mid-line by a kill (keepalive 25 left as 2, /32 as /3) is put back by the next start", async () => {
+  // The purge is killed before its call starts; the test then writes to
+  // wireguard-go's socket what that call's `wg`, killed mid-write, leaves:
+  // the stream cut inside a number, whose last line wireguard-go applies.
+  const { lab, peers } = await staleLab(6);
+  const keyParent = await Deno.makeTempDir({ prefix: "wr-cut-" });
+  try {
+    const before = (await lab.dump()).peers;
+    const args = ["run", "-i", lab.iface, "--key-dir", keyParent];
+    await withWrapper(
+      `#!/bin/bash
+# Not a fake: the real wg, except that a 'wg set' waits to be killed first.
+if [ "$1" = set ]; then touch @DIR@/started; exec sleep 600; fi
+exec @WG@ "$@"
+`,
+      async (wg, dir) => {
+        const run = await KillableCli.start([...args, "--wg", wg], { clockShift: 600 });
+        await waitForFile(`${dir}/started`);
+        assert.deepStrictEqual((await run.kill()).status.signal, "SIGKILL");
+      },
+    );
+    const withKeepalive = peers.find((p) => p.keepalive === 25 && p.psk !== null)!;
+    const plain = peers.find((p) => p.keepalive === null && p.psk === null)!;
+    const head = (p: LoadPeer) => {
+      const key = hex(p.keys.publicKey);
+      const psk = p.psk === null ? "" : `preshared_key=${hex(p.psk)}\n`;
+      return `set=1\npublic_key=${key}\nremove=true\npublic_key=${key}\n${psk}`;
+    };
+    await writeCut(lab.iface, `${head(withKeepalive)}persistent_keepalive_interval=2`);
+    const ip = plain.allowedIps[0];
+    assert.match(ip, /\/32$/);
+    await writeCut(
+      lab.iface,
+      `${head(plain)}replace_allowed_ips=true\nallowed_ip=${ip.slice(0, -1)}`,
+    );
+    const cut = new Map((await lab.dump()).peers.map((p) => [p.publicKey, p]));
+    assert.strictEqual(cut.get(withKeepalive.keys.publicKey)!.persistentKeepalive, 2);
+    assert.match(cut.get(plain.keys.publicKey)!.allowedIps.join(","), /\/3$/);
+    const again = await runCli(args, { clockShift: 600 });
+    assert.strictEqual(again.code, 0, again.log);
+    assert.match(again.log, /2 of 2 peers of the killed purge put back/);
+    const after = (await lab.dump()).peers;
+    assert.deepStrictEqual(lost(before, after), []);
+    tableRow("wg set cut mid-line by a kill, then started again (real, cut written)", 1, 2, 0);
   } finally {
     await lab.close();
     await Deno.remove(keyParent, { recursive: true });

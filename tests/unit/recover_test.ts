@@ -37,9 +37,15 @@ Deno.test("planReplay puts back what a cut call may have broken, and nothing els
       latestHandshake: NOW,
     }, "replay"],
     ["whole, never started (wireguard-go)", readded, "replay"],
+    ["keepalive half-written (25 cut to 2)", { ...readded, persistentKeepalive: 2 }, "replay"],
+    ["allowed IP half-written (/24 cut to /2)", {
+      ...readded,
+      allowedIps: ["10.0.0.2/32", "0.0.0.0/2"],
+    }, "replay"],
     ["whole with a handshake: never reached, or alive", was, "keep"],
     ["a new key: someone else's", { ...was, presharedKey: key("q") }, "changed"],
     ["new allowed IPs: someone else's", { ...readded, allowedIps: ["10.7.0.0/16"] }, "changed"],
+    ["a keepalive no cut leaves: someone else's", { ...was, persistentKeepalive: 5 }, "changed"],
   ];
   for (const [name, now, expected] of cases) {
     await t.step(name, () => {

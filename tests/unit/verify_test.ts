@@ -37,6 +37,11 @@ Deno.test("verifyPurged repairs what a call that did not finish may have done", 
     ["no allowed IPs", { allowedIps: [] }, ["allowed-ips"]],
     ["no key", { presharedKey: null }, ["preshared-key"]],
     ["no keepalive", { persistentKeepalive: null }, ["persistent-keepalive"]],
+    ["keepalive 25 cut to 2", { persistentKeepalive: 2 }, ["persistent-keepalive"]],
+    ["allowed IP /32 cut to /3", { allowedIps: ["0.0.0.0/3"] }, ["allowed-ips"]],
+    ["allowed IP /128 cut to /12", {
+      allowedIps: ["10.0.0.2/32", "fd00::/12"],
+    }, ["allowed-ips"]],
     ["all of it", { allowedIps: [], presharedKey: null }, ["allowed-ips", "preshared-key"]],
     ["whole, never started", {}, ["unsettled"]],
     ["never reached", { endpoint: before.endpoint, latestHandshake: 500 }, ["endpoint-kept"]],
@@ -64,6 +69,16 @@ Deno.test("verifyPurged leaves alone what someone else did", async (t) => {
       "changed",
     ],
     ["a new keepalive", { persistentKeepalive: 5 }, true, "changed"],
+    ["keepalive 2 after a call that exited 0", { persistentKeepalive: 2 }, false, "changed"],
+    [
+      "two values a single cut cannot leave",
+      {
+        allowedIps: ["0.0.0.0/3"],
+        persistentKeepalive: 2,
+      },
+      true,
+      "changed",
+    ],
   ];
   for (const [name, change, unsettled, kind] of cases) {
     await t.step(name, () => {

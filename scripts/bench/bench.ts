@@ -27,10 +27,14 @@
  * (w) the deadline daemon with --deadline-peers peers handshaked once while
  *     it watches: how late it forgets each endpoint, and its CPU share
  *     (scripts/bench/deadline.ts; one run per N)
+ * (m) memory and time per cycle at --scale-peers peers, none stale and
+ *     --scale-stale stale, for this tree's program and, with --before DIR,
+ *     that checkout's too, on the same server (scripts/bench/scale.ts)
  *
  * Options: --impl go|kernel --peers 1000,10000 --psk-peers 2000 --runs 5
  * --deadline-peers 1000,10000,65536 --deadline-stale-after auto|S
- * --parts s,a,b,d,p,w
+ * --scale-peers 1000,10000,65536 --scale-stale 5000 --before DIR
+ * --parts s,a,b,d,p,w (m only when asked)
  *
  * @module
  */
@@ -41,6 +45,7 @@ import { sh } from "../../tests/harness/sh.ts";
 import { bundleBytes, bundleTo } from "../release/bundle.ts";
 import { V8_FLAGS } from "../release/runtime_flags.ts";
 import { benchDeadline, type DeadlineResult, deadlineTable } from "./deadline.ts";
+import { benchScale, type Program } from "./scale.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -53,8 +58,12 @@ const { values } = parseArgs({
     "deadline-peers": { type: "string", default: "1000,10000,65536" },
     // auto: long enough to handshake all N first (scripts/bench/deadline.ts).
     "deadline-stale-after": { type: "string", default: "auto" },
-    // Which measurements: s, a (with c and e), b, d, p, w.
+    // Which measurements: s, a (with c and e), b, d, p, w, m.
     parts: { type: "string", default: "s,a,b,d,p,w" },
+    "scale-peers": { type: "string", default: "1000,10000,65536" },
+    "scale-stale": { type: "string", default: "5000" },
+    // Another checkout whose program (m) measures too, e.g. before a change.
+    before: { type: "string" },
   },
 });
 const IMPL = values.impl as WgImpl;
@@ -315,6 +324,56 @@ async function benchDeadlines(): Promise<DeadlineResult[]> {
   return results;
 }
 
+/** The bundle of the checkout at `dir`, made by its own bundle script into `out`. */
+async function bundleOf(dir: string, out: string): Promise<string> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "scripts/release/bundle.ts", out],
+    cwd: dir,
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  if (r.code !== 0) throw new Error(`bundling ${dir} failed`);
+  return `${out}/main.js`;
+}
+
+/** (m): memory and time per cycle, one fresh lab per N. */
+async function benchScales(): Promise<string[]> {
+  const programs: Program[] = [];
+  if (values.before !== undefined) {
+    const head = (await sh(["git", "-C", values.before, "rev-parse", "--short", "HEAD"])).stdout
+      .trim();
+    programs.push({
+      label: `before (${head})`,
+      entry: await bundleOf(values.before, `${BUNDLE_DIR}/before`),
+    });
+  }
+  programs.push({
+    label: values.before === undefined ? "this tree" : "after",
+    entry: SHIPPED.entry,
+  });
+  const rows: string[] = [];
+  for (const peers of values["scale-peers"].split(",").map(Number)) {
+    const lab = await WgLab.start({ impl: IMPL });
+    try {
+      rows.push(
+        ...await benchScale(lab, {
+          peers,
+          runs: RUNS,
+          programs,
+          v8Flags: SHIPPED_V8,
+          handshake: IMPL === "go",
+          stale: Number(values["scale-stale"]),
+          floor: FLOOR,
+          floorEnv: ON_TMPFS,
+        }),
+      );
+    } finally {
+      await lab.close();
+    }
+  }
+  return rows;
+}
+
 /** (p): all stale, every peer with a PSK: run against the floor and the predecessor's method. */
 async function benchPredecessor(n: number): Promise<string[]> {
   const lab = await WgLab.start({ impl: IMPL });
@@ -416,6 +475,7 @@ if (!(await labAvailable(IMPL))) {
 const BUNDLE_DIR = await Deno.makeTempDir({ prefix: "wr-bench-bundle-" });
 const rows: string[] = [];
 let deadlines: DeadlineResult[] = [];
+let scaleRows: string[] = [];
 try {
   SHIPPED.entry = await bundleTo(BUNDLE_DIR);
   if (PARTS.has("s")) rows.push(...await benchStartup());
@@ -424,6 +484,7 @@ try {
     for (const n of SIZES) rows.push(...await benchSize(n));
   }
   if (PARTS.has("w")) deadlines = await benchDeadlines();
+  if (PARTS.has("m")) scaleRows = await benchScales();
 } finally {
   await Deno.remove(BUNDLE_DIR, { recursive: true });
 }
@@ -442,4 +503,13 @@ if (deadlines.length > 0) {
       (IMPL === "kernel" ? "; emulated (TCG): compare ratios, not times" : ""),
   );
   for (const row of deadlineTable(deadlines)) console.log(row);
+}
+if (scaleRows.length > 0) {
+  console.log(
+    `\n(m) memory and time per cycle, ${IMPL === "go" ? "wireguard-go" : "kernel WireGuard"}; ` +
+      `runs per figure: ${RUNS}; median (min–max)`,
+  );
+  console.log("| peers | program | measure | value |");
+  console.log("| --- | --- | --- | --- |");
+  for (const row of scaleRows) console.log(row);
 }

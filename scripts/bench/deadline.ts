@@ -210,7 +210,7 @@ async function endpointCount(lab: WgLab): Promise<number> {
  * added to the load-generator's link (named as lab.ts names it) and made the
  * source of its route to the server.
  */
-async function handshakeAll(lab: WgLab, peers: readonly LoadPeer[]): Promise<number> {
+export async function handshakeAll(lab: WgLab, peers: readonly LoadPeer[]): Promise<number> {
   let failed = 0;
   for (let start = 0; start < peers.length; start += PORTS_PER_ADDRESS) {
     const batch = start / PORTS_PER_ADDRESS;

@@ -35,7 +35,7 @@ peers, connectionTracking}.`,
   options: [...SETTINGS_OPTIONS, ...WG_OPTIONS, SETTINGS.statusFile.flag, "json", "peer-times"],
   purges: false,
   async run({ settings, json, peerTimes, wgFor, flows: table, now, print }) {
-    const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now));
+    const planned = await readAndPlan(wgFor(settings), cycleOptions(settings, now), true);
     const rows = statusRows(planned, descriptionsOf(await loadNetwork(settings)), peerTimes);
     const flows = await table?.count(planned.map((p) => p.iface.listenPort)) ?? null;
     // The status file is a report, not an input to any change: a bad one is

@@ -16,8 +16,8 @@ import type { Logger } from "@logtape/logtape";
 import { KeyFileError } from "../common/errors.ts";
 import { RUN_DIR } from "../common/paths.ts";
 import { DirChecks } from "../common/dir_checks.ts";
-import type { WgInterface, WgPeer } from "../wg/dump.ts";
-import type { Wg } from "../wg/command.ts";
+import type { WgInterfaceHead, WgPeer } from "../wg/dump.ts";
+import { showPeers, type Wg } from "../wg/command.ts";
 import type { FlowOutcome } from "../wg/conntrack.ts";
 import { purgePeers, type Recheck } from "./apply.ts";
 import { PurgeJournal } from "./journal.ts";
@@ -26,10 +26,11 @@ import { type InterfaceLocks, lockInterfaces } from "./lock.ts";
 import { SetPace } from "./pace.ts";
 import { recoverInterrupted } from "./recover.ts";
 import { stillAsRead } from "./verify.ts";
-import type { PeerObservations } from "./observations.ts";
-import { type PeerPlan, planCycle, type PlannedInterface, planPurge, type Policy } from "./plan.ts";
+import type { InterfaceWatch, PeerObservations } from "./observations.ts";
+import { planCycle, type PlannedInterface, type Policy } from "./plan.ts";
+import { InterfacePlanner } from "./planner.ts";
 import { verifyAndRepair } from "./repair.ts";
-import { nextDeadline, REPLAY_POLL_S } from "./schedule.ts";
+import { REPLAY_POLL_S } from "./schedule.ts";
 import {
   cycleLines,
   type CycleOutcome,
@@ -173,10 +174,11 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
     );
     cycle.refusal = plan.refusal;
     cycle.missing = plan.missing;
-    for (const { iface, plans, nextDeadline, saveConfig, warnings } of plan.interfaces) {
+    for (const planned of plan.interfaces) {
+      const { iface, nextDeadline, saveConfig, warnings } = planned;
       const outcome = plan.refusal === null
-        ? await purgeInterface(wg, iface, plans, readAtMs, options)
-        : emptyOutcome(iface.name, plans);
+        ? await purgeInterface(wg, planned, readAtMs, options)
+        : emptyOutcome(iface.name, planned);
       outcome.saveConfig = saveConfig;
       outcome.warnings = warnings;
       cycle.interfaces.push(outcome);
@@ -199,31 +201,49 @@ async function purgeCycle(wg: Wg, given: CycleOptions, cycle: CycleOutcome): Pro
 }
 
 /**
- * Reads the interfaces and plans every peer, changing nothing. Every
- * interface's policy is loaded before anything is returned, so a config
- * error surfaces before any change is made.
+ * Reads the interfaces and plans every peer as it is read, changing
+ * nothing; keeps the peers to purge, or with `keepAll` (`status`) every
+ * peer. Every interface's policy is loaded as its line is read, before its
+ * peers, and nothing is returned before the read is whole, so a config
+ * error or a bad line surfaces before any change is made.
  */
 export async function readAndPlan(
   wg: Wg,
   options: Pick<CycleOptions, "interfaces" | "now" | "policyFor" | "observe" | "dryRun">,
+  keepAll = false,
 ): Promise<PlannedInterface[]> {
-  const snapshot = await wg.show(options.interfaces);
-  const wallNow = options.now();
-  // Whole seconds, as WireGuard gives a latest handshake, for ages shown.
-  const now = Math.floor(wallNow);
   const observe = options.observe;
   const monotonic = observe?.monotonic() ?? 0;
-  observe?.observations.clocks(wallNow, monotonic);
-  const planned: PlannedInterface[] = [];
-  for (const iface of snapshot) {
-    const policy = await options.policyFor(iface.name);
-    const watch = observe?.observations.update(iface.name, iface.peers, monotonic);
-    const plans = planPurge(iface.peers, wallNow, policy, watch);
-    const next = watch === undefined ? null : nextDeadline(plans, wallNow, policy, watch);
-    const { saveConfig, warnings } = policy;
-    planned.push({ iface, now, plans, nextDeadline: next, saveConfig, warnings });
-  }
-  return planned;
+  observe?.observations.clocks(options.now(), monotonic);
+  const reading: { policy: Policy; head: WgInterfaceHead; planner: InterfacePlanner }[] = [];
+  const watches: InterfaceWatch[] = [];
+  await wg.scan(options.interfaces, {
+    iface: async (head) => {
+      const policy = await options.policyFor(head.name);
+      const watch = observe?.observations.watch(head.name, monotonic);
+      if (watch !== undefined) watches.push(watch);
+      reading.push({
+        policy,
+        head,
+        planner: new InterfacePlanner(head.name, policy, options.now, watch, keepAll),
+      });
+    },
+    peer: (peer, line) => reading.at(-1)!.planner.add(peer, line),
+  });
+  // What the daemon saw is kept only from a whole read.
+  for (const watch of watches) watch.end();
+  const wallNow = options.now();
+  return reading.map(({ policy, head, planner }) => ({
+    iface: head,
+    // Whole seconds, as WireGuard gives a latest handshake, for ages shown.
+    now: Math.floor(wallNow),
+    checked: planner.checked,
+    kept: planner.kept,
+    plans: planner.plans,
+    nextDeadline: planner.nextDeadline(wallNow),
+    saveConfig: policy.saveConfig,
+    warnings: policy.warnings,
+  }));
 }
 
 /** The moment of the next look for replays, unix seconds (see REPLAY_POLL_S). */
@@ -260,20 +280,21 @@ function rechecker(
   return async (batch) => {
     if (clock() - lastRead < MAX_READ_AGE_MS) return { keep: batch, leftAlone: [] };
     lastRead = clock();
-    return stillAsRead(batch, (await wg.show([name]))[0].peers);
+    const keys = new Set(batch.map((p) => p.publicKey));
+    return stillAsRead(batch, (await showPeers(wg, name, keys)).peers);
   };
 }
 
 /** Purges one interface's stale peers, then verifies and repairs; returns what it did. */
 async function purgeInterface(
   wg: Wg,
-  iface: WgInterface,
-  plans: readonly PeerPlan[],
+  planned: PlannedInterface,
   readAtMs: number,
   options: CycleOptions,
 ): Promise<InterfaceOutcome> {
+  const { iface, plans } = planned;
   const name = iface.name;
-  const outcome = emptyOutcome(name, plans);
+  const outcome = emptyOutcome(name, planned);
   const decided = new Map<string, PurgedPeer>();
   const stale: WgPeer[] = [];
   for (const { peer, decision } of plans) {

@@ -11,8 +11,8 @@
  * completed a handshake since: an endpoint that appears on one of them
  * without a handshake came from a replayed initiation (see plan.ts).
  *
- * Only the handshake value and whether an endpoint is present are kept:
- * never the endpoint itself.
+ * Only the handshake value of peers that hold an endpoint is kept, never
+ * the endpoint itself; a peer without one needs no watch.
  *
  * @module
  */
@@ -26,8 +26,16 @@ import type { WgPeer } from "../wg/dump.ts";
 export const STEP_TOLERANCE_S = 1;
 
 interface Seen {
-  state: string;
+  /** The key, copied: see {@link own}. */
+  key: string;
+  latestHandshake: number;
   since: number;
+}
+
+/** What a watch answers for a peer, by public key: seconds (monotonic). */
+export interface Seconds {
+  get(key: string): number | undefined;
+  has(key: string): boolean;
 }
 
 /** What planning one interface may rely on, from the daemon's watch. */
@@ -37,13 +45,28 @@ export interface Watch {
    * watched with no forward step of the wall clock: its age is real.
    */
   trustedAfter: number;
-  /** Monotonic seconds each peer's state has been seen unchanged (0: just now). */
-  watched: ReadonlyMap<string, number>;
+  /**
+   * Monotonic seconds each peer with an endpoint has been seen with the same
+   * latest handshake (absent, as 0: just now). A peer without an endpoint
+   * is never purged, so none is kept for it; when it gains one, its watch
+   * starts then, as it would have anyway.
+   */
+  watched: Seconds;
   /**
    * Peers this daemon purged that have not completed a handshake since,
    * with the monotonic seconds since that purge.
    */
-  purgedAgo: ReadonlyMap<string, number>;
+  purgedAgo: Seconds & { values(): Iterable<number> };
+}
+
+/**
+ * A copy of `text` that shares no memory with the string it was cut from.
+ * V8 keeps a substring's whole parent alive: a key cut from a dump line
+ * would keep the line (about four times its size) for as long as the daemon
+ * remembers the peer.
+ */
+function own(text: string): string {
+  return JSON.parse(JSON.stringify(text));
 }
 
 /** The daemon's memory of peer states and of the clocks, across cycles. */
@@ -71,39 +94,92 @@ export class PeerObservations {
   }
 
   /**
-   * Records the peers just read from `iface` and returns what planning may
-   * rely on. Call {@link clocks} first for the same read.
+   * Starts recording a read of `iface`: hand each peer to
+   * {@link InterfaceWatch.see} as it is read, before it is planned, and call
+   * {@link InterfaceWatch.end} once the read is whole. Call {@link clocks}
+   * first for the same read.
    */
+  watch(iface: string, monotonicNow: number): InterfaceWatch {
+    return new InterfaceWatch(
+      monotonicNow,
+      this.#trustedAfter ?? Infinity,
+      this.#seen.get(iface) ?? new Map(),
+      this.#purged.get(iface) ?? new Map(),
+      (seen, purged) => {
+        this.#seen.set(iface, seen);
+        this.#purged.set(iface, purged);
+      },
+    );
+  }
+
+  /** Records the peers of a whole read of `iface` and returns what planning may rely on. */
   update(iface: string, peers: readonly WgPeer[], monotonicNow: number): Watch {
-    const before = this.#seen.get(iface) ?? new Map<string, Seen>();
-    const after = new Map<string, Seen>();
-    const watched = new Map<string, number>();
-    const purged = this.#purged.get(iface) ?? new Map<string, number>();
-    const stillPurged = new Map<string, number>();
-    for (const peer of peers) {
-      const state = `${peer.latestHandshake}/${peer.endpoint === null ? "-" : "e"}`;
-      const prev = before.get(peer.publicKey);
-      const since = prev !== undefined && prev.state === state ? prev.since : monotonicNow;
-      after.set(peer.publicKey, { state, since });
-      watched.set(peer.publicKey, monotonicNow - since);
-      // A completed handshake ends the replay watch: the peer has a fresh session.
-      const at = purged.get(peer.publicKey);
-      if (at !== undefined && peer.latestHandshake === 0) stillPurged.set(peer.publicKey, at);
-    }
-    // Peers no longer on the interface are forgotten.
-    this.#seen.set(iface, after);
-    this.#purged.set(iface, stillPurged);
-    return {
-      trustedAfter: this.#trustedAfter ?? Infinity,
-      watched,
-      purgedAgo: new Map([...stillPurged].map(([key, at]) => [key, monotonicNow - at])),
-    };
+    const watch = this.watch(iface, monotonicNow);
+    for (const peer of peers) watch.see(peer);
+    watch.end();
+    return watch;
   }
 
   /** Remembers that this daemon purged `keys` on `iface` at `monotonicNow`. */
   purged(iface: string, keys: readonly string[], monotonicNow: number): void {
     const purged = this.#purged.get(iface) ?? new Map<string, number>();
-    for (const key of keys) purged.set(key, monotonicNow);
+    for (const key of keys) purged.set(own(key), monotonicNow);
     this.#purged.set(iface, purged);
   }
+}
+
+/** One read of one interface, as the daemon watches it (see {@link PeerObservations.watch}). */
+export class InterfaceWatch implements Watch {
+  readonly #after = new Map<string, Seen>();
+  /** Peers it purged seen without a handshake since, in this read. */
+  readonly #unanswered = new Set<string>();
+
+  /** @internal Made by {@link PeerObservations.watch}. */
+  constructor(
+    private readonly now: number,
+    readonly trustedAfter: number,
+    private readonly before: ReadonlyMap<string, Seen>,
+    private readonly purged: ReadonlyMap<string, number>,
+    private readonly keep: (seen: Map<string, Seen>, purged: Map<string, number>) => void,
+  ) {}
+
+  /** Records one peer as read. */
+  see(peer: WgPeer): void {
+    if (peer.endpoint !== null) {
+      const prev = this.before.get(peer.publicKey);
+      const same = prev !== undefined && prev.latestHandshake === peer.latestHandshake;
+      const key = prev?.key ?? own(peer.publicKey);
+      const since = same ? prev.since : this.now;
+      this.#after.set(key, { key, latestHandshake: peer.latestHandshake, since });
+    }
+    // A completed handshake ends the replay watch: the peer has a fresh session.
+    if (peer.latestHandshake === 0 && this.purged.has(peer.publicKey)) {
+      this.#unanswered.add(peer.publicKey);
+    }
+  }
+
+  /**
+   * Keeps what was seen once the read is whole: peers no longer on the
+   * interface, without an endpoint, or with a handshake since a purge are
+   * forgotten.
+   */
+  end(): void {
+    const still = new Map([...this.purged].filter(([key]) => this.#unanswered.has(key)));
+    this.keep(this.#after, still);
+  }
+
+  readonly watched: Seconds = {
+    get: (key) => {
+      const seen = this.#after.get(key);
+      return seen === undefined ? undefined : this.now - seen.since;
+    },
+    has: (key) => this.#after.has(key),
+  };
+
+  readonly purgedAgo: Watch["purgedAgo"] = {
+    get: (key) => this.#unanswered.has(key) ? this.now - this.purged.get(key)! : undefined,
+    has: (key) => this.#unanswered.has(key),
+    values: () =>
+      [...this.purged].filter(([key]) => this.#unanswered.has(key)).map(([, at]) => this.now - at),
+  };
 }

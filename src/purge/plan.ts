@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { WgInterface, WgPeer } from "../wg/dump.ts";
+import type { WgInterfaceHead, WgPeer } from "../wg/dump.ts";
 import type { Watch } from "./observations.ts";
 
 /**
@@ -123,7 +123,12 @@ export function planPurge(
   policy: Policy,
   watch?: Watch,
 ): PeerPlan[] {
-  return peers.map((peer) => ({ peer, decision: decide(peer, now, policy, watch) }));
+  return peers.map((peer) => planPeer(peer, now, policy, watch));
+}
+
+/** One peer's plan, by the rules of {@link planPurge}. */
+export function planPeer(peer: WgPeer, now: number, policy: Policy, watch?: Watch): PeerPlan {
+  return { peer, decision: decide(peer, now, policy, watch) };
 }
 
 function decide(peer: WgPeer, now: number, policy: Policy, watch: Watch | undefined): Decision {
@@ -174,11 +179,23 @@ export function deadlineOf(
   return Math.max(byWallClock, now + policy.staleAfter - watched);
 }
 
-/** One interface as read, with a decision for each of its peers. */
-export interface PlannedInterface {
-  iface: WgInterface;
-  /** The wall-clock time the plan was made for, in unix seconds. */
+/** How many peers an interface had, and why those not purged were kept. */
+export interface PeerCounts {
+  /** Peers read. */
+  checked: number;
+  /** Kept peers by reason, every reason present. */
+  kept: Record<KeepReason, number>;
+}
+
+/** One interface as read, with what its peers' decisions came to. */
+export interface PlannedInterface extends PeerCounts {
+  iface: WgInterfaceHead;
+  /** The wall-clock time at the end of the read, in unix seconds. */
   now: number;
+  /**
+   * The peers to purge, with their decisions, in the order read; every
+   * peer when planned for `status` (see readAndPlan).
+   */
   plans: PeerPlan[];
   /**
    * Daemon only: the earliest moment (unix seconds) at which a decision
@@ -221,8 +238,7 @@ export function planCycle(
 ): CyclePlan {
   const read = new Set(planned.map((p) => p.iface.name));
   const missing = requested === "all" ? [] : requested.filter((name) => !read.has(name));
-  const future = !observed &&
-    planned.some((p) => p.plans.some((x) => x.decision.reason === "handshake-in-future"));
+  const future = !observed && planned.some((p) => p.kept["handshake-in-future"] > 0);
   return {
     interfaces: [...planned],
     missing: [...new Set(missing)],
@@ -232,9 +248,12 @@ export function planCycle(
 
 /** Counts kept peers by reason, with every reason present (0 when unused). */
 export function countKeptByReason(plans: readonly PeerPlan[]): Record<KeepReason, number> {
-  const counts = new Map(KEEP_REASONS.map((r) => [r, 0]));
-  for (const { decision } of plans) {
-    if (decision.action === "keep") counts.set(decision.reason, counts.get(decision.reason)! + 1);
-  }
-  return Object.fromEntries(counts) as Record<KeepReason, number>;
+  const counts = noneKept();
+  for (const { decision } of plans) if (decision.action === "keep") counts[decision.reason]++;
+  return counts;
+}
+
+/** Every keep reason, each with a count of 0. */
+export function noneKept(): Record<KeepReason, number> {
+  return Object.fromEntries(KEEP_REASONS.map((r) => [r, 0])) as Record<KeepReason, number>;
 }

@@ -14,7 +14,7 @@
 import { KeyFileError, ParseError, UnsafePathError, WgError } from "../common/errors.ts";
 import type { DirChecks } from "../common/dir_checks.ts";
 import type { SafeDir } from "../common/safe_path.ts";
-import type { Wg } from "../wg/command.ts";
+import { showPeers, type Wg } from "../wg/command.ts";
 import type { WgPeer } from "../wg/dump.ts";
 import { type OrphanedKeyDir, orphanedKeyDirs } from "../wg/key_dir.ts";
 import { purgePeers } from "./apply.ts";
@@ -153,7 +153,7 @@ async function recoverOne(
     if (wait > 0) await options.repair.sleep(wait);
     let read;
     try {
-      read = (await wg.show([name]))[0];
+      read = await showPeers(wg, name, new Set(journal.unsettled.map((p) => p.publicKey)));
     } catch (error) {
       if (!(error instanceof WgError)) throw error;
       if (error.kind !== "no-interface") return failed(name, error.message);

@@ -9,7 +9,7 @@
  * @module
  */
 import type { WgPeer } from "../wg/dump.ts";
-import type { Wg } from "../wg/command.ts";
+import { showPeers, type Wg } from "../wg/command.ts";
 import { type ApplyOptions, purgePeers } from "./apply.ts";
 import type { PurgeJournal } from "./journal.ts";
 import {
@@ -102,7 +102,8 @@ export async function verifyAndRepair(
     repaired: [],
   };
   if (attempted.length === 0) return outcome;
-  const first = await readPeers(wg, iface);
+  const keys = new Set(attempted.map((p) => p.publicKey));
+  const first = await readPeers(wg, iface, keys);
   outcome.readError = first.error;
   if (first.peers === null) {
     // A call that exited 0 left its peers whole; only the others may need it.
@@ -133,7 +134,7 @@ export async function verifyAndRepair(
         ...options,
         maxPeersPerCall: REPAIR_PEERS_PER_CALL,
       });
-      const reread = await readPeers(wg, iface);
+      const reread = await readPeers(wg, iface, keys);
       outcome.attempts.push({
         failure: repair.failure?.message ?? opened,
         readError: reread.error,
@@ -162,12 +163,14 @@ export async function verifyAndRepair(
   return outcome;
 }
 
+/** Reads the peers in `keys`, or says why that failed. */
 async function readPeers(
   wg: Wg,
   iface: string,
+  keys: ReadonlySet<string>,
 ): Promise<{ peers: WgPeer[] | null; error: string | null }> {
   try {
-    return { peers: (await wg.show([iface]))[0].peers, error: null };
+    return { peers: (await showPeers(wg, iface, keys)).peers, error: null };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return { peers: null, error: `could not re-read to verify: ${message}` };

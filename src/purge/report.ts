@@ -15,7 +15,7 @@
 import type { Logger } from "@logtape/logtape";
 import { type FlowOutcome, portsText } from "../wg/conntrack.ts";
 import { shortKey } from "../wg/constants.ts";
-import { countKeptByReason, type KeepReason, type PeerPlan, type PurgeReason } from "./plan.ts";
+import { type KeepReason, noneKept, type PeerCounts, type PurgeReason } from "./plan.ts";
 import type { RecoveryOutcome } from "./recover.ts";
 import type { RepairedPeer, RepairOutcome } from "./repair.ts";
 import { intact, type LeftAlone } from "./verify.ts";
@@ -78,10 +78,8 @@ export interface CycleReport {
 }
 
 /** What purging one interface did: the values its report and its log lines are made from. */
-export interface InterfaceOutcome {
+export interface InterfaceOutcome extends PeerCounts {
   name: string;
-  /** Every peer read, with its decision. */
-  plans: readonly PeerPlan[];
   /** The peers purged (in a dry run, to be), in the order they were. */
   purged: PurgedPeer[];
   /** Stale peers left alone because a stop was requested. */
@@ -123,10 +121,14 @@ export interface CycleOutcome {
 }
 
 /** An interface's outcome before anything was done to it. */
-export function emptyOutcome(name: string, plans: readonly PeerPlan[]): InterfaceOutcome {
+export function emptyOutcome(
+  name: string,
+  counts: PeerCounts = { checked: 0, kept: noneKept() },
+): InterfaceOutcome {
   return {
     name,
-    plans,
+    checked: counts.checked,
+    kept: { ...counts.kept },
     purged: [],
     notAttempted: 0,
     failure: null,
@@ -144,7 +146,7 @@ export function emptyOutcome(name: string, plans: readonly PeerPlan[]): Interfac
 export function cycleReport(cycle: CycleOutcome): CycleReport {
   const interfaces = [
     ...cycle.missing.map((name) => ({
-      ...interfaceReport(emptyOutcome(name, []), null),
+      ...interfaceReport(emptyOutcome(name), null),
       error: missingError(name),
     })),
     ...cycle.interfaces.map((o) => interfaceReport(o, cycle.refusal)),
@@ -187,9 +189,9 @@ export function printedReport(report: CycleReport, peerTimes: boolean): unknown 
 function interfaceReport(o: InterfaceOutcome, refusal: string | null): InterfaceReport {
   return {
     name: o.name,
-    checked: o.plans.length,
+    checked: o.checked,
     purged: o.purged,
-    kept: countKeptByReason(o.plans),
+    kept: o.kept,
     repaired: o.repair?.repaired ?? [],
     error: refusal !== null ? `refused: ${refusal}` : interfaceErrors(o)[0] ?? null,
     stoppedEarly: o.notAttempted,

@@ -51,13 +51,37 @@ export function nextDeadline(
   policy: Policy,
   watch: Watch,
 ): number {
-  let next = now + policy.staleAfter + 1;
-  for (const { peer, decision } of plans) {
-    if (decision.action === "purge") continue;
-    if (decision.reason === "excluded" || decision.reason === "configured-endpoint") continue;
-    const deadline = peer.endpoint === null ? null : deadlineOf(peer, now, policy, watch);
-    if (deadline !== null) next = Math.min(next, deadline);
+  let earliest: number | null = null;
+  for (const plan of plans) {
+    const deadline = keptDeadline(plan, now, policy, watch);
+    if (deadline !== null) earliest = Math.min(earliest ?? Infinity, deadline);
   }
+  return deadlineAfter(earliest, now, policy, watch);
+}
+
+/**
+ * One peer's part in {@link nextDeadline}: the deadline of a kept peer with
+ * an endpoint that no protection keeps, else `null`.
+ */
+export function keptDeadline(
+  { peer, decision }: PeerPlan,
+  now: number,
+  policy: Policy,
+  watch: Watch,
+): number | null {
+  if (decision.action === "purge") return null;
+  if (decision.reason === "excluded" || decision.reason === "configured-endpoint") return null;
+  return peer.endpoint === null ? null : deadlineOf(peer, now, policy, watch);
+}
+
+/** {@link nextDeadline} from the earliest of the kept peers' deadlines (`null`: none). */
+export function deadlineAfter(
+  earliest: number | null,
+  now: number,
+  policy: Policy,
+  watch: Watch,
+): number {
+  let next = Math.min(now + policy.staleAfter + 1, earliest ?? Infinity);
   for (const ago of watch.purgedAgo.values()) {
     if (ago < policy.staleAfter) next = Math.min(next, now + REPLAY_POLL_S);
   }

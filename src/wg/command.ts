@@ -8,7 +8,7 @@
 import { ParseError, WgError } from "../common/errors.ts";
 import { IFACE_NAME_PATTERN } from "./constants.ts";
 import { redactText } from "./redact.ts";
-import { parseAllDump, parseInterfaceDump, type WgInterface } from "./dump.ts";
+import { DumpCollector, DumpParser, type DumpVisitor, type WgInterface } from "./dump.ts";
 import { replaceByArgv, type ReplaceOptions, type ReplaceResult } from "./replace.ts";
 import { DEFAULT_ARGV_BUDGET, type PeerConfig } from "./set_args.ts";
 
@@ -61,7 +61,7 @@ export const PIPE_GRACE_MS = 200;
 
 /**
  * Bytes kept of a call's stderr, and of a `wg set`'s stdout; the rest is read
- * and dropped. The stdout of `wg show` is kept whole: a dump can be 12 MB.
+ * and dropped. A dump is read line by line and not kept (it can be 12 MB).
  */
 export const OUTPUT_CAP_BYTES = 64 * 1024;
 
@@ -111,6 +111,14 @@ export interface Wg {
    */
   show(interfaces: "all" | readonly string[]): Promise<WgInterface[]>;
   /**
+   * Reads as {@link show} does, but hands each interface and each peer to
+   * `visit` as `wg` prints it and keeps none, so that its memory does not
+   * grow with the peer count. What was visited counts only once this
+   * resolves: a read that fails part-way has visited some peers. A peer
+   * listed twice is not caught (see DumpParser).
+   */
+  scan(interfaces: "all" | readonly string[], visit: DumpVisitor): Promise<void>;
+  /**
    * Removes each of `peers` from `iface` and adds it back with the
    * configuration given, in order, so that it comes back without an
    * endpoint. A peer's removal and re-add go to `wg` together, so it is never
@@ -127,12 +135,35 @@ export interface Wg {
   interfaces(): Promise<string[]>;
 }
 
+/**
+ * Reads one interface, keeping only the peers in `keys`: a check of the
+ * peers a purge touched costs memory for them alone.
+ *
+ * @throws {WgError} as {@link Wg.show} does, and for a kept peer listed twice
+ */
+export async function showPeers(
+  wg: Wg,
+  iface: string,
+  keys: ReadonlySet<string>,
+): Promise<WgInterface> {
+  const collector = new DumpCollector();
+  await wg.scan([iface], {
+    iface: (head) => collector.iface(head),
+    peer: (peer, line) => {
+      if (keys.has(peer.publicKey)) collector.peer(peer, line);
+    },
+  });
+  return collector.interfaces[0];
+}
+
 /** What a finished `wg` call left: its exit code and what was kept of its output. */
 interface WgOutput {
   code: number;
   stdout: string;
   /** Whether stdout was read to its end (not cut off at a cap or by the pipe grace). */
   stdoutWhole: boolean;
+  /** What the handler of its stdout lines threw, if anything (see {@link LineHandler}). */
+  stdoutError: unknown;
   stderr: string;
 }
 
@@ -148,20 +179,30 @@ export class WgCommand implements Wg {
 
   /** @inheritdoc */
   async show(interfaces: "all" | readonly string[]): Promise<WgInterface[]> {
-    if (interfaces !== "all" && interfaces.length === 1) {
-      const name = interfaces[0];
-      const what = `wg show ${name} dump`;
-      const out = await this.exec(["show", name, "dump"]);
-      if (out.code !== 0) await this.fail(out, what, [name]);
-      return [parsed(what, () => parseInterfaceDump(name, whole(out, what)))];
-    }
-    const out = await this.exec(["show", "all", "dump"]);
-    if (out.code !== 0) await this.fail(out, "wg show all dump", []);
-    const all = parsed("wg show all dump", () => parseAllDump(whole(out, "wg show all dump")));
-    if (interfaces === "all") return all;
+    const collector = new DumpCollector();
+    await this.scan(interfaces, collector);
+    const all = collector.interfaces;
+    if (interfaces === "all" || interfaces.length === 1) return all;
     // Of several names, the ones that exist; the caller reports the others,
     // so that one missing interface does not stop the purge of the rest.
     return interfaces.flatMap((name) => all.filter((i) => i.name === name));
+  }
+
+  /** @inheritdoc */
+  async scan(interfaces: "all" | readonly string[], visit: DumpVisitor): Promise<void> {
+    const one = interfaces !== "all" && interfaces.length === 1 ? interfaces[0] : null;
+    const args = ["show", one ?? "all", "dump"];
+    const what = `wg ${args.join(" ")}`;
+    const parser = new DumpParser(
+      one !== null ? { named: one } : { only: interfaces === "all" ? null : new Set(interfaces) },
+    );
+    const out = await this.exec(args, undefined, (line) => parser.line(line, visit));
+    if (out.code !== 0) await this.fail(out, what, one === null ? [] : [one]);
+    whole(out, what);
+    parsed(what, () => {
+      if (out.stdoutError !== null) throw out.stdoutError;
+      parser.end();
+    });
   }
 
   /**
@@ -216,6 +257,7 @@ export class WgCommand implements Wg {
   private async exec(
     args: string[],
     limitMs = this.options.timeoutMs,
+    onLine: LineHandler | null = null,
   ): Promise<WgOutput> {
     const what = `wg ${args.slice(0, 2).join(" ")}`;
     const stop = this.options.stop;
@@ -233,6 +275,7 @@ export class WgCommand implements Wg {
       timeoutMs,
       stop: overdue ? undefined : stop,
       stdoutCap: args[0] === "set" ? OUTPUT_CAP_BYTES : null,
+      onLine,
     });
     // A result that came after a limit fired is not trusted, exit 0 or not:
     // the purge verifies what the call may have done and repairs it.
@@ -249,6 +292,7 @@ export class WgCommand implements Wg {
       code: call.code,
       stdout: call.stdout.text,
       stdoutWhole: call.stdout.whole,
+      stdoutError: call.stdout.lineError,
       stderr: call.stderr.text,
     };
   }
@@ -301,15 +345,24 @@ export interface Captured {
   text: string;
   /** Whether the pipe was read to its end and nothing was dropped. */
   whole: boolean;
+  /** What the line handler threw, if anything: no line after it was handed on. */
+  lineError: unknown;
 }
+
+/**
+ * Takes one line of a pipe, without its newline, as soon as it is whole; a
+ * promise it returns is awaited before the pipe is read further.
+ */
+export type LineHandler = (line: string) => void | Promise<void>;
 
 /** Bytes one read of a pipe takes: into one buffer, reused for the life of the call. */
 const READ_BUFFER_BYTES = 64 * 1024;
 
 /**
  * A pipe being read, keeping at most `cap` bytes (all when `null`) and
- * draining the rest. Reads go into one reused buffer, so a flood of output
- * costs no memory beyond what is kept.
+ * draining the rest; or, with a line handler, handing on each line as it
+ * comes and keeping nothing. Reads go into one reused buffer, so a flood of
+ * output costs no memory beyond what is kept.
  */
 class PipeReader {
   readonly done: Promise<void>;
@@ -320,8 +373,15 @@ class PipeReader {
   #dropped = false;
   #ended = false;
   #cancelled = false;
+  /** The start of a line whose newline has not come yet. */
+  #partial: Uint8Array | null = null;
+  #lineError: unknown = null;
 
-  constructor(stream: ReadableStream<Uint8Array>, private readonly cap: number | null) {
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    private readonly cap: number | null,
+    private readonly onLine: LineHandler | null = null,
+  ) {
     this.#reader = stream.getReader({ mode: "byob" });
     this.done = this.#read();
   }
@@ -332,10 +392,12 @@ class PipeReader {
       while (true) {
         const { done, value } = await this.#reader.read(buffer);
         if (done || value === undefined) break;
-        this.#keep(value);
+        if (this.onLine === null) this.#keep(value);
+        else await this.#lines(value);
         buffer = new Uint8Array(value.buffer);
       }
       this.#ended = !this.#cancelled;
+      if (this.#ended && this.#partial !== null) await this.#hand(this.#partial);
     } catch {
       // A read cut short by cancel(): what came before it is kept.
     }
@@ -352,6 +414,37 @@ class PipeReader {
     this.#parts.push(this.#decoder.decode(part, { stream: true }));
   }
 
+  async #lines(chunk: Uint8Array): Promise<void> {
+    let start = 0;
+    for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, start)) {
+      const line = this.#partial === null
+        ? chunk.subarray(start, end)
+        : concat(this.#partial, chunk.subarray(start, end));
+      this.#partial = null;
+      start = end + 1;
+      // Awaited only when the handler waits: a turn of the event loop per line would cost more.
+      const pending = this.#hand(line);
+      if (pending !== undefined) await pending;
+    }
+    // Copied: the buffer is read into again.
+    if (start < chunk.length) {
+      this.#partial = concat(this.#partial ?? new Uint8Array(), chunk.subarray(start));
+    }
+  }
+
+  /** Hands on one line, decoded on its own: the string keeps no chunk alive. */
+  #hand(line: Uint8Array): Promise<void> | undefined {
+    if (this.#lineError !== null) return;
+    // The rest is still read after an error, so that the call can end.
+    const failed = (error: unknown) => void (this.#lineError = error);
+    try {
+      const pending = this.onLine!(this.#decoder.decode(line));
+      return pending === undefined ? undefined : pending.catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
   /** Stops reading: a process outside the call's group may keep the pipe open for ever. */
   async cancel(): Promise<void> {
     this.#cancelled = true;
@@ -362,8 +455,19 @@ class PipeReader {
   /** What was read. */
   result(): Captured {
     this.#parts.push(this.#decoder.decode());
-    return { text: this.#parts.join(""), whole: this.#ended && !this.#dropped };
+    return {
+      text: this.#parts.join(""),
+      whole: this.#ended && !this.#dropped,
+      lineError: this.#lineError,
+    };
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** What became of one bounded call. */
@@ -405,9 +509,15 @@ export function spawnBounded(program: string, args: readonly string[]): Deno.Chi
  */
 export async function runBounded(
   child: Deno.ChildProcess,
-  limits: { timeoutMs: number; stop: AbortSignal | undefined; stdoutCap: number | null },
+  limits: {
+    timeoutMs: number;
+    stop: AbortSignal | undefined;
+    stdoutCap: number | null;
+    /** Hands on stdout line by line instead of keeping it. */
+    onLine?: LineHandler | null;
+  },
 ): Promise<BoundedCall> {
-  const stdout = new PipeReader(child.stdout, limits.stdoutCap);
+  const stdout = new PipeReader(child.stdout, limits.stdoutCap, limits.onLine ?? null);
   const stderr = new PipeReader(child.stderr, OUTPUT_CAP_BYTES);
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const after = (ms: number, fn: () => void) => {

@@ -239,57 +239,75 @@ export function parsePeerColumns(cols: string[], line: number): WgPeer {
   };
 }
 
-/**
- * Parses the output of `wg show <name> dump` (one interface, no name column).
- *
- * @param name the interface that was asked for
- * @param text wg's standard output
- * @throws {ParseError} when a line or field does not fit
- */
-export function parseInterfaceDump(name: string, text: string): WgInterface {
-  const lines = splitLines(text);
-  if (lines.length === 0) {
-    throw dumpError(1, "line", "empty output, expected an interface line");
-  }
-  const first = lines[0].split("\t");
-  if (first.length !== INTERFACE_COLUMNS.length) {
-    throw dumpError(
-      1,
-      "line",
-      `expected ${INTERFACE_COLUMNS.length} interface columns, got ${first.length}`,
-    );
-  }
-  const iface = parseInterfaceFields(name, first, 1);
-  const seen = new Set<string>();
-  for (let i = 1; i < lines.length; i++) {
-    const cols = lines[i].split("\t");
-    if (cols.length !== PEER_COLUMNS.length) {
-      throw dumpError(
-        i + 1,
-        "line",
-        `expected ${PEER_COLUMNS.length} peer columns, got ${cols.length}`,
-      );
-    }
-    addPeer(iface, parsePeerFields(cols, i + 1, lines[i]), seen, i + 1);
-  }
-  return iface;
+/** An interface as its own dump line gives it, before its peers. */
+export type WgInterfaceHead = Omit<WgInterface, "peers">;
+
+/** What reading a dump hands on, line by line. */
+export interface DumpVisitor {
+  /**
+   * An interface's own line; its peers follow. A promise it returns is
+   * awaited before the next line is read.
+   */
+  iface(head: WgInterfaceHead): void | Promise<void>;
+  /** A peer of the interface last handed to {@link iface}, and its line number. */
+  peer(peer: WgPeer, line: number): void;
 }
 
 /**
- * Parses the output of `wg show all dump`, where every line starts with the
- * interface name. Interfaces come back in the order wg listed them.
+ * Parses a dump one line at a time and hands each interface and peer on,
+ * keeping none: the memory of a read does not grow with its peers. A peer
+ * listed twice is not caught here (that takes a set of every key); see
+ * {@link DumpCollector}.
  *
- * @throws {ParseError} when a line or field does not fit
+ * `named`: the output of `wg show NAME dump` (no name column). Else that of
+ * `wg show all dump`, whose lines start with the interface name; every line
+ * is checked, but only the interfaces in `only` (all when `null`) are
+ * handed on.
  */
-export function parseAllDump(text: string): WgInterface[] {
-  const byName = new Map<string, WgInterface>();
-  const seen = new Map<string, Set<string>>();
-  splitLines(text).forEach((raw, index) => {
-    const line = index + 1;
+export class DumpParser {
+  #line = 0;
+  #current: string | null = null;
+  #skipping = false;
+  readonly #started = new Set<string>();
+
+  constructor(
+    private readonly source: { named: string } | { only: ReadonlySet<string> | null },
+  ) {}
+
+  /**
+   * Parses the next line.
+   *
+   * @throws {ParseError} when it does not fit
+   */
+  line(raw: string, visit: DumpVisitor): void | Promise<void> {
+    const line = ++this.#line;
     const cols = raw.split("\t");
+    if ("named" in this.source) {
+      if (line === 1) {
+        if (cols.length !== INTERFACE_COLUMNS.length) {
+          throw dumpError(
+            1,
+            "line",
+            `expected ${INTERFACE_COLUMNS.length} interface columns, got ${cols.length}`,
+          );
+        }
+        return visit.iface(parseInterfaceFields(this.source.named, cols, 1));
+      }
+      if (cols.length !== PEER_COLUMNS.length) {
+        throw dumpError(
+          line,
+          "line",
+          `expected ${PEER_COLUMNS.length} peer columns, got ${cols.length}`,
+        );
+      }
+      visit.peer(parsePeerFields(cols, line, raw), line);
+      return;
+    }
     const name = field(ifaceName, cols[0], line, "interface");
-    const current = byName.get(name);
-    if (current === undefined) {
+    if (name !== this.#current) {
+      if (this.#started.has(name)) {
+        throw dumpError(line, "interface", `${name} is listed again after another interface`);
+      }
       if (cols.length !== INTERFACE_COLUMNS.length + 1) {
         throw dumpError(
           line,
@@ -299,9 +317,11 @@ export function parseAllDump(text: string): WgInterface[] {
           } columns, got ${cols.length}`,
         );
       }
-      byName.set(name, parseInterfaceFields(name, cols.slice(1), line));
-      seen.set(name, new Set());
-      return;
+      this.#started.add(name);
+      this.#current = name;
+      const head = parseInterfaceFields(name, cols.slice(1), line);
+      this.#skipping = this.source.only !== null && !this.source.only.has(name);
+      return this.#skipping ? undefined : visit.iface(head);
     }
     if (cols.length !== PEER_COLUMNS.length + 1) {
       throw dumpError(
@@ -310,25 +330,73 @@ export function parseAllDump(text: string): WgInterface[] {
         `expected a peer line of ${PEER_COLUMNS.length + 1} columns, got ${cols.length}`,
       );
     }
-    const peer = parsePeerFields(cols.slice(1), line, cols.slice(1).join("\t"));
-    addPeer(current, peer, seen.get(name)!, line);
-  });
-  return [...byName.values()];
+    const peer = parsePeerFields(cols.slice(1), line, raw.slice(name.length + 1));
+    if (!this.#skipping) visit.peer(peer, line);
+  }
+
+  /**
+   * Checks the end of the output.
+   *
+   * @throws {ParseError} when a named dump had no interface line
+   */
+  end(): void {
+    if ("named" in this.source && this.#line === 0) {
+      throw dumpError(1, "line", "empty output, expected an interface line");
+    }
+  }
 }
 
-function splitLines(text: string): string[] {
+/** The error for a peer listed a second time on `iface`, on `line`. */
+export function duplicatePeer(iface: string, line: number): ParseError {
+  return dumpError(line, "public-key", `peer listed twice on ${iface}`);
+}
+
+/** A visitor that keeps every interface and peer, and refuses a peer listed twice. */
+export class DumpCollector implements DumpVisitor {
+  readonly interfaces: WgInterface[] = [];
+  #seen = new Set<string>();
+
+  iface(head: WgInterfaceHead): void {
+    this.interfaces.push({ ...head, peers: [] });
+    this.#seen = new Set();
+  }
+
+  peer(peer: WgPeer, line: number): void {
+    const iface = this.interfaces.at(-1)!;
+    if (this.#seen.has(peer.publicKey)) throw duplicatePeer(iface.name, line);
+    this.#seen.add(peer.publicKey);
+    iface.peers.push(peer);
+  }
+}
+
+/**
+ * Parses the output of `wg show <name> dump` (one interface, no name column).
+ *
+ * @param name the interface that was asked for
+ * @param text wg's standard output
+ * @throws {ParseError} when a line or field does not fit
+ */
+export function parseInterfaceDump(name: string, text: string): WgInterface {
+  return parseText(new DumpParser({ named: name }), text)[0];
+}
+
+/**
+ * Parses the output of `wg show all dump`, where every line starts with the
+ * interface name. Interfaces come back in the order wg listed them.
+ *
+ * @throws {ParseError} when a line or field does not fit
+ */
+export function parseAllDump(text: string): WgInterface[] {
+  return parseText(new DumpParser({ only: null }), text);
+}
+
+function parseText(parser: DumpParser, text: string): WgInterface[] {
+  const collector = new DumpCollector();
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
-  return lines;
-}
-
-/** Adds a peer read from `line`; a key already seen on the interface is an error naming that line. */
-function addPeer(iface: WgInterface, peer: WgPeer, seen: Set<string>, line: number): void {
-  if (seen.has(peer.publicKey)) {
-    throw dumpError(line, "public-key", `peer listed twice on ${iface.name}`);
-  }
-  seen.add(peer.publicKey);
-  iface.peers.push(peer);
+  for (const raw of lines) parser.line(raw, collector);
+  parser.end();
+  return collector.interfaces;
 }
 
 /** Formats peers back into `wg show <iface> dump` lines (used by tests and tools). */

@@ -312,6 +312,8 @@ export async function handshake(
         clearTimeout(timer);
         const initiation = toBase64(init.message);
         consumeResponse(init, job, msg).then((keepalive) => {
+          // A retried initiation may be answered twice: the first answer has closed the socket.
+          if (finished) return;
           if (!job.confirm) return finish({ ok: true, initiation });
           socket.send(keepalive, server.port, server.host, () => finish({ ok: true, initiation }));
         }, (error) => finish({ ok: false, error: String(error) }));

@@ -139,6 +139,12 @@ export interface LoadPeerSpec {
   keepalive?: number;
   /** false: the initiator stops after the response (no recorded handshake). */
   confirm?: boolean;
+  /**
+   * A random public key without its private half: for a peer that never
+   * handshakes (a benchmark's 200,000 peers, whose key pairs would take
+   * minutes to compute under emulation).
+   */
+  keyOnly?: boolean;
 }
 
 /** A server peer driven by the handshake initiator. */
@@ -401,7 +407,7 @@ export class WgLab {
         sourcePort: LOADGEN_FIRST_PORT + n,
         confirm: spec.confirm ?? true,
         keepalive: spec.keepalive ?? null,
-        keys: generateKeyPair(),
+        keys: spec.keyOnly ? { privateKey: "", publicKey: generatePsk() } : generateKeyPair(),
         psk: spec.psk ? generatePsk() : null,
         allowedIps: [`${LOADGEN_PREFIX}.${n >> 8}.${n & 255}/32`],
       };
@@ -419,7 +425,12 @@ export class WgLab {
       perPeer.push(args);
     }
     for (const chunk of chunkByArgSize(perPeer, (a) => a, DEFAULT_ARGV_BUDGET)) {
-      await this.wg("set", this.iface, ...chunk.flat());
+      const args = chunk.flat();
+      await this.wg("set", this.iface, ...args);
+      // A file per key adds up: 200,000 peers would fill a tmpfs with pages.
+      for (const [i, arg] of args.entries()) {
+        if (arg === "preshared-key") await Deno.remove(args[i + 1]);
+      }
     }
     return peers;
   }

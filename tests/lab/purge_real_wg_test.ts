@@ -162,6 +162,7 @@ Deno.test("purge cycle with nothing stale changes nothing and spawns no wg set",
     const calls: string[][] = [];
     const counting: Wg = {
       show: wg.show.bind(wg),
+      scan: wg.scan.bind(wg),
       interfaces: wg.interfaces.bind(wg),
       replacePeers: (i, peers, options) => (
         calls.push(peers.map((p) => p.publicKey)), wg.replacePeers(i, peers, options)

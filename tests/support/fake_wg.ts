@@ -19,7 +19,7 @@
  * @module
  */
 import { KeyFileError, WgError } from "../../src/common/errors.ts";
-import type { WgInterface, WgPeer } from "../../src/wg/dump.ts";
+import type { DumpVisitor, WgInterface, WgPeer } from "../../src/wg/dump.ts";
 import type { PeerConfig, ReplaceOptions, ReplaceResult, Wg } from "../../src/wg/command.ts";
 
 /** A fault for the next call of one operation. */
@@ -160,6 +160,14 @@ export class FakeWg implements Wg {
         peers: this.peers(name),
       })),
     );
+  }
+
+  /** @inheritdoc */
+  async scan(interfaces: "all" | readonly string[], visit: DumpVisitor): Promise<void> {
+    for (const { peers, ...head } of await this.show(interfaces)) {
+      await visit.iface(head);
+      peers.forEach((peer, i) => visit.peer(peer, i + 2));
+    }
   }
 
   /**

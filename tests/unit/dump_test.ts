@@ -197,12 +197,27 @@ Deno.test("parseAllDump refuses a peer listed twice on one interface, naming the
     peerLine("wg0"),
     `wg1\t(none)\t(none)\t0\toff`,
     peerLine("wg1"), // the same key on another interface is fine
-    peerLine("wg0"),
-    `wg1\t${PEER2}\t(none)\t(none)\t10.0.0.2/32\t0\t0\t0\toff`,
+    peerLine("wg1"),
   ].join("\n");
   assert.throws(() => parseAllDump(text), (e: unknown) => {
     assert.ok(e instanceof ParseError);
-    assert.strictEqual(e.message, "wg output:5: public-key: peer listed twice on wg0");
+    assert.strictEqual(e.message, "wg output:5: public-key: peer listed twice on wg1");
+    return true;
+  });
+});
+
+Deno.test("parseAllDump refuses an interface listed again after another one", () => {
+  const text = [
+    `wg0\t${PRIV}\t${PUB}\t51820\toff`,
+    `wg1\t(none)\t(none)\t0\toff`,
+    `wg0\t${PEER}\t(none)\t(none)\t10.0.0.1/32\t0\t0\t0\toff`,
+  ].join("\n");
+  assert.throws(() => parseAllDump(text), (e: unknown) => {
+    assert.ok(e instanceof ParseError);
+    assert.strictEqual(
+      e.message,
+      "wg output:3: interface: wg0 is listed again after another interface",
+    );
     return true;
   });
 });

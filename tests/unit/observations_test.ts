@@ -1,6 +1,6 @@
 /** The daemon's watch: the clocks, each peer's state, and the peers it purged. */
 import assert from "node:assert/strict";
-import { PeerObservations, STEP_TOLERANCE_S } from "../../src/purge/observations.ts";
+import { PeerObservations, STEP_TOLERANCE_S, type Watch } from "../../src/purge/observations.ts";
 import { key, peer } from "../support/peers.ts";
 
 const WALL = 1_800_000_000;
@@ -31,7 +31,10 @@ Deno.test("PeerObservations watches each state until it changes, and forgets gon
   const b = peer({ publicKey: key("b"), latestHandshake: WALL - 10 });
   o.update("wg0", [a, b], 100);
   const later = o.update("wg0", [a, { ...b, latestHandshake: WALL + 5 }], 130);
-  assert.deepStrictEqual([...later.watched], [[a.publicKey, 30], [b.publicKey, 0]]);
+  assert.deepStrictEqual(
+    [later.watched.get(a.publicKey), later.watched.get(b.publicKey)],
+    [30, 0],
+  );
   o.update("wg0", [b], 140);
   assert.strictEqual(o.update("wg0", [a, b], 150).watched.get(a.publicKey), 0, "seen anew");
 });
@@ -42,11 +45,25 @@ Deno.test("PeerObservations watches a peer it purged for a replay until its next
   o.update("wg0", [a], 100);
   o.purged("wg0", [a.publicKey], 101);
   const readded = { ...a, latestHandshake: 0, endpoint: null };
-  assert.deepStrictEqual([...o.update("wg0", [readded], 110).purgedAgo], [[a.publicKey, 9]]);
+  const ago = (w: Watch) => [w.purgedAgo.get(a.publicKey), [...w.purgedAgo.values()]];
+  assert.deepStrictEqual(ago(o.update("wg0", [readded], 110)), [9, [9]]);
   // A replayed initiation: an endpoint, still no handshake.
   const replayed = { ...readded, endpoint: "198.51.100.7:4000" };
-  assert.deepStrictEqual([...o.update("wg0", [replayed], 115).purgedAgo], [[a.publicKey, 14]]);
+  assert.deepStrictEqual(ago(o.update("wg0", [replayed], 115)), [14, [14]]);
   // The client's own handshake ends the watch.
-  assert.deepStrictEqual(o.update("wg0", [{ ...a, latestHandshake: WALL }], 120).purgedAgo.size, 0);
-  assert.deepStrictEqual(o.update("wg0", [readded], 130).purgedAgo.size, 0);
+  assert.deepStrictEqual(ago(o.update("wg0", [{ ...a, latestHandshake: WALL }], 120)), [
+    undefined,
+    [],
+  ]);
+  assert.deepStrictEqual(ago(o.update("wg0", [readded], 130)), [undefined, []]);
+});
+
+Deno.test("PeerObservations keeps nothing for a peer without an endpoint, and starts its watch when it gains one", () => {
+  const o = new PeerObservations();
+  const a = peer({ publicKey: key("a"), latestHandshake: WALL - 10, endpoint: null });
+  o.update("wg0", [a], 100);
+  assert.strictEqual(o.update("wg0", [a], 130).watched.has(a.publicKey), false);
+  const back = { ...a, endpoint: "198.51.100.7:4000" };
+  assert.strictEqual(o.update("wg0", [back], 140).watched.get(a.publicKey), 0);
+  assert.strictEqual(o.update("wg0", [back], 150).watched.get(a.publicKey), 10);
 });

@@ -263,10 +263,13 @@ Deno.test("planPurge in the daemon forgets a replayed endpoint on a peer it purg
 
 const planned = (name: string, handshakes: number[], now = 10_000): PlannedInterface => {
   const peers = handshakes.map((h, i) => peer({ publicKey: key("abcdef"[i]), latestHandshake: h }));
+  const plans = planPurge(peers, now, policy());
   return {
-    iface: { name, publicKey: null, listenPort: 1, fwmark: null, peers },
+    iface: { name, publicKey: null, listenPort: 1, fwmark: null },
     now,
-    plans: planPurge(peers, now, policy()),
+    checked: plans.length,
+    kept: countKeptByReason(plans),
+    plans,
     nextDeadline: null,
     saveConfig: null,
     warnings: [],

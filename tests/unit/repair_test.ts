@@ -40,7 +40,7 @@ async function purgeThenRepair(wg: FakeWg, peers: WgPeer[]) {
     busy: [],
     refusal: null,
     missing: [],
-    interfaces: [{ ...emptyOutcome("wg0", []), repair: outcome }],
+    interfaces: [{ ...emptyOutcome("wg0"), repair: outcome }],
     durationMs: 0,
     nextDeadline: null,
   };

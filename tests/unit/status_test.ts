@@ -9,7 +9,7 @@ import {
   formatStatusTable,
   statusRows,
 } from "../../src/commands/status_command.ts";
-import { planPurge } from "../../src/purge/plan.ts";
+import { countKeptByReason, planPurge } from "../../src/purge/plan.ts";
 import { key, peer, policy } from "../support/peers.ts";
 
 Deno.test("formatAge reads like a duration", () => {
@@ -30,10 +30,13 @@ Deno.test("formatStatusTable shows short keys and families, never addresses, and
     peer({ publicKey: key("b"), endpoint: "[2001:db8::1]:4500", latestHandshake: 1900 }),
   ];
   const now = 2000;
+  const plans = planPurge(peers, now, policy());
   const planned = [{
-    iface: { name: "wg0", publicKey: null, listenPort: 0, fwmark: null, peers },
+    iface: { name: "wg0", publicKey: null, listenPort: 0, fwmark: null },
     now,
-    plans: planPurge(peers, now, policy()),
+    checked: plans.length,
+    kept: countKeptByReason(plans),
+    plans,
     nextDeadline: null,
     saveConfig: null,
     warnings: [],

@@ -12,6 +12,7 @@ import {
   DETAIL_MAX_CHARS,
   KILL_GRACE_MS,
   PIPE_GRACE_MS,
+  showPeers,
   STOP_BUDGET_MS,
   StopRequest,
   WgCommand,
@@ -268,6 +269,99 @@ exec cat @DIR@/dump
       const [iface] = await new WgCommand({ wgPath, timeoutMs: 30_000 }).show(["wg0"]);
       assert.strictEqual(iface.peers.length, count);
       assert.strictEqual(iface.peers.at(-1)!.publicKey, keyN(count - 1));
+    },
+  );
+});
+
+Deno.test("WgCommand.scan hands on each peer while wg still prints, lines cut across reads included (FAKE: prints in pieces)", async () => {
+  const peers = Array.from(
+    { length: 3 },
+    (_, i) =>
+      peer({ publicKey: keyN(i), presharedKey: keyN(i, 2), latestHandshake: 1_700_000_000 + i }),
+  );
+  const dump = formatInterfaceDump(
+    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
+    keyN(0, 3),
+  );
+  // Cut inside the second peer's line; the last line has no newline.
+  const cut = dump.indexOf("\n", dump.indexOf("\n") + 1) + 20;
+  await withWrapper(
+    `#!/bin/sh
+# FAKE wg: prints the interface, the first peer and part of the second, then
+# waits until the reader has seen the first peer before printing the rest.
+cat @DIR@/first
+while [ ! -e @DIR@/seen ]; do sleep 0.05; done
+cat @DIR@/rest
+`,
+    async (wgPath, dir) => {
+      await Deno.writeTextFile(`${dir}/first`, dump.slice(0, cut));
+      await Deno.writeTextFile(`${dir}/rest`, dump.slice(cut).trimEnd());
+      const seen: string[] = [];
+      const heads: string[] = [];
+      await new WgCommand({ wgPath, timeoutMs: 10_000 }).scan(["wg0"], {
+        iface: (head) => void heads.push(head.name),
+        peer: (p) => {
+          seen.push(p.publicKey);
+          if (seen.length === 1) Deno.writeTextFileSync(`${dir}/seen`, "");
+        },
+      });
+      assert.deepStrictEqual(heads, ["wg0"]);
+      assert.deepStrictEqual(seen, peers.map((p) => p.publicKey));
+    },
+  );
+});
+
+Deno.test("WgCommand.scan stops handing on lines at the visitor's error and throws it once wg is done (FAKE: prints a dump)", async () => {
+  const peers = Array.from({ length: 5 }, (_, i) => peer({ publicKey: keyN(i) }));
+  const dump = formatInterfaceDump(
+    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
+    keyN(0, 3),
+  );
+  await withWrapper(
+    `#!/bin/sh
+# FAKE wg: prints a prepared dump, then a marker that it finished.
+cat @DIR@/dump
+touch @DIR@/finished
+`,
+    async (wgPath, dir) => {
+      await Deno.writeTextFile(`${dir}/dump`, dump);
+      let visited = 0;
+      const refused = new RangeError("no more");
+      await assert.rejects(
+        new WgCommand({ wgPath, timeoutMs: 10_000 }).scan(["wg0"], {
+          iface: () => {},
+          peer: () => {
+            if (++visited === 2) throw refused;
+          },
+        }),
+        (error) => error === refused,
+      );
+      assert.strictEqual(visited, 2);
+      assert.ok(
+        await Deno.stat(`${dir}/finished`).then(() => true, () => false),
+        "wg ran to its end",
+      );
+    },
+  );
+});
+
+Deno.test("showPeers keeps only the peers asked for, from one read (FAKE: prints a dump)", async () => {
+  const peers = Array.from({ length: 50 }, (_, i) => peer({ publicKey: keyN(i) }));
+  const dump = formatInterfaceDump(
+    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
+    keyN(0, 3),
+  );
+  await withWrapper(
+    `#!/bin/sh
+# FAKE wg: prints a prepared dump.
+exec cat @DIR@/dump
+`,
+    async (wgPath, dir) => {
+      await Deno.writeTextFile(`${dir}/dump`, dump);
+      const wanted = new Set([keyN(3), keyN(40), keyN(99)]);
+      const read = await showPeers(new WgCommand({ wgPath, timeoutMs: 10_000 }), "wg0", wanted);
+      assert.deepStrictEqual(read.peers.map((p) => p.publicKey), [keyN(3), keyN(40)]);
+      assert.strictEqual(read.publicKey, keyN(0, 1));
     },
   );
 });

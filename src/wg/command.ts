@@ -54,10 +54,18 @@ export const AFTER_STOP_READ_MS = 8_000;
 export const KILL_GRACE_MS = 1_000;
 
 /**
- * How long a call's pipes may stay open after its process has exited: a
+ * How long a call's pipes may wait for data after its process has exited: a
  * process it started may hold them, for ever if it left the call's group.
+ * Time a line handler spends is not waiting (see {@link PipeReader}).
  */
 export const PIPE_GRACE_MS = 200;
+
+/**
+ * Bytes a pipe may still deliver after its process exited: what its buffer
+ * held (64 KiB by default, at most 1 MiB on Linux). More comes from a
+ * process the call started, which may write for ever.
+ */
+const AFTER_EXIT_BYTES = 1024 * 1024;
 
 /**
  * Bytes kept of a call's stderr, and of a `wg set`'s stdout; the rest is read
@@ -376,6 +384,10 @@ class PipeReader {
   /** The start of a line whose newline has not come yet. */
   #partial: Uint8Array | null = null;
   #lineError: unknown = null;
+  /** When the pending read started; `null` while a chunk is handled. */
+  #waitingSince: number | null = null;
+  #exitedAt: number | null = null;
+  #afterExit = 0;
 
   constructor(
     stream: ReadableStream<Uint8Array>,
@@ -390,8 +402,11 @@ class PipeReader {
     let buffer = new Uint8Array(READ_BUFFER_BYTES);
     try {
       while (true) {
+        this.#waitingSince = performance.now();
         const { done, value } = await this.#reader.read(buffer);
+        this.#waitingSince = null;
         if (done || value === undefined) break;
+        if (this.#exitedAt !== null) this.#afterExit += value.length;
         if (this.onLine === null) this.#keep(value);
         else await this.#lines(value);
         buffer = new Uint8Array(value.buffer);
@@ -443,6 +458,23 @@ class PipeReader {
     } catch (error) {
       failed(error);
     }
+  }
+
+  /** Notes that the writing process exited: from now on, see {@link stuck}. */
+  exited(): void {
+    this.#exitedAt ??= performance.now();
+  }
+
+  /**
+   * Whether, since the process exited, this pipe has waited
+   * {@link PIPE_GRACE_MS} for data (someone else holds it open), or has
+   * delivered more than its buffer could hold (someone else writes to it).
+   */
+  stuck(): boolean {
+    const waiting = this.#waitingSince === null
+      ? 0
+      : performance.now() - Math.max(this.#waitingSince, this.#exitedAt ?? Infinity);
+    return waiting >= PIPE_GRACE_MS || this.#afterExit > AFTER_EXIT_BYTES;
   }
 
   /** Stops reading: a process outside the call's group may keep the pipe open for ever. */
@@ -502,7 +534,8 @@ export function spawnBounded(program: string, args: readonly string[]): Deno.Chi
  * {@link STOP_BUDGET_MS} after `stop` fires: SIGTERM to the group, SIGKILL
  * {@link KILL_GRACE_MS} later, and after another grace it is no longer
  * waited for (a process stuck in the kernel). Once it has exited, its pipes
- * get {@link PIPE_GRACE_MS} to close; then the group is killed and they are
+ * are read to their end unless one waits {@link PIPE_GRACE_MS} for data or
+ * floods (see PipeReader's `stuck`); then the group is killed and they are
  * no longer read. Every timer and listener is gone when this returns.
  * `child` must come from {@link spawnBounded}: its process group is what is
  * ended.
@@ -559,9 +592,14 @@ export async function runBounded(
   // Whatever of the group outlived an ended call goes now, not after the grace.
   if (endedBy !== null) signals.push(signalGroup(child, "SIGKILL"));
   const pipes = Promise.all([stdout.done, stderr.done]);
-  if (!(await settlesWithin(pipes, PIPE_GRACE_MS))) {
+  stdout.exited();
+  stderr.exited();
+  // What the pipes still held is read, however long its lines take to handle.
+  while (!(await settlesWithin(pipes, PIPE_GRACE_MS / 4))) {
+    if (!stdout.stuck() && !stderr.stuck()) continue;
     signals.push(signalGroup(child, "SIGKILL"));
     await Promise.all([stdout.cancel(), stderr.cancel()]);
+    break;
   }
   await Promise.all(signals);
   return {

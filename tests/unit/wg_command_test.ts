@@ -345,6 +345,30 @@ touch @DIR@/finished
   );
 });
 
+Deno.test("WgCommand.scan reads what wg left in the pipe, however long its lines take to handle (FAKE: prints a dump and exits)", async () => {
+  const peers = Array.from({ length: 20 }, (_, i) => peer({ publicKey: keyN(i) }));
+  const dump = formatInterfaceDump(
+    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
+    keyN(0, 3),
+  );
+  await withWrapper(
+    `#!/bin/sh
+# FAKE wg: prints a prepared dump and exits at once.
+exec cat @DIR@/dump
+`,
+    async (wgPath, dir) => {
+      await Deno.writeTextFile(`${dir}/dump`, dump);
+      let seen = 0;
+      await new WgCommand({ wgPath, timeoutMs: 10_000 }).scan(["wg0"], {
+        // Longer than the pipe grace, as loading a policy may take on a slow machine.
+        iface: () => new Promise((r) => setTimeout(r, PIPE_GRACE_MS * 3)),
+        peer: () => void seen++,
+      });
+      assert.strictEqual(seen, peers.length);
+    },
+  );
+});
+
 Deno.test("showPeers keeps only the peers asked for, from one read (FAKE: prints a dump)", async () => {
   const peers = Array.from({ length: 50 }, (_, i) => peer({ publicKey: keyN(i) }));
   const dump = formatInterfaceDump(

@@ -78,3 +78,41 @@ Deno.test("the bundle runs status and a purge under the baked-in permissions, an
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the bundle loads no node:module at start, and its YAML reader reads netplan", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wr-bundle-" });
+  try {
+    const file = await bundleTo(`${dir}/bundle`);
+    // Any CommonJS in the bundle brings a createRequire shim into the chunk every command loads.
+    for await (const chunk of Deno.readDir(`${dir}/bundle`)) {
+      const text = await Deno.readTextFile(`${dir}/bundle/${chunk.name}`);
+      assert.ok(!text.includes("node:module"), `${chunk.name} imports node:module`);
+    }
+    const key = "A".repeat(43) + "=";
+    await Deno.mkdir(`${dir}/netplan`);
+    await Deno.writeTextFile(
+      `${dir}/netplan/60-site.yaml`,
+      [
+        "network:",
+        "  tunnels:",
+        "    wgx0:",
+        "      mode: wireguard",
+        "      peers:",
+        `        - keys: {public: "${key}"}`,
+        "          endpoint: 192.0.2.1:51820",
+        "",
+      ].join("\n"),
+    );
+    const args = ["config", "-i", "wgx0", "--netplan-dirs", `${dir}/netplan`];
+    const shown = await sh(
+      [Deno.execPath(), "run", "-A", file, ...args, "--networkd-dirs", "off"],
+      { allowFail: true, env: { ...Deno.env.toObject(), NO_COLOR: "1" } },
+    );
+    assert.strictEqual(shown.code, 0, shown.stderr);
+    assert.deepStrictEqual(JSON.parse(shown.stdout).interfaces[0].protected[0].reasons, [
+      `netplan endpoint at ${dir}/netplan/60-site.yaml:7`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

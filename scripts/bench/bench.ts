@@ -46,6 +46,7 @@ import { bundleBytes, bundleTo } from "../release/bundle.ts";
 import { V8_FLAGS } from "../release/runtime_flags.ts";
 import { benchDeadline, type DeadlineResult, deadlineTable } from "./deadline.ts";
 import { benchScale, type Program } from "./scale.ts";
+import { fmt, stats } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -80,22 +81,6 @@ const KEY_TMPFS = "/run/wg-reinstate";
 const SHIPPED = { entry: "", v8Flags: SHIPPED_V8 };
 /** Where the floor and the predecessor write their key files: the same tmpfs. */
 const ON_TMPFS = { TMPDIR: KEY_TMPFS };
-
-interface Stats {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function stats(xs: number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { median, min: s[0], max: s[s.length - 1] };
-}
-
-const fmt = (s: Stats, digits = 0) =>
-  `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 
 async function timed(
   cmd: string[],

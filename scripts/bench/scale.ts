@@ -31,6 +31,7 @@ import { cliCommand, CliProcess } from "../../tests/harness/cli.ts";
 import type { LoadPeer, WgLab } from "../../tests/harness/lab.ts";
 import { sh } from "../../tests/harness/sh.ts";
 import { handshakeAll } from "./deadline.ts";
+import { fmt, stats } from "./stats.ts";
 
 /** A build of the program to measure. */
 export interface Program {
@@ -55,23 +56,6 @@ export interface ScaleOptions {
   /** Environment of the floor (its key files on the tmpfs). */
   floorEnv: Record<string, string>;
 }
-
-/** A measured value over runs: median, min and max. */
-interface Stats {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function stats(xs: readonly number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { median, min: s[0], max: s[s.length - 1] };
-}
-
-const fmt = (s: Stats, digits = 0) =>
-  `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 
 /** Wall time (ms) and peak RSS (MB, GNU time's %M) of a command. */
 async function measured(

@@ -54,8 +54,8 @@ export interface VerifyResult {
 /**
  * How a peer's configuration now compares with what it was: the `same`; less
  * of it (`damaged`: fields emptied or allowed IPs dropped, or a value
- * half-written: what a call cut part-way leaves); or `different` (a new key, new allowed IPs: someone
- * else's change).
+ * half-written: what a call cut part-way leaves); or `different` (a new key,
+ * new allowed IPs: someone else's change).
  */
 export type ConfigMatch =
   | { kind: "same" }

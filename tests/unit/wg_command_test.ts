@@ -17,7 +17,7 @@ import {
   StopRequest,
   WgCommand,
 } from "../../src/wg/command.ts";
-import { formatInterfaceDump } from "../../src/wg/dump.ts";
+import { formatInterfaceDump, type WgPeer } from "../../src/wg/dump.ts";
 import { keyN, peer } from "../support/peers.ts";
 import { withWrapper } from "../support/wrappers.ts";
 import { alive } from "../support/proc.ts";
@@ -243,27 +243,31 @@ exit 1
   }
 });
 
+/** The dump of an interface wg0 holding `peers`. */
+const wg0Dump = (peers: WgPeer[]) =>
+  formatInterfaceDump(
+    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
+    keyN(0, 3),
+  );
+
+/** A FAKE wg that prints the dump written to its directory's `dump`. */
+const CAT_DUMP = `#!/bin/sh
+# FAKE wg: prints a prepared dump and exits at once.
+exec cat @DIR@/dump
+`;
+
 Deno.test("WgCommand keeps the output of wg show whole, a 12 MB dump included (FAKE: prints a dump)", async () => {
   const count = 100_000;
-  const dump = formatInterfaceDump({
-    name: "wg0",
-    publicKey: keyN(0, 1),
-    listenPort: 51820,
-    fwmark: null,
-    peers: Array.from({ length: count }, (_, i) =>
-      peer({
-        publicKey: keyN(i),
-        presharedKey: keyN(i, 2),
-        allowedIps: ["10.0.0.2/32", "fd00::2/128"],
-        latestHandshake: 1_700_000_000,
-      })),
-  }, keyN(0, 3));
+  const dump = wg0Dump(Array.from({ length: count }, (_, i) =>
+    peer({
+      publicKey: keyN(i),
+      presharedKey: keyN(i, 2),
+      allowedIps: ["10.0.0.2/32", "fd00::2/128"],
+      latestHandshake: 1_700_000_000,
+    })));
   assert.ok(dump.length > 12_000_000, `${dump.length} bytes`);
   await withWrapper(
-    `#!/bin/sh
-# FAKE wg: prints a prepared dump.
-exec cat @DIR@/dump
-`,
+    CAT_DUMP,
     async (wgPath, dir) => {
       await Deno.writeTextFile(`${dir}/dump`, dump);
       const [iface] = await new WgCommand({ wgPath, timeoutMs: 30_000 }).show(["wg0"]);
@@ -279,10 +283,7 @@ Deno.test("WgCommand.scan hands on each peer while wg still prints, lines cut ac
     (_, i) =>
       peer({ publicKey: keyN(i), presharedKey: keyN(i, 2), latestHandshake: 1_700_000_000 + i }),
   );
-  const dump = formatInterfaceDump(
-    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
-    keyN(0, 3),
-  );
+  const dump = wg0Dump(peers);
   // Cut inside the second peer's line; the last line has no newline.
   const cut = dump.indexOf("\n", dump.indexOf("\n") + 1) + 20;
   await withWrapper(
@@ -313,10 +314,7 @@ cat @DIR@/rest
 
 Deno.test("WgCommand.scan stops handing on lines at the visitor's error and throws it once wg is done (FAKE: prints a dump)", async () => {
   const peers = Array.from({ length: 5 }, (_, i) => peer({ publicKey: keyN(i) }));
-  const dump = formatInterfaceDump(
-    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
-    keyN(0, 3),
-  );
+  const dump = wg0Dump(peers);
   await withWrapper(
     `#!/bin/sh
 # FAKE wg: prints a prepared dump, then a marker that it finished.
@@ -347,15 +345,9 @@ touch @DIR@/finished
 
 Deno.test("WgCommand.scan reads what wg left in the pipe, however long its lines take to handle (FAKE: prints a dump and exits)", async () => {
   const peers = Array.from({ length: 20 }, (_, i) => peer({ publicKey: keyN(i) }));
-  const dump = formatInterfaceDump(
-    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
-    keyN(0, 3),
-  );
+  const dump = wg0Dump(peers);
   await withWrapper(
-    `#!/bin/sh
-# FAKE wg: prints a prepared dump and exits at once.
-exec cat @DIR@/dump
-`,
+    CAT_DUMP,
     async (wgPath, dir) => {
       await Deno.writeTextFile(`${dir}/dump`, dump);
       let seen = 0;
@@ -371,15 +363,9 @@ exec cat @DIR@/dump
 
 Deno.test("showPeers keeps only the peers asked for, from one read (FAKE: prints a dump)", async () => {
   const peers = Array.from({ length: 50 }, (_, i) => peer({ publicKey: keyN(i) }));
-  const dump = formatInterfaceDump(
-    { name: "wg0", publicKey: keyN(0, 1), listenPort: 51820, fwmark: null, peers },
-    keyN(0, 3),
-  );
+  const dump = wg0Dump(peers);
   await withWrapper(
-    `#!/bin/sh
-# FAKE wg: prints a prepared dump.
-exec cat @DIR@/dump
-`,
+    CAT_DUMP,
     async (wgPath, dir) => {
       await Deno.writeTextFile(`${dir}/dump`, dump);
       const wanted = new Set([keyN(3), keyN(40), keyN(99)]);

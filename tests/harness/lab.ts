@@ -36,7 +36,8 @@ export async function labAvailable(impl: WgImpl = "go"): Promise<boolean> {
 
 const SOCKET_DIR = "/var/run/wireguard";
 const TUNNEL_PREFIX = "10.77";
-const LOADGEN_PREFIX = "10.78";
+/** Load peer n's allowed IP is 10.(78 + n / 65536).(n / 256 % 256).(n % 256)/32. */
+const LOADGEN_SECOND_OCTET = 78;
 // Load peers send from ports 20000 and up, one each (up to 45,535 peers).
 const LOADGEN_FIRST_PORT = 20_000;
 
@@ -411,7 +412,7 @@ export class WgLab {
         keepalive: spec.keepalive ?? null,
         keys: spec.keyOnly ? { privateKey: "", publicKey: generatePsk() } : generateKeyPair(),
         psk: spec.psk ? generatePsk() : null,
-        allowedIps: [`${LOADGEN_PREFIX}.${n >> 8}.${n & 255}/32`],
+        allowedIps: [`10.${LOADGEN_SECOND_OCTET + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`],
       };
     });
     // Through config files (`wg addconf`), a chunk at a time: a key file and an

@@ -34,6 +34,9 @@ import { sh } from "../../tests/harness/sh.ts";
 import { handshakeAll } from "./deadline.ts";
 import { fmt, stats } from "./stats.ts";
 
+/** A dump of 200,000 peers under emulation takes longer than the default 10 s. */
+const WG_TIMEOUT = ["--wg-timeout", "300"];
+
 /** A build of the program to measure. */
 export interface Program {
   label: string;
@@ -169,7 +172,7 @@ export async function benchScale(lab: WgLab, options: ScaleOptions): Promise<str
       const runs: { ms: number; mb: number }[] = [];
       for (let r = 0; r < options.runs; r++) {
         const { cmd, env } = cliCommand(
-          ["run", "-i", lab.iface, "--stale-after", "900", "--json"],
+          ["run", "-i", lab.iface, "--stale-after", "900", "--json", ...WG_TIMEOUT],
           { entry: program.entry, v8Flags: options.v8Flags, netns: lab.serverNs },
         );
         const t = await measured(cmd, env);
@@ -214,7 +217,15 @@ export async function benchScale(lab: WgLab, options: ScaleOptions): Promise<str
           say(`${stale} stale, ${program.label}, run ${r + 1}/${options.runs}`);
           const clock = await staleClock(lab, stale);
           const { cmd, env } = cliCommand(
-            ["run", "-i", lab.iface, "--stale-after", String(clock.staleAfter), "--json"],
+            [
+              "run",
+              "-i",
+              lab.iface,
+              "--stale-after",
+              String(clock.staleAfter),
+              "--json",
+              ...WG_TIMEOUT,
+            ],
             {
               entry: program.entry,
               v8Flags: options.v8Flags,
@@ -304,7 +315,7 @@ async function daemonAfterCycle(
   v8Flags: string,
 ): Promise<{ rest: number; peak: number }> {
   const daemon = new CliProcess(
-    ["daemon", "-i", lab.iface, "--stale-after", "900", "--interval", "3600"],
+    ["daemon", "-i", lab.iface, "--stale-after", "900", "--interval", "3600", ...WG_TIMEOUT],
     { entry: program.entry, v8Flags, netns: lab.serverNs },
   );
   try {

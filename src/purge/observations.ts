@@ -164,8 +164,12 @@ export class InterfaceWatch implements Watch {
    * forgotten.
    */
   end(): void {
-    const still = new Map([...this.purged].filter(([key]) => this.#unanswered.has(key)));
-    this.keep(this.#after, still);
+    this.keep(this.#after, this.#stillPurged());
+  }
+
+  /** The daemon's purges (monotonic time, by key) that this read saw unanswered. */
+  #stillPurged(): Map<string, number> {
+    return new Map([...this.purged].filter(([key]) => this.#unanswered.has(key)));
   }
 
   readonly watched: Seconds = {
@@ -179,7 +183,6 @@ export class InterfaceWatch implements Watch {
   readonly purgedAgo: Watch["purgedAgo"] = {
     get: (key) => this.#unanswered.has(key) ? this.now - this.purged.get(key)! : undefined,
     has: (key) => this.#unanswered.has(key),
-    values: () =>
-      [...this.purged].filter(([key]) => this.#unanswered.has(key)).map(([, at]) => this.now - at),
+    values: () => [...this.#stillPurged().values()].map((at) => this.now - at),
   };
 }

@@ -284,22 +284,10 @@ export class DumpParser {
     const cols = raw.split("\t");
     if ("named" in this.source) {
       if (line === 1) {
-        if (cols.length !== INTERFACE_COLUMNS.length) {
-          throw dumpError(
-            1,
-            "line",
-            `expected ${INTERFACE_COLUMNS.length} interface columns, got ${cols.length}`,
-          );
-        }
+        columns(cols, INTERFACE_COLUMNS.length, line, "interface");
         return visit.iface(parseInterfaceFields(this.source.named, cols, 1));
       }
-      if (cols.length !== PEER_COLUMNS.length) {
-        throw dumpError(
-          line,
-          "line",
-          `expected ${PEER_COLUMNS.length} peer columns, got ${cols.length}`,
-        );
-      }
+      columns(cols, PEER_COLUMNS.length, line, "peer");
       visit.peer(parsePeerFields(cols, line, raw), line);
       return;
     }
@@ -308,28 +296,14 @@ export class DumpParser {
       if (this.#started.has(name)) {
         throw dumpError(line, "interface", `${name} is listed again after another interface`);
       }
-      if (cols.length !== INTERFACE_COLUMNS.length + 1) {
-        throw dumpError(
-          line,
-          "line",
-          `expected an interface line of ${
-            INTERFACE_COLUMNS.length + 1
-          } columns, got ${cols.length}`,
-        );
-      }
+      columns(cols, INTERFACE_COLUMNS.length + 1, line, "interface");
       this.#started.add(name);
       this.#current = name;
       const head = parseInterfaceFields(name, cols.slice(1), line);
       this.#skipping = this.source.only !== null && !this.source.only.has(name);
       return this.#skipping ? undefined : visit.iface(head);
     }
-    if (cols.length !== PEER_COLUMNS.length + 1) {
-      throw dumpError(
-        line,
-        "line",
-        `expected a peer line of ${PEER_COLUMNS.length + 1} columns, got ${cols.length}`,
-      );
-    }
+    columns(cols, PEER_COLUMNS.length + 1, line, "peer");
     const peer = parsePeerFields(cols.slice(1), line, raw.slice(name.length + 1));
     if (!this.#skipping) visit.peer(peer, line);
   }
@@ -343,6 +317,13 @@ export class DumpParser {
     if ("named" in this.source && this.#line === 0) {
       throw dumpError(1, "line", "empty output, expected an interface line");
     }
+  }
+}
+
+/** Throws unless `cols` holds the `expected` columns of a `kind` line. */
+function columns(cols: string[], expected: number, line: number, kind: string): void {
+  if (cols.length !== expected) {
+    throw dumpError(line, "line", `expected ${expected} ${kind} columns, got ${cols.length}`);
   }
 }
 

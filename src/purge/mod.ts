@@ -7,10 +7,10 @@
 export { type CycleOptions, readAndPlan, runCycle } from "./cycle.ts";
 export { PeerObservations } from "./observations.ts";
 export {
-  countKeptByReason,
   type Decision,
   KEEP_REASONS,
   type KeepReason,
+  noneKept,
   type PlannedInterface,
   type Policy,
   PURGE_REASONS,

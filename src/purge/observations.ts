@@ -112,14 +112,6 @@ export class PeerObservations {
     );
   }
 
-  /** Records the peers of a whole read of `iface` and returns what planning may rely on. */
-  update(iface: string, peers: readonly WgPeer[], monotonicNow: number): Watch {
-    const watch = this.watch(iface, monotonicNow);
-    for (const peer of peers) watch.see(peer);
-    watch.end();
-    return watch;
-  }
-
   /** Remembers that this daemon purged `keys` on `iface` at `monotonicNow`. */
   purged(iface: string, keys: readonly string[], monotonicNow: number): void {
     const purged = this.#purged.get(iface) ?? new Map<string, number>();

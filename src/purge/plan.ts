@@ -93,7 +93,7 @@ export interface Policy {
 }
 
 /**
- * Decides for every peer, in input order, whether to purge or keep it.
+ * Decides whether to purge or keep one peer read from an interface.
  *
  * Ages are in whole seconds, like a latest handshake, which WireGuard rounds
  * down: a peer is stale once `floor(now) - latestHandshake > staleAfter`,
@@ -112,21 +112,11 @@ export interface Policy {
  * Without it (one-shot `run`), the wall clock alone decides and unconfirmed
  * endpoints are left alone.
  *
- * @param peers the interface's peers as read from `wg`
+ * @param peer a peer as read from `wg`
  * @param now the current time in unix seconds
  * @param policy the threshold and the protected keys
  * @param watch what the daemon has watched (daemon only)
  */
-export function planPurge(
-  peers: readonly WgPeer[],
-  now: number,
-  policy: Policy,
-  watch?: Watch,
-): PeerPlan[] {
-  return peers.map((peer) => planPeer(peer, now, policy, watch));
-}
-
-/** One peer's plan, by the rules of {@link planPurge}. */
 export function planPeer(peer: WgPeer, now: number, policy: Policy, watch?: Watch): PeerPlan {
   return { peer, decision: decide(peer, now, policy, watch) };
 }
@@ -155,7 +145,7 @@ function decide(peer: WgPeer, now: number, policy: Policy, watch: Watch | undefi
 
 /**
  * The moment (unix seconds) from which a peer with an endpoint may be
- * purged, by the rules of {@link planPurge}: a whole second for an age
+ * purged, by the rules of {@link planPeer}: a whole second for an age
  * the wall clock tells, else when a watch on the monotonic clock will have
  * lasted long enough; `null` when no rule applies (no completed handshake,
  * and not watched for a replay).
@@ -244,13 +234,6 @@ export function planCycle(
     missing: [...new Set(missing)],
     refusal: future ? "a latest handshake lies in the future" : null,
   };
-}
-
-/** Counts kept peers by reason, with every reason present (0 when unused). */
-export function countKeptByReason(plans: readonly PeerPlan[]): Record<KeepReason, number> {
-  const counts = noneKept();
-  for (const { decision } of plans) if (decision.action === "keep") counts[decision.reason]++;
-  return counts;
 }
 
 /** Every keep reason, each with a count of 0. */

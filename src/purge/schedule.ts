@@ -37,31 +37,11 @@ export const MIN_SLEEP_S = 0.25;
 const WAKE_LATE_S = 0.02;
 
 /**
- * The earliest moment (unix seconds) at which a decision about one
- * interface's peers may change, as planned at `now`: a kept peer's deadline,
- * the next look for replays at peers the daemon purged within stale-after,
- * and at the latest stale-after from now, when a peer that handshakes right
- * after this read could first be stale. Peers to purge now add nothing: the
- * cycle says when its purges start a watch for replays (see cycle.ts); a
- * purge that failed is tried again at the next read, whenever that is.
- */
-export function nextDeadline(
-  plans: readonly PeerPlan[],
-  now: number,
-  policy: Policy,
-  watch: Watch,
-): number {
-  let earliest: number | null = null;
-  for (const plan of plans) {
-    const deadline = keptDeadline(plan, now, policy, watch);
-    if (deadline !== null) earliest = Math.min(earliest ?? Infinity, deadline);
-  }
-  return deadlineAfter(earliest, now, policy, watch);
-}
-
-/**
- * One peer's part in {@link nextDeadline}: the deadline of a kept peer with
- * an endpoint that no protection keeps, else `null`.
+ * One peer's part in the daemon's next read (see {@link deadlineAfter}): the
+ * deadline of a kept peer with an endpoint that no protection keeps, else
+ * `null`. Peers to purge now add nothing: the cycle says when its purges
+ * start a watch for replays (see cycle.ts); a purge that failed is tried
+ * again at the next read, whenever that is.
  */
 export function keptDeadline(
   { peer, decision }: PeerPlan,
@@ -74,7 +54,14 @@ export function keptDeadline(
   return peer.endpoint === null ? null : deadlineOf(peer, now, policy, watch);
 }
 
-/** {@link nextDeadline} from the earliest of the kept peers' deadlines (`null`: none). */
+/**
+ * The earliest moment (unix seconds) at which a decision about one
+ * interface's peers may change, as planned at `now`: the earliest of the
+ * kept peers' deadlines ({@link keptDeadline}; `null`: none), the next look
+ * for replays at peers the daemon purged within stale-after, and at the
+ * latest stale-after from now, when a peer that handshakes right after this
+ * read could first be stale.
+ */
 export function deadlineAfter(
   earliest: number | null,
   now: number,

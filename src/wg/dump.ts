@@ -350,36 +350,6 @@ export class DumpCollector implements DumpVisitor {
   }
 }
 
-/**
- * Parses the output of `wg show <name> dump` (one interface, no name column).
- *
- * @param name the interface that was asked for
- * @param text wg's standard output
- * @throws {ParseError} when a line or field does not fit
- */
-export function parseInterfaceDump(name: string, text: string): WgInterface {
-  return parseText(new DumpParser({ named: name }), text)[0];
-}
-
-/**
- * Parses the output of `wg show all dump`, where every line starts with the
- * interface name. Interfaces come back in the order wg listed them.
- *
- * @throws {ParseError} when a line or field does not fit
- */
-export function parseAllDump(text: string): WgInterface[] {
-  return parseText(new DumpParser({ only: null }), text);
-}
-
-function parseText(parser: DumpParser, text: string): WgInterface[] {
-  const collector = new DumpCollector();
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  for (const raw of lines) parser.line(raw, collector);
-  parser.end();
-  return collector.interfaces;
-}
-
 /** Formats peers back into `wg show <iface> dump` lines (used by tests and tools). */
 export function formatInterfaceDump(iface: WgInterface, privateKey: string | null): string {
   const head = [

@@ -15,7 +15,8 @@
  * @module
  */
 import { sh } from "./sh.ts";
-import { parseInterfaceDump, type WgInterface } from "../../src/wg/dump.ts";
+import type { WgInterface } from "../../src/wg/dump.ts";
+import { parseInterfaceDump } from "../support/dump_text.ts";
 import {
   generateKeyPair,
   generatePsk,

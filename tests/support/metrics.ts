@@ -7,7 +7,7 @@
  * @module
  */
 import { logger } from "../../src/cli/log.ts";
-import { countKeptByReason, type CycleReport } from "../../src/purge/mod.ts";
+import { type CycleReport, noneKept } from "../../src/purge/mod.ts";
 import { runRecordedCycle } from "../../src/record/recorded_cycle.ts";
 import { withLogs } from "./log_capture.ts";
 import { keyN } from "./peers.ts";
@@ -37,7 +37,7 @@ export function reportWith(
         idleSeconds: 180 + lingerSeconds,
         lingerSeconds,
       })),
-      kept: { ...countKeptByReason([]), active: 1 },
+      kept: { ...noneKept(), active: 1 },
       repaired: [],
       error: null,
       stoppedEarly: 0,

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { bundleTo } from "../../scripts/release/bundle.ts";
 import { RUNTIME_FLAGS } from "../../scripts/release/runtime_flags.ts";
-import { parseInterfaceDump } from "../../src/wg/dump.ts";
+import { parseInterfaceDump } from "../support/dump_text.ts";
 import { generateKeyPair } from "../harness/initiator.ts";
 import { sh } from "../harness/sh.ts";
 

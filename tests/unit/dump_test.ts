@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ParseError } from "../../src/common/errors.ts";
-import {
-  formatInterfaceDump,
-  parseAllDump,
-  parseInterfaceDump,
-  parsePeerColumns,
-  type WgInterface,
-} from "../../src/wg/dump.ts";
+import { formatInterfaceDump, parsePeerColumns, type WgInterface } from "../../src/wg/dump.ts";
+import { parseAllDump, parseInterfaceDump } from "../support/dump_text.ts";
 
 const PRIV = "UPNaPTAgN2uN73I4k15aLDhJ1ZpITYmzgc2jD41u6G0=";
 const PUB = "C6pwgllX3suVHZl98d9TajLOdKp6MmJdMHvoKvH7pWA=";

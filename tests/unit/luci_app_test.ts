@@ -18,7 +18,7 @@ import {
 } from "../../src/config/uci_settings.ts";
 import { nextStatus, summarizeCycle } from "../../src/record/status_file.ts";
 import { formatLastCycle, REASON_WORDS } from "../../src/commands/status_command.ts";
-import { countKeptByReason } from "../../src/purge/plan.ts";
+import { noneKept } from "../../src/purge/plan.ts";
 import { key } from "../support/peers.ts";
 import { PERMISSION_FLAGS } from "../../scripts/release/runtime_flags.ts";
 
@@ -351,7 +351,7 @@ function statusAfter(cycles: (Record<string, number> | "failed")[]): string {
   let status = null;
   let at = 1_800_000_000;
   for (const cycle of cycles) {
-    const kept = countKeptByReason([]);
+    const kept = noneKept();
     kept.active = 4;
     kept.excluded = 1;
     const outcome = cycle === "failed" ? { error: new Error("wg show failed") } : {

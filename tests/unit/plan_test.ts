@@ -2,19 +2,18 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Watch } from "../../src/purge/observations.ts";
 import {
-  countKeptByReason,
   deadlineOf,
   type Decision,
   planCycle,
   type PlannedInterface,
-  planPurge,
   REPLAY_WINDOW_S,
 } from "../../src/purge/plan.ts";
 import { key, keyArb, peer, peerArb, policy } from "../support/peers.ts";
+import { keptCounts, planAll } from "../support/whole_list.ts";
 
 const NOW = 10_000;
 
-Deno.test("planPurge gives each kind of peer its decision and reason", () => {
+Deno.test("planPeer gives each kind of peer its decision and reason", () => {
   const peers = [
     peer({ publicKey: key("a"), latestHandshake: NOW - 181 }),
     peer({ publicKey: key("b"), latestHandshake: NOW - 180 }),
@@ -24,7 +23,7 @@ Deno.test("planPurge gives each kind of peer its decision and reason", () => {
     peer({ publicKey: key("f"), latestHandshake: NOW - 5000 }),
     peer({ publicKey: key("g"), latestHandshake: NOW + 60 }),
   ];
-  const plans = planPurge(
+  const plans = planAll(
     peers,
     NOW,
     policy({ exclude: new Set([key("e")]), configuredEndpoints: new Set([key("f")]) }),
@@ -38,7 +37,7 @@ Deno.test("planPurge gives each kind of peer its decision and reason", () => {
     { action: "keep", reason: "configured-endpoint", idleSeconds: 5000 },
     { action: "keep", reason: "handshake-in-future", idleSeconds: -60 },
   ]);
-  assert.deepStrictEqual(countKeptByReason(plans), {
+  assert.deepStrictEqual(keptCounts(plans), {
     "active": 1,
     "no-endpoint": 1,
     "never-handshaked": 1,
@@ -49,10 +48,10 @@ Deno.test("planPurge gives each kind of peer its decision and reason", () => {
   });
 });
 
-Deno.test("planPurge honours the stale-after threshold", () => {
+Deno.test("planPeer honours the stale-after threshold", () => {
   const p = [peer({ publicKey: key("a"), latestHandshake: NOW - 600 })];
-  assert.strictEqual(planPurge(p, NOW, policy({ staleAfter: 599 }))[0].decision.action, "purge");
-  assert.strictEqual(planPurge(p, NOW, policy({ staleAfter: 600 }))[0].decision.action, "keep");
+  assert.strictEqual(planAll(p, NOW, policy({ staleAfter: 599 }))[0].decision.action, "purge");
+  assert.strictEqual(planAll(p, NOW, policy({ staleAfter: 600 }))[0].decision.action, "keep");
 });
 
 const scenario = fc.record({
@@ -75,7 +74,7 @@ const scenario = fc.record({
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
-/** One scenario's inputs to planPurge, and the keys it purges. */
+/** One scenario's inputs to planPeer, and the keys it purges. */
 function planScenario(
   s: Scenario,
   staleAfter = s.staleAfter,
@@ -98,7 +97,7 @@ function planScenario(
     saveConfig: null,
     warnings: [],
   };
-  const plans = planPurge(s.peers, s.now, policy, observed);
+  const plans = planAll(s.peers, s.now, policy, observed);
   const purged = new Set(
     plans.filter((p) => p.decision.action === "purge").map((p) => p.peer.publicKey),
   );
@@ -106,7 +105,7 @@ function planScenario(
 }
 
 // Properties of the rule, never a second copy of it.
-Deno.test("planPurge keeps its promises for any peers and policy", async (t) => {
+Deno.test("planPeer keeps its promises for any peers and policy", async (t) => {
   const property = (check: (s: Scenario) => void) =>
     fc.assert(fc.property(scenario, check), { numRuns: 1000 });
   await t.step("decides each peer exactly once, in order", () =>
@@ -201,11 +200,11 @@ function watch(
   return { trustedAfter, watched: new Map(watched), purgedAgo: new Map(purgedAgo) };
 }
 
-Deno.test("planPurge in the daemon waits to have watched a handshake from before its watch for stale-after", () => {
+Deno.test("planPeer in the daemon waits to have watched a handshake from before its watch for stale-after", () => {
   const p = [peer({ publicKey: key("a"), latestHandshake: NOW - 5000 })];
   // The watch began after the handshake (a clock step at boot may have aged it).
   const plan = (watched: number) =>
-    planPurge(p, NOW, policy(), watch(NOW - 60, [[key("a"), watched]]))[0].decision;
+    planAll(p, NOW, policy(), watch(NOW - 60, [[key("a"), watched]]))[0].decision;
   assert.deepStrictEqual(plan(60), { action: "keep", reason: "observing", idleSeconds: 5000 });
   assert.deepStrictEqual(plan(180), {
     action: "purge",
@@ -215,7 +214,7 @@ Deno.test("planPurge in the daemon waits to have watched a handshake from before
   });
 });
 
-Deno.test("planPurge in the daemon purges a handshake made while it watched at its deadline", async (t) => {
+Deno.test("planPeer in the daemon purges a handshake made while it watched at its deadline", async (t) => {
   // Handshake at NOW - 181, watched since NOW - 1000; its state seen unchanged for 1 s only.
   const p = [peer({ publicKey: key("a"), latestHandshake: NOW - 181 })];
   const cases: [string, number, Decision["action"]][] = [
@@ -227,24 +226,24 @@ Deno.test("planPurge in the daemon purges a handshake made while it watched at i
     await t.step(name, () => {
       const w = watch(NOW - 1000, [[key("a"), 1]]);
       assert.strictEqual(deadlineOf(p[0], now, policy(), w), NOW);
-      assert.strictEqual(planPurge(p, now, policy(), w)[0].decision.action, action);
+      assert.strictEqual(planAll(p, now, policy(), w)[0].decision.action, action);
     });
   }
 });
 
-Deno.test("planPurge purges an unconfirmed endpoint only in daemon mode and only for a known peer", () => {
+Deno.test("planPeer purges an unconfirmed endpoint only in daemon mode and only for a known peer", () => {
   const half = peer({ publicKey: key("h"), latestHandshake: 0 });
   const known = policy({ configuredWithoutEndpoint: new Set([key("h")]) });
-  assert.strictEqual(planPurge([half], NOW, known)[0].decision.reason, "never-handshaked");
+  assert.strictEqual(planAll([half], NOW, known)[0].decision.reason, "never-handshaked");
   assert.strictEqual(
-    planPurge([half], NOW, policy(), watch(0, [[key("h"), 999]]))[0].decision.reason,
+    planAll([half], NOW, policy(), watch(0, [[key("h"), 999]]))[0].decision.reason,
     "never-handshaked",
   );
   assert.strictEqual(
-    planPurge([half], NOW, known, watch(0, [[key("h"), REPLAY_WINDOW_S - 1]]))[0].decision.reason,
+    planAll([half], NOW, known, watch(0, [[key("h"), REPLAY_WINDOW_S - 1]]))[0].decision.reason,
     "observing",
   );
-  assert.deepStrictEqual(planPurge([half], NOW, known, watch(0, [[key("h"), 20]]))[0].decision, {
+  assert.deepStrictEqual(planAll([half], NOW, known, watch(0, [[key("h"), 20]]))[0].decision, {
     action: "purge",
     reason: "unconfirmed",
     idleSeconds: 20,
@@ -252,10 +251,10 @@ Deno.test("planPurge purges an unconfirmed endpoint only in daemon mode and only
   });
 });
 
-Deno.test("planPurge in the daemon forgets a replayed endpoint on a peer it purged itself", () => {
+Deno.test("planPeer in the daemon forgets a replayed endpoint on a peer it purged itself", () => {
   const half = peer({ publicKey: key("h"), latestHandshake: 0 });
   const plan = (purgedAgo: [string, number][], watched: number) =>
-    planPurge([half], NOW, policy(), watch(0, [[key("h"), watched]], purgedAgo))[0].decision;
+    planAll([half], NOW, policy(), watch(0, [[key("h"), watched]], purgedAgo))[0].decision;
   assert.strictEqual(plan([], REPLAY_WINDOW_S).reason, "never-handshaked", "not ours");
   assert.strictEqual(plan([[key("h"), 100]], REPLAY_WINDOW_S - 1).reason, "observing");
   assert.strictEqual(plan([[key("h"), 100]], REPLAY_WINDOW_S).reason, "unconfirmed");
@@ -263,12 +262,12 @@ Deno.test("planPurge in the daemon forgets a replayed endpoint on a peer it purg
 
 const planned = (name: string, handshakes: number[], now = 10_000): PlannedInterface => {
   const peers = handshakes.map((h, i) => peer({ publicKey: key("abcdef"[i]), latestHandshake: h }));
-  const plans = planPurge(peers, now, policy());
+  const plans = planAll(peers, now, policy());
   return {
     iface: { name, publicKey: null, listenPort: 1, fwmark: null },
     now,
     checked: plans.length,
-    kept: countKeptByReason(plans),
+    kept: keptCounts(plans),
     plans,
     nextDeadline: null,
     saveConfig: null,

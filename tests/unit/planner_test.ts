@@ -1,12 +1,11 @@
-/** The planner a cycle runs while `wg` prints: the same decisions as planPurge, less kept. */
+/** The planner a cycle runs while `wg` prints: the same decisions as planning the whole list, less kept. */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ParseError } from "../../src/common/errors.ts";
 import { PeerObservations } from "../../src/purge/observations.ts";
-import { countKeptByReason, planPurge } from "../../src/purge/plan.ts";
 import { InterfacePlanner } from "../../src/purge/planner.ts";
-import { nextDeadline } from "../../src/purge/schedule.ts";
 import { key, peer, peerArb, policy } from "../support/peers.ts";
+import { keptCounts, nextDeadlineOf, observeRead, planAll } from "../support/whole_list.ts";
 
 const NOW = 1_800_000_000;
 
@@ -19,15 +18,15 @@ const peersArb = fc.uniqueArray(
   { selector: (p) => p.publicKey, maxLength: 40 },
 );
 
-Deno.test("InterfacePlanner decides as planPurge, keeping the peers to purge and the counts", () => {
+Deno.test("InterfacePlanner decides as planning the whole list does, keeping the peers to purge and the counts", () => {
   fc.assert(
     fc.property(peersArb, fc.boolean(), (peers, keepAll) => {
       const p = policy({ staleAfter: 180 });
       const planner = new InterfacePlanner("wg0", p, () => NOW, undefined, keepAll);
       peers.forEach((peer, i) => planner.add(peer, i + 2));
-      const whole = planPurge(peers, NOW, p);
+      const whole = planAll(peers, NOW, p);
       assert.strictEqual(planner.checked, peers.length);
-      assert.deepStrictEqual(planner.kept, countKeptByReason(whole));
+      assert.deepStrictEqual(planner.kept, keptCounts(whole));
       assert.deepStrictEqual(
         planner.plans,
         keepAll ? whole : whole.filter((x) => x.decision.action === "purge"),
@@ -37,7 +36,7 @@ Deno.test("InterfacePlanner decides as planPurge, keeping the peers to purge and
   );
 });
 
-Deno.test("InterfacePlanner finds the daemon's next deadline as nextDeadline does", () => {
+Deno.test("InterfacePlanner finds the daemon's next deadline as the whole list gives it", () => {
   fc.assert(
     fc.property(peersArb, fc.integer({ min: 0, max: 400 }), (peers, watchedFor) => {
       const p = policy({ staleAfter: 180 });
@@ -45,17 +44,17 @@ Deno.test("InterfacePlanner finds the daemon's next deadline as nextDeadline doe
       const [whole, streamed] = [new PeerObservations(), new PeerObservations()];
       for (const o of [whole, streamed]) {
         o.clocks(NOW - 1000, 0);
-        o.update("wg0", peers, 0);
+        observeRead(o, "wg0", peers, 0);
         o.clocks(NOW - 1000 + watchedFor, watchedFor);
       }
-      const w = whole.update("wg0", peers, watchedFor);
+      const w = observeRead(whole, "wg0", peers, watchedFor);
       const watch = streamed.watch("wg0", watchedFor);
       const planner = new InterfacePlanner("wg0", p, () => NOW, watch);
       peers.forEach((peer, i) => planner.add(peer, i + 2));
       watch.end();
       assert.strictEqual(
         planner.nextDeadline(NOW),
-        nextDeadline(planPurge(peers, NOW, p, w), NOW, p, w),
+        nextDeadlineOf(planAll(peers, NOW, p, w), NOW, p, w),
       );
     }),
   );

@@ -1,18 +1,17 @@
 /** When the daemon reads next: deadlines, replay watches, its cost and its longest sleep. */
 import assert from "node:assert/strict";
 import type { Watch } from "../../src/purge/observations.ts";
-import { planPurge } from "../../src/purge/plan.ts";
 import {
   BUDGET_PERIOD_S,
   CycleBudget,
   MAX_CPU_SHARE,
   MIN_SLEEP_S,
-  nextDeadline,
   REPLAY_POLL_S,
   sleepSeconds,
 } from "../../src/purge/schedule.ts";
 import type { WgPeer } from "../../src/wg/dump.ts";
 import { key, peer, policy } from "../support/peers.ts";
+import { nextDeadlineOf, planAll } from "../support/whole_list.ts";
 
 const NOW = 1_800_000_000;
 const S = 180;
@@ -22,10 +21,10 @@ function watch(over: Partial<Watch> = {}): Watch {
 }
 
 function next(peers: WgPeer[], w = watch(), p = policy()): number {
-  return nextDeadline(planPurge(peers, NOW, p, w), NOW, p, w);
+  return nextDeadlineOf(planAll(peers, NOW, p, w), NOW, p, w);
 }
 
-Deno.test("nextDeadline is the earliest moment a decision may change", async (t) => {
+Deno.test("the daemon's next deadline is the earliest moment a decision may change", async (t) => {
   const a = key("a");
   const cases: [string, () => number, number][] = [
     ["no peer: stale-after and a second from now", () => next([]), NOW + S + 1],

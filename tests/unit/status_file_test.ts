@@ -17,14 +17,14 @@ import {
   summarizeCycle,
 } from "../../src/record/status_file.ts";
 import { ParseError } from "../../src/common/errors.ts";
-import { countKeptByReason, type CycleReport } from "../../src/purge/mod.ts";
+import { type CycleReport, noneKept } from "../../src/purge/mod.ts";
 import { key } from "../support/peers.ts";
 
 const KEY_A = key("A");
 const KEY_B = key("B");
 
 function report(over: Partial<CycleReport> = {}): CycleReport {
-  const kept = countKeptByReason([]);
+  const kept = noneKept();
   kept.active = 2;
   kept.excluded = 1;
   return {
@@ -65,7 +65,7 @@ Deno.test("summarizeCycle keeps counts and no key, address or per-peer time", ()
     name: "wg0",
     checked: 6,
     purged: { stale: 1, unconfirmed: 1 },
-    kept: countKeptByReasonWith({ active: 2, excluded: 1 }),
+    kept: keptWith({ active: 2, excluded: 1 }),
     repaired: 2,
     notRestored: 1,
     stoppedEarly: 0,
@@ -77,8 +77,8 @@ Deno.test("summarizeCycle keeps counts and no key, address or per-peer time", ()
   assert.deepStrictEqual(last.busy, ["wg9"]);
 });
 
-function countKeptByReasonWith(over: Record<string, number>): Record<string, number> {
-  return { ...countKeptByReason([]), ...over };
+function keptWith(over: Record<string, number>): Record<string, number> {
+  return { ...noneKept(), ...over };
 }
 
 Deno.test("nextStatus adds up cycles and purges, and restarts after a reboot", () => {

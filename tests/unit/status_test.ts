@@ -9,8 +9,8 @@ import {
   formatStatusTable,
   statusRows,
 } from "../../src/commands/status_command.ts";
-import { countKeptByReason, planPurge } from "../../src/purge/plan.ts";
 import { key, peer, policy } from "../support/peers.ts";
+import { keptCounts, planAll } from "../support/whole_list.ts";
 
 Deno.test("formatAge reads like a duration", () => {
   assert.deepStrictEqual([null, -3, 0, 59, 187, 7500, 200000].map(formatAge), [
@@ -30,12 +30,12 @@ Deno.test("formatStatusTable shows short keys and families, never addresses, and
     peer({ publicKey: key("b"), endpoint: "[2001:db8::1]:4500", latestHandshake: 1900 }),
   ];
   const now = 2000;
-  const plans = planPurge(peers, now, policy());
+  const plans = planAll(peers, now, policy());
   const planned = [{
     iface: { name: "wg0", publicKey: null, listenPort: 0, fwmark: null },
     now,
     checked: plans.length,
-    kept: countKeptByReason(plans),
+    kept: keptCounts(plans),
     plans,
     nextDeadline: null,
     saveConfig: null,

@@ -96,6 +96,27 @@ exec @WG@ "$@"
   );
 }
 
+/**
+ * {@link killedRun} at `at` seconds, then, while the call outruns its point,
+ * with the peers handshaken again at half the delay (4 tries in all): the
+ * peers as they were before the killed run, the delay that killed, the run.
+ */
+async function killedRunHalving(
+  lab: WgLab,
+  peers: LoadPeer[],
+  call: number,
+  at: number,
+): Promise<{ before: WgPeer[]; after: number; r: Awaited<ReturnType<typeof runCli>> }> {
+  for (let after = at; after > at / 16; after /= 2) {
+    const before = (await lab.dump()).peers;
+    const r = await killedRun(lab, call, after);
+    if (r !== null) return { before, after, r };
+    console.log(`wg set call ${call} ended before ${after} s: trying again at ${after / 2} s`);
+    await handshakeAll(lab, peers);
+  }
+  assert.fail(`wg set call ${call} always ended before it could be killed`);
+}
+
 Deno.test("run purges 1,500 stale PSK peers on a slow kernel with default settings and loses none", async () => {
   assertSlowKernel();
   const { lab } = await stalePskLab(1500);
@@ -133,21 +154,10 @@ Deno.test("wg set killed at several points on a slow kernel loses no peer (a wra
     // Which `wg set` call of the cycle is killed, and how far into it. The
     // first call takes 32 peers (~1.3 s here), the second ~2 s of them at the
     // first one's cost. A call can still end before its point under emulation
-    // (the second did once in 1.0 s): then that run purged everything, the
-    // peers handshake again and the point is tried at half the delay.
+    // (the second did once in 1.0 s), hence the halving.
     const points: [number, number][] = [[1, 0.3], [1, 0.9], [2, 1.0]];
     for (const [call, at] of points) {
-      let before = (await lab.dump()).peers;
-      let after = at;
-      let r = await killedRun(lab, call, after);
-      while (r === null) {
-        assert.ok(after > at / 8, `wg set call ${call} always ended before it could be killed`);
-        console.log(`wg set call ${call} ended before ${after} s: tried again at ${after / 2} s`);
-        await handshakeAll(lab, peers);
-        before = (await lab.dump()).peers;
-        after /= 2;
-        r = await killedRun(lab, call, after);
-      }
+      const { before, after, r } = await killedRunHalving(lab, peers, call, at);
       assert.strictEqual(r.code, 1, "a killed call is reported");
       assert.doesNotMatch(r.log, /could NOT be restored/);
       // The kernel may or may not have applied the rest of the killed call.

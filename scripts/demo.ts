@@ -20,6 +20,13 @@ import { buildMixedServer, configOf } from "../tests/harness/scenario.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { real: { type: "boolean" } } });
 const staleAfter = values.real ? 180 : 10;
+/**
+ * How long the stale clients' handshakes must be past before the purge:
+ * beyond --stale-after, and beyond the 15 s after which a side whose last
+ * packet went unanswered (its peer's keepalive late on a busy host) starts a
+ * new handshake, so that no session renews between the wait and the purge.
+ */
+const quietFor = Math.max(staleAfter, 15) + 2;
 const main = new URL("../src/main.ts", import.meta.url).pathname;
 
 function heading(text: string): void {
@@ -98,12 +105,12 @@ try {
   heading("What WireGuard remembers: where every client connected from");
   await showEndpoints();
 
-  heading(`Waiting ${staleAfter + 2} s with no traffic, so the sessions go stale`);
+  heading(`Waiting, with no traffic, until the latest handshakes are ${quietFor} s old`);
   console.log(
     `A session is over once its latest handshake is older than --stale-after: ${staleAfter} s` +
       (staleAfter < 180 ? " in this demo, 180 s (WireGuard's own limit) by default." : "."),
   );
-  await sleep((staleAfter + 2) * 1000);
+  await waitUntilQuiet(s.stale.map((c) => c.keys.publicKey));
   const active = await lab.addClient();
   await lab.ping(active);
   roles.set(active.keys.publicKey, "new client, just connected");
@@ -147,6 +154,22 @@ try {
   await lab.close();
 }
 Deno.exit(exitCode);
+
+/**
+ * Waits until the latest handshake of every peer in `keys` is `quietFor`
+ * seconds old, by WireGuard's own times: a handshake renewed meanwhile
+ * extends the wait instead of leaving that session out of the purge.
+ */
+async function waitUntilQuiet(keys: readonly string[]): Promise<void> {
+  for (;;) {
+    const peers = (await lab.dump()).peers.filter((p) => keys.includes(p.publicKey));
+    const newest = Math.max(...peers.map((p) => p.latestHandshake));
+    // latest-handshake is whole seconds: one more covers the part cut off.
+    const left = (newest + quietFor + 1) * 1000 - Date.now();
+    if (left <= 0) return;
+    await sleep(left);
+  }
+}
 
 /** Watches a purged client come back: its new handshake, and the endpoint learned again. */
 async function comeBack(client: LabClient, role: string): Promise<void> {

@@ -21,12 +21,17 @@ import { buildMixedServer, configOf } from "../tests/harness/scenario.ts";
 const { values } = parseArgs({ args: Deno.args, options: { real: { type: "boolean" } } });
 const staleAfter = values.real ? 180 : 10;
 /**
- * How long the stale clients' handshakes must be past before the purge:
- * beyond --stale-after, and beyond the 15 s after which a side whose last
- * packet went unanswered (its peer's keepalive late on a busy host) starts a
- * new handshake, so that no session renews between the wait and the purge.
+ * WireGuard's keepalive and rekey timeouts together: a side whose data went
+ * unanswered this long starts a new handshake.
  */
-const quietFor = Math.max(staleAfter, 15) + 2;
+const UNANSWERED_S = 15;
+/**
+ * How long the stale clients' handshakes must be past before the purge:
+ * beyond --stale-after, and beyond {@link UNANSWERED_S} (a peer's keepalive
+ * can come late on a busy host), so that no session renews between the wait
+ * and the purge.
+ */
+const quietFor = Math.max(staleAfter, UNANSWERED_S) + 2;
 const main = new URL("../src/main.ts", import.meta.url).pathname;
 
 function heading(text: string): void {
@@ -176,7 +181,7 @@ async function comeBack(client: LabClient, role: string): Promise<void> {
   heading(`A purged client comes back: the ${role} ${short(client.keys.publicKey)}`);
   console.log(
     "Waiting for its next handshake. Its own session is still fresh on its side, so it keeps\n" +
-      "sending on it and the server drops those packets; after about 15 s (keepalive and\n" +
+      `sending on it and the server drops those packets; after about ${UNANSWERED_S} s (keepalive and\n` +
       "rekey timeouts) the client starts a new handshake.",
   );
   const started = Date.now();

@@ -111,7 +111,7 @@ async function killedRunHalving(
     const before = (await lab.dump()).peers;
     const r = await killedRun(lab, call, after);
     if (r !== null) return { before, after, r };
-    console.log(`wg set call ${call} ended before ${after} s: trying again at ${after / 2} s`);
+    console.log(`wg set call ${call} ended before ${after} s`);
     await handshakeAll(lab, peers);
   }
   assert.fail(`wg set call ${call} always ended before it could be killed`);
